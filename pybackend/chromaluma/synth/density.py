@@ -59,13 +59,16 @@ def dyes_to_density(dyes: np.ndarray) -> np.ndarray:
     return (dyes @ DYE_CROSSTALK.T.astype(np.float32)).astype(np.float32)
 
 
-def shift_density(rgb: np.ndarray, density_change: np.ndarray) -> np.ndarray:
+def shift_density(rgb: np.ndarray, density_change: np.ndarray, floor: bool = False) -> np.ndarray:
     """Add `density_change` (broadcastable to rgb's RGB) to a display frame's density and re-encode.
 
     Done multiplicatively on transmittance (`T' = T · 10^-ΔD`) so a zero change returns the frame unchanged
-    even where T is 0. Extra channels (alpha) pass through.
+    even where T is 0. With `floor`, T is first raised to :data:`MIN_TRANSMITTANCE` (a real print's maximum
+    density), so that a density loss lifts even pure black. Extra channels (alpha) pass through.
     """
     transmittance = display_to_transmittance(rgb[..., :3])
+    if floor:
+        transmittance = np.maximum(transmittance, MIN_TRANSMITTANCE)
     shifted = transmittance * np.power(10.0, -density_change).astype(np.float32)
     out = rgb.astype(np.float32, copy=True)
     out[..., :3] = transmittance_to_display(shifted)

@@ -40,9 +40,9 @@ class DyeFade:
     """How far a print has faded (`strength` 0–1) and how each dye layer responds."""
 
     strength: float
-    cyan_rate: float = 0.60
-    magenta_rate: float = 0.15
-    yellow_rate: float = 0.45
+    cyan_rate: float = 0.85
+    magenta_rate: float = 0.20
+    yellow_rate: float = 0.70
     thin_dye_loss: float = 0.6
     dye_migration: float = 0.25
     fog_density: float = 0.06
@@ -79,4 +79,4 @@ def fade_dyes(rgb: np.ndarray, fade: DyeFade) -> np.ndarray:
     migration = fade.strength * fade.dye_migration
     faded = (1.0 - migration) * faded + migration * faded.mean(axis=-1, keepdims=True)
     change = dyes_to_density(faded) - dyes_to_density(dyes) + fade.strength * fade.fog_density
-    return shift_density(rgb, change)
+    return shift_density(rgb, change, floor=True)
