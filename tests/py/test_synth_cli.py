@@ -15,7 +15,7 @@ def _clean_sequence(folder: Path, rng: np.random.Generator) -> list[np.ndarray]:
     folder.mkdir()
     frames = []
     for frame_id in (101, 102):
-        frame = np.clip(rng.uniform(0.2, 0.8, (3, 1, 3)) + rng.normal(0, 0.05, (24, 40, 3)), 0, 1)
+        frame = np.clip(rng.uniform(0.2, 0.8, (1, 1, 3)) + rng.normal(0, 0.05, (24, 40, 3)), 0, 1)
         write_frame(folder / f"clean.{frame_id}.png", frame.astype(np.float32), FrameFormat(".png", "uint16", 16, 3))
         frames.append(frame)
     return frames
