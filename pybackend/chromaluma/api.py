@@ -1,0 +1,258 @@
+"""`process(src, dst, params)`: the one function the OpenFX plug-in calls (docs/CONTRACT.md §1).
+
+It knows nothing of OFX: it takes numpy views of host pixels, runs the model (whole region at once when it fits
+the tile size, else overlapping feathered tiles) and writes into `dst`. Everything it refuses is a
+:class:`ChromalumaError` subclass whose message names the parameter or file and the fix.
+
+Besides the keys §1.4 lists, `params` may carry `threads` (int, ONNX Runtime intra-op threads, 0 = ORT's
+choice). The report also gets `model_sha256`, `kind`, `colorspace`, `receptive_field`, `processing_scale`,
+`has_confidence` (what the plug-in needs for its region of interest and modelInfo) and `nonfinite_pixels`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chromaluma import pixels, tiling
+from chromaluma.errors import ParameterError, PixelLayoutError
+from chromaluma.session import DEVICES, InferenceError, ModelSession, load_session
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """`params` checked and typed (§1.4)."""
+
+    model: Path
+    mix: float = 1.0
+    device: str = "auto"
+    tile_size: int = 0
+    output_mode: str = "restored"
+    premultiplied: bool = True
+    window: tuple[int, int] = (0, 0)
+    frame_origin: tuple[int, int] = (0, 0)
+    threads: int = 0
+
+
+def read_settings(params: Any) -> RenderSettings:
+    """Validate `params`; raises ParameterError naming the key and the values it accepts."""
+    if not isinstance(params, dict):
+        raise ParameterError(f"params: expected a dict, got {type(params).__name__}.")
+    model = params.get("model")
+    if not isinstance(model, (str, Path)) or not str(model):
+        raise ParameterError("params['model']: the path of a .onnx model is required (modelFile / --model).")
+    mix = params.get("mix", 1.0)
+    if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0.0 <= float(mix) <= 1.0:
+        raise ParameterError(f"mix {mix!r}: expected a number from 0 (original) to 1 (fully restored).")
+    device = params.get("device", "auto")
+    if device not in DEVICES:
+        raise ParameterError(f"device {device!r}: expected one of {', '.join(DEVICES)}.")
+    mode = params.get("output_mode", "restored")
+    if mode not in pixels.OUTPUT_MODES:
+        raise ParameterError(f"output_mode {mode!r}: expected one of {', '.join(pixels.OUTPUT_MODES)}.")
+    return RenderSettings(
+        model=Path(model), mix=float(mix), device=device, output_mode=mode,
+        tile_size=_non_negative_int(params, "tile_size"), threads=_non_negative_int(params, "threads"),
+        premultiplied=bool(params.get("premultiplied", True)),
+        window=_int_pair(params, "window", non_negative=True),
+        frame_origin=_int_pair(params, "frame_origin", non_negative=False),
+    )
+
+
+def process(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any]) -> None:
+    """Restore `src` into `dst` with params['model'] (docs/CONTRACT.md §1); `process(None, None, p)` only loads."""
+    process_frame(src, dst, params)
+
+
+def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any],
+                  confidence: np.ndarray | None = None) -> None:
+    """`process`, plus the model's confidence written into `confidence` (float32 (H, W) or (H, W, 1)) if given.
+
+    `chromaluma apply --confidence` uses this to get the restoration and its confidence from one model run.
+    """
+    settings = read_settings(params)
+    model = load_session(settings.model, settings.device, settings.threads)
+    warnings = list(model.warnings)
+    report = params.get("report")
+    if isinstance(report, dict):
+        report.update(_describe(model, warnings))
+    if src is None and dst is None:
+        return
+    if src is None or dst is None:
+        raise PixelLayoutError("process: src and dst must both be arrays, or both None (describe the model only).")
+    source = pixels.check_view(src, "src", writable=False)
+    target = pixels.check_view(dst, "dst", writable=True)
+    _check_window(source, target, settings)
+    if settings.output_mode == "confidence" and not model.contract.has_confidence:
+        raise ParameterError(f"output_mode 'confidence': {settings.model} has no confidence output; "
+                             "choose 'restored' or 'difference', or use a model exported with confidence.")
+    mask = pixels.check_mask(params.get("mask"), target.shape[0], target.shape[1])
+    confidence_view = _check_confidence_view(confidence, target)
+    if np.may_share_memory(source, target):  # rendering in place: tiles must read the original, not our output
+        source = source.copy()
+    try:
+        passed = _render(model, source, target, settings, mask, confidence_view)
+    except MemoryError as exc:
+        raise InferenceError(f"{settings.model}: out of memory rendering a {target.shape[1]}x{target.shape[0]} "
+                             "region; set a smaller tile size (tile_size / --tile-size, e.g. 512).") from exc
+    if passed:
+        note = f"{passed} pixel(s) with NaN/Inf in src were passed through unchanged (not fed to the model)."
+        log.warning("%s", note)
+        warnings.append(note)
+    if isinstance(report, dict):
+        report["warnings"] = warnings
+        report["nonfinite_pixels"] = passed
+
+
+def _describe(model: ModelSession, warnings: list[str]) -> dict[str, Any]:
+    card = model.contract
+    return {"provider": model.provider, "model_summary": model.summary, "warnings": warnings,
+            "model_sha256": model.sha256, "kind": card.kind, "colorspace": card.colorspace,
+            "receptive_field": card.receptive_field, "processing_scale": card.processing_scale,
+            "has_confidence": card.has_confidence, "nonfinite_pixels": 0}
+
+
+def _render(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: RenderSettings,
+            mask: np.ndarray | None, confidence: np.ndarray | None) -> int:
+    """Plan tiles and render them; returns the count of non-finite pixels passed through."""
+    card = model.contract
+    context = card.receptive_field
+    factor = tiling.scale_factor(card.processing_scale)
+    feather = tiling.feather_width(context)
+    height, width = dst.shape[:2]
+    win_x, win_y = settings.window
+    origin_x, origin_y = settings.frame_origin
+    tile = tiling.choose_tile_size(settings.tile_size, min(src.shape[0], height + 2 * context),
+                                   min(src.shape[1], width + 2 * context))
+    rows = tiling.plan_axis(win_y, height, src.shape[0], origin_y, tile=tile, context=context, feather=feather,
+                            factor=factor)
+    cols = tiling.plan_axis(win_x, width, src.shape[1], origin_x, tile=tile, context=context, feather=feather,
+                            factor=factor)
+    job = _Job(model, src, dst, settings, mask, confidence)
+    if len(rows) == 1 and len(cols) == 1:
+        return job.render_whole(rows[0], cols[0])
+    return job.render_strips(rows, cols)
+
+
+@dataclass
+class _Job:
+    """One `process` call's state: where pixels come from and go, and how they are finished."""
+
+    model: ModelSession
+    src: np.ndarray
+    dst: np.ndarray
+    settings: RenderSettings
+    mask: np.ndarray | None
+    confidence: np.ndarray | None
+    nonfinite: bool = False
+
+    @property
+    def premultiplied(self) -> bool:
+        return self.settings.premultiplied and self.src.shape[2] == 4
+
+    def render_whole(self, row: tiling.Span, col: tiling.Span) -> int:
+        """The region fits one tile: one model run, results finished straight from the model's output."""
+        tensor, self.nonfinite = pixels.model_input(self.src, row, col, self.premultiplied)
+        restored, confidence = self.model.run(tensor)
+        del tensor
+        top, left = row.out_start - row.in_start, col.out_start - col.in_start
+        inside = (0, slice(top, top + row.out_len), slice(left, left + col.out_len))
+        rgb = restored[inside][..., :3]
+        conf = None if confidence is None else confidence[inside]
+        return self.finish((row.out_start, row.out_stop), (col.out_start, col.out_stop), rgb, conf)
+
+    def render_strips(self, rows: list[tiling.Span], cols: list[tiling.Span]) -> int:
+        """Tiles in raster order, blended in a strip buffer (rows of one tile × the region's width).
+
+        Rows no later strip touches are finished into dst at once; only the blend band is carried over, so
+        memory grows with tile size and frame width, never with frame height.
+        """
+        width = self.dst.shape[1]
+        win_x = self.settings.window[0]
+        carry: np.ndarray | None = None
+        passed = 0
+        for index, row in enumerate(rows):
+            strip = np.zeros((row.out_len, width, 4), dtype=np.float32)  # restored RGB + confidence
+            if carry is not None:
+                strip[:carry.shape[0]] = carry
+            for col in cols:
+                self._add_tile(strip, row, col, win_x)
+            first, stop = tiling.finished_rows(rows, index)
+            done = stop - first
+            passed += self.finish((first, stop), (win_x, win_x + width), strip[:done, :, :3], strip[:done, :, 3:])
+            carry = strip[done:] if index + 1 < len(rows) else None
+        return passed
+
+    def _add_tile(self, strip: np.ndarray, row: tiling.Span, col: tiling.Span, win_x: int) -> None:
+        tensor, nonfinite = pixels.model_input(self.src, row, col, self.premultiplied)
+        self.nonfinite |= nonfinite
+        restored, confidence = self.model.run(tensor)
+        del tensor
+        top, left = row.out_start - row.in_start, col.out_start - col.in_start
+        part = restored[0, top:top + row.out_len, left:left + col.out_len]
+        part[..., 3] = 0.0 if confidence is None else confidence[0, top:top + row.out_len, left:left + col.out_len, 0]
+        if row.weights is not None:
+            part *= row.weights[:, np.newaxis, np.newaxis]
+        if col.weights is not None:
+            part *= col.weights[np.newaxis, :, np.newaxis]
+        strip[:, col.out_start - win_x:col.out_stop - win_x] += part
+
+    def finish(self, rows: tuple[int, int], cols: tuple[int, int], rgb: np.ndarray, conf: np.ndarray | None) -> int:
+        """Compose one finished region (src coordinates) into dst; returns non-finite pixels passed through."""
+        win_x, win_y = self.settings.window
+        dst_rows, dst_cols = (rows[0] - win_y, rows[1] - win_y), (cols[0] - win_x, cols[1] - win_x)
+        if self.confidence is not None and conf is not None:
+            self.confidence[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]] = conf
+        weight = pixels.mask_weight(self.mask, self.settings.mix, dst_rows, dst_cols)
+        return pixels.compose(
+            self.src[rows[0]:rows[1], cols[0]:cols[1]], rgb, conf, weight,
+            self.dst[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]],
+            mode=self.settings.output_mode, premultiplied=self.premultiplied,
+            nonfinite=self.nonfinite and self.src.dtype == np.float32,
+        )
+
+
+def _check_window(src: np.ndarray, dst: np.ndarray, settings: RenderSettings) -> None:
+    win_x, win_y = settings.window
+    if win_y + dst.shape[0] > src.shape[0] or win_x + dst.shape[1] > src.shape[1]:
+        raise PixelLayoutError(
+            f"window {settings.window}: dst ({dst.shape[1]}x{dst.shape[0]}) placed at column {win_x}, row {win_y} "
+            f"does not fit inside src ({src.shape[1]}x{src.shape[0]}); fetch a source region that covers the "
+            "render window (grown by the model's receptive_field)."
+        )
+
+
+def _check_confidence_view(confidence: np.ndarray | None, dst: np.ndarray) -> np.ndarray | None:
+    if confidence is None:
+        return None
+    view = confidence[:, :, np.newaxis] if confidence.ndim == 2 else confidence
+    if view.shape != (dst.shape[0], dst.shape[1], 1) or view.dtype != np.float32:
+        raise PixelLayoutError(f"confidence: expected float32 ({dst.shape[0]}, {dst.shape[1]}[, 1]), "
+                               f"got {confidence.dtype} {confidence.shape}.")
+    return view
+
+
+def _non_negative_int(params: dict[str, Any], key: str) -> int:
+    value = params.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ParameterError(f"{key} {value!r}: expected an integer >= 0 (0 = automatic).")
+    return int(value)
+
+
+def _int_pair(params: dict[str, Any], key: str, *, non_negative: bool) -> tuple[int, int]:
+    value = params.get(key, (0, 0))
+    try:
+        x, y = (int(v) for v in value)
+        valid = all(float(v) == int(v) for v in value) and (not non_negative or (x >= 0 and y >= 0))
+    except (TypeError, ValueError):
+        valid = False
+    if not valid:
+        bound = " >= 0" if non_negative else ""
+        raise ParameterError(f"{key} {value!r}: expected two integers{bound} (column, row).")
+    return x, y

@@ -1,0 +1,163 @@
+"""Host pixels ↔ model tensors: docs/CONTRACT.md §1.1–§1.3 (sample types, alpha, non-finite samples, mix, mask).
+
+`src` and `dst` are numpy views of host memory with any row stride (padded or negative). The only copy made on
+the way in is the model's input tensor (it must be float32 RGBA, straight alpha); on the way out results go
+straight into `dst`, working in place on the model's own output wherever possible so a frame costs as few
+full-size passes as the contract allows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from chromaluma.errors import PixelLayoutError
+from chromaluma.tiling import Span
+
+SAMPLE_TYPES = (np.dtype(np.float32), np.dtype(np.uint16), np.dtype(np.uint8))
+OUTPUT_MODES = ("restored", "confidence", "difference")
+
+
+def sample_top(dtype: np.dtype) -> float:
+    """The value that means 1.0 in this sample type: 255, 65535, or 1.0 for float."""
+    return float(np.iinfo(dtype).max) if dtype.kind == "u" else 1.0
+
+
+def check_view(array: object, name: str, *, writable: bool) -> np.ndarray:
+    """Refuse anything §1.1 does not allow, naming the array and what the plug-in must hand over instead."""
+    if not isinstance(array, np.ndarray):
+        raise PixelLayoutError(f"{name}: expected a numpy.ndarray view (H, W, C), got {type(array).__name__}.")
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise PixelLayoutError(f"{name}: shape {array.shape} is not (H, W, 3) or (H, W, 4); hand over RGB or RGBA.")
+    if array.dtype not in SAMPLE_TYPES:
+        raise PixelLayoutError(f"{name}: sample type {array.dtype} is not float32, uint16 or uint8.")
+    if array.shape[0] < 1 or array.shape[1] < 1:
+        raise PixelLayoutError(f"{name}: empty image {array.shape}; render windows must be at least 1x1.")
+    if writable and not array.flags.writeable:
+        raise PixelLayoutError(f"{name}: the destination view is read-only; hand over writable memory.")
+    return array
+
+
+def check_mask(mask: object, height: int, width: int) -> np.ndarray | None:
+    """The `mask` parameter as an (H, W, 1) view, or None; its shape must match `dst`."""
+    if mask is None:
+        return None
+    if not isinstance(mask, np.ndarray) or mask.dtype not in SAMPLE_TYPES:
+        raise PixelLayoutError("mask: expected a float32, uint16 or uint8 numpy array (H, W) or (H, W, 1), "
+                               f"got {type(mask).__name__} {getattr(mask, 'dtype', '')}.")
+    if mask.ndim == 2:
+        mask = mask[:, :, np.newaxis]
+    if mask.shape != (height, width, 1):
+        raise PixelLayoutError(f"mask: shape {mask.shape} does not match dst ({height}, {width}); the mask covers "
+                               "the render window, same orientation as dst.")
+    return mask
+
+
+def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) -> tuple[np.ndarray, bool]:
+    """The [1, h, w, 4] float32 straight-RGBA input for one tile, and whether it held NaN/Inf samples.
+
+    Non-finite pixels are set to 0 for the model (§1.2) so they cannot spread into their neighbours.
+    """
+    region = src[rows.in_start:rows.in_stop, cols.in_start:cols.in_stop]
+    height, width, channels = region.shape
+    tensor = np.empty((1, height, width, 4), dtype=np.float32)
+    planes = tensor[0]
+    if region.dtype == np.float32:
+        planes[..., :channels] = region
+    else:
+        np.divide(region, np.float32(sample_top(region.dtype)), out=planes[..., :channels])
+    if channels == 3:
+        planes[..., 3] = 1.0
+    nonfinite = False
+    # One cheap reduction decides; the exact per-pixel test runs only when the sum is not finite.
+    if region.dtype == np.float32 and not math.isfinite(float(planes.sum())):
+        bad = ~np.isfinite(planes).all(axis=2)
+        nonfinite = bool(bad.any())
+        planes[bad] = 0.0
+    if channels == 4 and premultiplied:
+        alpha = planes[..., 3:4]
+        np.divide(planes[..., :3], alpha, out=planes[..., :3], where=alpha > 0)
+    return tensor, nonfinite
+
+
+def to_unit(samples: np.ndarray) -> np.ndarray:
+    """A new float32 array of `samples` mapped to 0–1 (integers) or as they are (float)."""
+    if samples.dtype == np.float32:
+        return np.array(samples, dtype=np.float32, copy=True)
+    return np.divide(samples, np.float32(sample_top(samples.dtype)), dtype=np.float32)
+
+
+def mask_weight(mask: np.ndarray | None, mix: float, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray | None:
+    """mix·mask for dst rows/cols as float32 (h, w, 1), or None when it is 1 everywhere (mix 1, no mask)."""
+    if mask is None:
+        return None if mix == 1.0 else np.full((rows[1] - rows[0], cols[1] - cols[0], 1), mix, dtype=np.float32)
+    weight = to_unit(mask[rows[0]:rows[1], cols[0]:cols[1]])
+    np.clip(weight, 0.0, 1.0, out=weight)
+    if mix != 1.0:
+        weight *= np.float32(mix)
+    return weight
+
+
+def compose(src_region: np.ndarray, restored: np.ndarray, confidence: np.ndarray | None, weight: np.ndarray | None,
+            dst_region: np.ndarray, *, mode: str, premultiplied: bool, nonfinite: bool) -> int:
+    """Write one region of `dst` (§1.2–§1.4); returns how many non-finite source pixels were passed through.
+
+    `restored` is the model's straight colour (h, w, 3) float32 and is used as scratch space (overwritten);
+    `confidence` is (h, w, 1); `weight` is mix·mask (h, w, 1) or None for 1.
+    """
+    alpha = None
+    if src_region.shape[2] == 4 and premultiplied:
+        alpha = to_unit(src_region[..., 3:4])
+    if mode == "confidence":
+        assert confidence is not None  # api checks the model has one before rendering
+        colour = np.repeat(confidence, 3, axis=2)
+        if alpha is not None:
+            colour *= alpha
+    else:
+        colour = restored
+        source = None if (weight is None and mode == "restored" and alpha is None) else to_unit(src_region[..., :3])
+        if alpha is not None:
+            colour *= alpha
+            transparent = alpha[..., 0] <= 0.0
+            if transparent.any():  # §1.3: where alpha = 0 colour passes through unchanged
+                colour[transparent] = source[transparent]
+        if source is not None and (weight is not None or mode == "difference"):
+            colour -= source
+            if weight is not None:
+                colour *= weight
+            colour += source if mode == "restored" else np.float32(0.5)
+    passed = 0
+    if nonfinite:
+        bad = ~np.isfinite(src_region).all(axis=2)
+        passed = int(np.count_nonzero(bad))
+        colour[bad] = src_region[..., :3][bad]
+    store(colour, dst_region[..., :3], nonfinite)
+    if dst_region.shape[2] == 4:
+        store_alpha(src_region, dst_region)
+    return passed
+
+
+def store(colour: np.ndarray, dst_view: np.ndarray, nonfinite: bool = False) -> None:
+    """Write float32 colour into `dst_view`: as is for float, rounded and clipped for integers (§1.2)."""
+    if dst_view.dtype == np.float32:
+        dst_view[...] = colour
+        return
+    top = sample_top(dst_view.dtype)
+    if nonfinite:
+        np.nan_to_num(colour, copy=False, nan=0.0, posinf=top, neginf=0.0)
+    np.multiply(colour, np.float32(top), out=colour)
+    np.clip(colour, 0.0, top, out=colour)
+    np.rint(colour, out=colour)
+    np.copyto(dst_view, colour, casting="unsafe")
+
+
+def store_alpha(src_region: np.ndarray, dst_region: np.ndarray) -> None:
+    """§1.3: alpha is copied, never computed; RGB sources give opaque alpha (the type's maximum)."""
+    target = dst_region[..., 3]
+    if src_region.shape[2] == 3:
+        target[...] = sample_top(dst_region.dtype)
+    elif src_region.dtype == dst_region.dtype:
+        np.copyto(target, src_region[..., 3])
+    else:  # a different sample type cannot hold the same bits: convert the value once
+        store(to_unit(src_region[..., 3]), target, nonfinite=src_region.dtype == np.float32)

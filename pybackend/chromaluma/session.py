@@ -1,0 +1,204 @@
+"""ONNX Runtime sessions for Chromaluma models: provider choice, checked fallback, a thread-safe cache.
+
+A model is validated against docs/CONTRACT.md §2–§3 (:func:`chromaluma.contract.read_model_contract`) before
+ONNX Runtime sees it, so a wrong file gets a :class:`ModelFormatError` that says what is wrong, not an ORT trace.
+Sessions are cached by (model content SHA-256, provider request, threads); the hash itself is cached by
+(path, size, mtime) so a render does not re-read the model file for every frame. ONNX Runtime documents
+`InferenceSession.run` as safe to call from several threads at once, so one cached session serves all host
+render threads; creation is serialised per cache key so two threads never build the same session twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chromaluma import contract
+from chromaluma.errors import ChromalumaError, ModelFormatError, ModelNotFoundError, ParameterError
+
+log = logging.getLogger(__name__)
+
+DEVICES = ("auto", "gpu", "cpu")
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+class InferenceError(ChromalumaError):
+    """ONNX Runtime failed while running a model that passed validation (out of memory, bad driver, ...)."""
+
+
+@dataclass
+class ModelSession:
+    """One loaded model: its validated contract, its ORT session and the provider it really runs on."""
+
+    path: Path
+    sha256: str
+    contract: contract.ModelContract
+    session: Any  # onnxruntime.InferenceSession
+    provider: str
+    threads: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        """One line for the plug-in's modelInfo and render logs: kind, colorspace, training summary."""
+        return model_summary(self.contract)
+
+    def run(self, tensor: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Run the graph on a [1, H, W, 4] float32 tensor; returns (restored, confidence or None)."""
+        names = [contract.OUTPUT_NAME] + ([contract.CONFIDENCE_NAME] if self.contract.has_confidence else [])
+        try:
+            outputs = self.session.run(names, {contract.INPUT_NAME: tensor})
+        except Exception as exc:  # ORT raises its own Fail/RuntimeException types (not importable portably)
+            raise InferenceError(
+                f"{self.path}: ONNX Runtime failed on a {tensor.shape[2]}x{tensor.shape[1]} tile on {self.provider} "
+                f"({type(exc).__name__}: {str(exc).strip()[:300]}). Try a smaller tile size (tile_size / "
+                "--tile-size) or device cpu; if it persists the model file may be damaged: re-export it."
+            ) from exc
+        return outputs[0], (outputs[1] if len(outputs) > 1 else None)
+
+
+def model_summary(model: contract.ModelContract) -> str:
+    """`kind, colorspace, training summary` on one line (docs/CONTRACT.md §1.4 `model_summary`)."""
+    card = model.card
+    training = card.get("training") or {}
+    parameters = training.get("parameters") or {}
+    pairs = training.get("pairs")
+    parts = [f"{model.kind} model", f"colorspace {model.colorspace}", f"scale {model.processing_scale:g}"]
+    if isinstance(pairs, list):
+        parts.append(f"{len(pairs)} training pairs")
+    if "steps" in parameters:
+        parts.append(f"{parameters['steps']} steps")
+    validation = (card.get("metrics") or {}).get("validation") or {}
+    if "delta_e2000_mean" in validation:
+        parts.append(f"validation dE2000 {float(validation['delta_e2000_mean']):.2f}")
+    if card.get("created"):
+        parts.append(f"created {card['created']}")
+    return ", ".join(parts)
+
+
+_hash_lock = threading.Lock()
+_hash_cache: dict[tuple[str, int, int], str] = {}
+_sessions_lock = threading.Lock()
+_sessions: dict[tuple[str, str, int], ModelSession] = {}
+_key_locks: dict[tuple[str, str, int], threading.Lock] = {}
+
+
+def model_sha256(path: str | Path) -> str:
+    """SHA-256 of a model file, cached by (resolved path, size, mtime) so unchanged files are hashed once."""
+    model_path = Path(path)
+    try:
+        stat = model_path.stat()
+        resolved = str(model_path.resolve())
+    except OSError as exc:
+        raise ModelNotFoundError(f"{model_path}: model file not found ({exc.strerror}). "
+                                 "Check the path (modelFile / --model).") from exc
+    if not model_path.is_file():
+        raise ModelNotFoundError(f"{model_path}: not a file. Give the path of a .onnx model (modelFile / --model).")
+    key = (resolved, stat.st_size, stat.st_mtime_ns)
+    with _hash_lock:
+        cached = _hash_cache.get(key)
+    if cached is not None:
+        return cached
+    try:
+        digest = contract.file_sha256(model_path)
+    except OSError as exc:
+        raise ModelNotFoundError(f"{model_path}: cannot read the model ({exc.strerror}). Check permissions.") from exc
+    with _hash_lock:
+        _hash_cache[key] = digest
+    return digest
+
+
+def provider_request(device: str) -> tuple[list[str], list[str]]:
+    """Providers to ask ORT for, best first, and warnings to show if the request cannot be met as asked."""
+    if device not in DEVICES:
+        raise ParameterError(f"device {device!r}: expected one of {', '.join(DEVICES)} (--device / device).")
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    if device in ("gpu", "auto") and CUDA in available:
+        return [CUDA, CPU], []
+    if device == "gpu":
+        return [CPU], ["GPU requested but this ONNX Runtime has no CUDA provider "
+                       f"(available: {', '.join(available)}); running on CPU. Install onnxruntime-gpu "
+                       "with a matching CUDA/cuDNN to use the GPU."]
+    return [CPU], []
+
+
+def load_session(path: str | Path, device: str = "auto", threads: int = 0) -> ModelSession:
+    """The cached, validated session for `path` on `device`; creates it on first use (thread-safe)."""
+    if not isinstance(threads, int) or threads < 0:
+        raise ParameterError(f"threads {threads!r}: expected an integer >= 0 (0 lets ONNX Runtime choose).")
+    providers, warnings = provider_request(device)
+    digest = model_sha256(path)
+    key = (digest, ",".join(providers), threads)
+    with _sessions_lock:
+        cached = _sessions.get(key)
+        if cached is not None:
+            return cached
+        key_lock = _key_locks.setdefault(key, threading.Lock())
+    with key_lock:
+        with _sessions_lock:
+            cached = _sessions.get(key)
+        if cached is not None:
+            return cached
+        created = _create_session(Path(path), digest, providers, threads, warnings)
+        with _sessions_lock:
+            _sessions[key] = created
+        return created
+
+
+def clear_cache() -> None:
+    """Forget every cached session and hash (tests; a host may call it to free memory)."""
+    with _sessions_lock, _hash_lock:
+        _sessions.clear()
+        _key_locks.clear()
+        _hash_cache.clear()
+
+
+def cached_session_count() -> int:
+    with _sessions_lock:
+        return len(_sessions)
+
+
+def session_options(threads: int) -> Any:
+    """Explicit ORT session options: full graph optimisation, sequential execution, `threads` intra-op."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # errors only: ORT's own warnings would flood a host's console
+    return options
+
+
+def _create_session(path: Path, digest: str, providers: list[str], threads: int,
+                    warnings: list[str]) -> ModelSession:
+    import onnxruntime as ort
+
+    model_contract = contract.read_model_contract(path)
+    try:
+        session = ort.InferenceSession(str(path), sess_options=session_options(threads), providers=providers)
+    except Exception as exc:  # ORT raises Fail/InvalidGraph/...: all mean this file cannot be run here
+        raise ModelFormatError(
+            f"{path}: ONNX Runtime {ort.__version__} cannot load this model ({str(exc).strip()[:300]}). "
+            f"Re-export it with opset <= 17 and IR version <= {contract.MAX_IR_VERSION} (`chromaluma export`)."
+        ) from exc
+    actual = session.get_providers()
+    provider = actual[0] if actual else CPU
+    notes = list(warnings)
+    if providers[0] == CUDA and provider != CUDA:
+        notes.append(f"GPU requested but ONNX Runtime fell back to {provider} for {path.name} (CUDA provider "
+                     "failed to initialise: check the NVIDIA driver, CUDA and cuDNN versions); rendering on CPU.")
+    for note in notes:
+        log.warning("%s", note)
+    log.info("loaded %s (%s) on %s, sha256 %s", path, model_summary(model_contract), provider, digest[:12])
+    return ModelSession(path=path, sha256=digest, contract=model_contract, session=session, provider=provider,
+                        threads=threads, warnings=notes)
