@@ -1,0 +1,34 @@
+"""The exported graph: docs/CONTRACT.md §2 around a model kind.
+
+`image` [1, H, W, 4] straight RGBA → `restored` [1, H, W, 4] (alpha copied from the input) and `confidence`
+[1, H, W, 1] = exp(−sigma / CONFIDENCE_SCALE), computed at the processing grid and upsampled bilinearly. sigma is
+the model's predicted absolute error of the restored colour (a Laplace scale, in the pairs' encoding units):
+1 = sure; 0.37 = expects an error of CONFIDENCE_SCALE (5 % of the 0–1 range) at that pixel.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+CONFIDENCE_SCALE = 0.05
+CONFIDENCE_MEANING = (f"confidence = exp(-sigma / {CONFIDENCE_SCALE}), sigma = the model's predicted mean absolute "
+                      "error of the restored colour at that pixel (Laplace scale, trained by negative log-likelihood "
+                      "on training pairs); 1 = sure, 0.37 = expects an error of 0.05 of the 0-1 range")
+
+
+def confidence_of(log_sigma: torch.Tensor) -> torch.Tensor:
+    """Map the predicted log error scale to [0, 1] (1 = sure)."""
+    return torch.exp(-torch.exp(log_sigma) / CONFIDENCE_SCALE)
+
+
+class ContractGraph(nn.Module):
+    """A kind module (NHWC RGBA in, restored + log_sigma out) with the contract's confidence output."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        restored, log_sigma = self.model(image)
+        return restored, self.model.upsample(confidence_of(log_sigma), image)

@@ -1,0 +1,153 @@
+"""The three model kinds as torch modules on NHWC RGBA (the contract's layout): chroma, luma and pairs.
+
+Each module maps scan RGBA [N, H, W, 4] to (restored RGBA [N, H, W, 4] with alpha copied, log_sigma at the grid
+[N, 1, H/f, W/f]); `upsample(grid, like)` brings a grid tensor to full resolution NHWC. Only the small networks
+run on NCHW tensors (at the grid, or on one luma plane). `log_sigma` is the log of the predicted absolute error
+(Laplace scale) of the restored colour; training upsamples it for a Laplace negative log-likelihood, export turns it
+into a confidence at the grid and upsamples that (see :mod:`chromaluma.models.graph`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from chromaluma.models.blocks import ContextNet, grid_factor, pool_to_grid, upsample_from_grid
+from chromaluma.models.colour import GUIDE_FROM_RGBA, RGB_FROM_CHROMA, YCC_FROM_RGBA, fixed_mix, interleaved, planar
+
+# Regularises the local luma variance in the guided-filter start point (values in the pairs' 0–1 encoding).
+GUIDE_EPS = 1e-3
+# log_sigma at initialisation: an expected error of about 0.05 (5 % of the 0–1 range) before any training.
+LOG_SIGMA0 = -3.0
+
+
+class _GridModel(nn.Module):
+    """Shared parts of the kinds that predict at the processing scale: colour matrices and grid statistics."""
+
+    def __init__(self, processing_scale: float, net: ContextNet) -> None:
+        super().__init__()
+        self.factor = grid_factor(processing_scale)
+        self.net = net
+        self.register_buffer("ycc_matrix", torch.tensor(YCC_FROM_RGBA + ((0.0, 0.0, 0.0, 0.0),)), persistent=False)
+        self.register_buffer("guide_matrix", torch.tensor(GUIDE_FROM_RGBA), persistent=False)
+
+    @property
+    def receptive_field(self) -> int:
+        """Full-res context each side, a multiple of the grid factor (docs/CONTRACT.md §3).
+
+        A pixel in cell c reads cells c−1−reach … c+1+reach (bilinear upsampling adds one cell each side), i.e.
+        at most (reach + 2)·f − 1 pixels each side; rounding up to a multiple of f keeps grown regions aligned.
+        """
+        reach = self.net.reach
+        return reach if self.factor == 1 else (reach + 2) * self.factor
+
+    def grid_statistics(self, x: torch.Tensor) -> torch.Tensor:
+        """Per cell: mean Y, Cb, Cr, std Y, and the guided filter's slopes cov(Y,Cb)/var Y, cov(Y,Cr)/var Y."""
+        ycc = fixed_mix(x, self.ycc_matrix)  # [Y, Cb, Cr, 0]
+        mean = pool_to_grid(planar(ycc), self.factor)
+        second = pool_to_grid(planar(ycc * fixed_mix(x, self.guide_matrix)), self.factor)  # [Y², Y·Cb, Y·Cr, 0]
+        mean_y = mean[:, 0:1]
+        var_y = (second[:, 0:1] - mean_y * mean_y).clamp(min=0.0)
+        slope = (second[:, 1:3] - mean_y * mean[:, 1:3]) / (var_y + GUIDE_EPS)
+        return torch.cat([mean[:, 0:3], torch.sqrt(var_y + 1e-8), slope], dim=1)
+
+    def upsample(self, coefficients: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """Grid coefficients (NCHW) → full-resolution NHWC, the size of `like` (NHWC)."""
+        return interleaved(upsample_from_grid(coefficients, self.factor, like.shape[1], like.shape[2]))
+
+
+class ChromaModel(_GridModel):
+    """Predicts chroma at the processing scale; full-res chroma = a·Y + b, a deep guided filter on the scan's luma.
+
+    In RGB this is out = Y·P + Q with P = 1 + M·a, Q = M·b (M maps Cb, Cr to RGB at fixed Y), computed at the
+    grid: output luma equals the scan's luma (only Cb and Cr change), and the full-res work is one product and
+    one sum per channel.
+    """
+
+    kind = "chroma"
+
+    def __init__(self, processing_scale: float = 0.25, width: int = 24,
+                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)) -> None:
+        super().__init__(processing_scale, ContextNet(6, 5, width, dilations))
+        self.register_buffer("chroma_to_rgb", torch.tensor(RGB_FROM_CHROMA), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        stats = self.grid_statistics(x)
+        mean_y, mean_c, slope0 = stats[:, 0:1], stats[:, 1:3], stats[:, 4:6]
+        delta = self.net(stats)
+        slope = slope0 + delta[:, 0:2]
+        offset = mean_c + delta[:, 2:4] - slope * mean_y
+        ones, zeros = torch.ones_like(mean_y), torch.zeros_like(mean_y)  # alpha: out = A·1 + 0
+        scale = torch.cat([1.0 + _mix_planar(slope, self.chroma_to_rgb), ones], dim=1)
+        shift = torch.cat([_mix_planar(offset, self.chroma_to_rgb), zeros], dim=1)
+        guide = fixed_mix(x, self.guide_matrix)
+        restored = guide * self.upsample(scale, x) + self.upsample(shift, x)
+        return restored, delta[:, 4:5] + LOG_SIGMA0
+
+
+class PairsModel(_GridModel):
+    """General RGB→RGB: a local affine colour transform (3×3 matrix + offset per grid cell), upsampled bilinearly."""
+
+    kind = "pairs"
+
+    def __init__(self, processing_scale: float = 0.25, width: int = 24,
+                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)) -> None:
+        super().__init__(processing_scale, ContextNet(6, 13, width, dilations))
+        # RGBA → [R,G,B, R,G,B, R,G,B, A] and its reduction back to RGBA after the per-pixel product
+        spread = torch.zeros(10, 4)
+        gather = torch.zeros(4, 10)
+        for row in range(3):
+            for col in range(3):
+                spread[3 * row + col, col] = 1.0
+                gather[row, 3 * row + col] = 1.0
+        spread[9, 3] = gather[3, 9] = 1.0
+        self.register_buffer("spread", spread, persistent=False)
+        self.register_buffer("gather", gather, persistent=False)
+        self.register_buffer("identity", torch.eye(3).reshape(1, 9, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        delta = self.net(self.grid_statistics(x))
+        ones, zeros = torch.ones_like(delta[:, 0:1]), torch.zeros_like(delta[:, 0:1])
+        matrix = torch.cat([delta[:, 0:9] + self.identity, ones], dim=1)
+        offset = torch.cat([delta[:, 9:12], zeros], dim=1)
+        product = fixed_mix(x, self.spread) * self.upsample(matrix, x)
+        restored = fixed_mix(product, self.gather) + self.upsample(offset, x)
+        return restored, delta[:, 12:13] + LOG_SIGMA0
+
+
+class LumaModel(nn.Module):
+    """Full-resolution residual on luma; the same residual is added to R, G and B so Cb and Cr stay the scan's."""
+
+    kind = "luma"
+
+    def __init__(self, processing_scale: float = 1.0, width: int = 16, dilations: tuple[int, ...] = (1, 2, 4, 8)
+                 ) -> None:
+        super().__init__()
+        self.factor = grid_factor(processing_scale)
+        if self.factor != 1:
+            raise ValueError(f"luma models work at full resolution (processing_scale 1, not {processing_scale})")
+        self.net = ContextNet(1, 2, width, dilations, stem_kernel=3)
+        self.register_buffer("luma_row", torch.tensor(GUIDE_FROM_RGBA[:1]), persistent=False)
+        self.register_buffer("spread", torch.tensor(((1.0, 0.0), (1.0, 0.0), (1.0, 0.0), (0.0, 0.0))),
+                             persistent=False)
+
+    @property
+    def receptive_field(self) -> int:
+        return self.net.reach
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.net(planar(fixed_mix(x, self.luma_row)))
+        return x + fixed_mix(interleaved(out), self.spread), out[:, 1:2] + LOG_SIGMA0
+
+    def upsample(self, grid: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """Full resolution already: NCHW → NHWC."""
+        return interleaved(grid)
+
+
+def _mix_planar(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
+    """Channel mix of a small NCHW grid tensor (a 1×1 convolution)."""
+    return F.conv2d(x, matrix[:, :, None, None])
+
+
+MODEL_CLASSES: dict[str, type[nn.Module]] = {"chroma": ChromaModel, "luma": LumaModel, "pairs": PairsModel}
