@@ -1,0 +1,330 @@
+// Chromaluma Restore: applies a Chromaluma restoration model (.onnx) to a clip through chromaluma.api.process.
+//
+// Order, as in openfx-misc's plug-ins: identifiers → parameter names → describe → describe in context →
+// instance life → region / preference / identity actions → the single entry point → the factory. Rendering
+// (fetch → views → backend → checks) lives in Render.cpp. Every action catches every exception: the user sees a
+// persistent message on the instance and the host gets a failed status; nothing ever unwinds into the host.
+#include <cmath>
+#include <algorithm>
+#include <memory>
+#include <new>
+#include <string>
+
+#include "Instance.h"
+#include "PyBridge.h"
+#include "Render.h"
+
+#define kPluginName "Chromaluma Restore"
+#define kPluginGrouping "Chromaluma"
+#define kPluginDescription                                                                                         \
+    "Applies a Chromaluma restoration model trained on this film's own references. The source is never modified; " \
+    "Output Mode shows the model's confidence or its difference from the source, and Mix and the Mask limit it."
+#define kPluginIdentifier "org.chromaluma.Restore"
+// Bump the major version when a change breaks existing projects (renamed/removed parameters, other results from
+// the same values); bump the minor version for compatible additions.
+#define kPluginVersionMajor 1
+#define kPluginVersionMinor 0
+
+#define kParamModelFileLabel "Model File"
+#define kParamModelFileHint "The Chromaluma model (.onnx) to apply, as exported by `chromaluma export`."
+#define kParamMixLabel "Mix"
+#define kParamMixHint "Blend of the restoration over the source: 0 leaves the source untouched, 1 is fully restored."
+#define kParamDeviceLabel "Device"
+#define kParamDeviceHint                                                                                      \
+    "Where ONNX Runtime runs the model. Auto uses the GPU when one works and falls back to the CPU; a GPU " \
+    "request that falls back is reported in Model Info, never silently."
+#define kParamTileSizeLabel "Tile Size"
+#define kParamTileSizeHint "Edge length in pixels of the tiles the model runs on (0 = automatic). Smaller uses less memory."
+#define kParamOutputModeLabel "Output Mode"
+#define kParamOutputModeHint                                                                                       \
+    "Restored: the restoration. Confidence: where the model is sure (white) or unsure (dark). Difference: what " \
+    "the model changed, around mid grey."
+#define kParamModelInfoLabel "Model Info"
+#define kParamModelInfoHint                                                                                          \
+    "Read only: the model's kind and training summary, the ONNX Runtime provider actually used and any warnings " \
+    "(such as a GPU fallback)."
+
+namespace chromaluma {
+namespace {
+
+using namespace ofx;
+
+OfxStatus describe(OfxImageEffectHandle effect) {
+    OfxPropertySetHandle props = nullptr;
+    check(suites().effect->getPropertySet(effect, &props), "getPropertySet");
+    setString(props, kOfxPropLabel, kPluginName);
+    setString(props, kOfxImageEffectPluginPropGrouping, kPluginGrouping);
+    setString(props, kOfxPropPluginDescription, kPluginDescription);
+    setStrings(props, kOfxImageEffectPropSupportedContexts, {kOfxImageEffectContextFilter, kOfxImageEffectContextGeneral});
+    setStrings(props, kOfxImageEffectPropSupportedPixelDepths, {kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte});
+    setInt(props, kOfxImageEffectPropSupportsTiles, 1);  // we render only the render window
+    // The model's receptive field is in full-resolution pixels: at a proxy scale it would see a different picture,
+    // so we ask the host for full-resolution renders instead of pretending.
+    setInt(props, kOfxImageEffectPropSupportsMultiResolution, 0);
+    setInt(props, kOfxImageEffectPropTemporalClipAccess, 0);
+    setInt(props, kOfxImageEffectPropSupportsMultipleClipDepths, 0);
+    setInt(props, kOfxImageEffectPluginPropSingleInstance, 0);
+    // Fully safe: instance state is mutex-guarded and each Python call holds the GIL, so concurrent renders are
+    // correct; they are serialised by the GIL except while ONNX Runtime computes (it releases the GIL).
+    setString(props, kOfxImageEffectPluginRenderThreadSafety, kOfxImageEffectRenderFullySafe);
+    // No host frame threading: splitting a frame into tiles would re-run the model's context margins per tile;
+    // ONNX Runtime already uses all cores within one call.
+    setInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0);
+    return kOfxStatOK;
+}
+
+OfxPropertySetHandle defineParam(OfxParamSetHandle set, const char* type, const char* name, const char* label,
+                                 const char* hint) {
+    OfxPropertySetHandle props = nullptr;
+    check(suites().param->paramDefine(set, type, name, &props), name);
+    setString(props, kOfxPropLabel, label);
+    setString(props, kOfxParamPropHint, hint);
+    setString(props, kOfxParamPropScriptName, name);
+    return props;
+}
+
+void defineParams(OfxParamSetHandle set) {
+    OfxPropertySetHandle p = defineParam(set, kOfxParamTypeString, kParamModelFile, kParamModelFileLabel,
+                                         kParamModelFileHint);
+    setString(p, kOfxParamPropStringMode, kOfxParamStringIsFilePath);
+    setInt(p, kOfxParamPropStringFilePathExists, 1);
+    setInt(p, kOfxParamPropAnimates, 0);
+    setString(p, kOfxParamPropDefault, "");
+
+    p = defineParam(set, kOfxParamTypeDouble, kParamMix, kParamMixLabel, kParamMixHint);
+    setString(p, kOfxParamPropDoubleType, kOfxParamDoubleTypeScale);
+    setDouble(p, kOfxParamPropDefault, 1.0);
+    setDouble(p, kOfxParamPropMin, 0.0);
+    setDouble(p, kOfxParamPropMax, 1.0);
+    setDouble(p, kOfxParamPropDisplayMin, 0.0);
+    setDouble(p, kOfxParamPropDisplayMax, 1.0);
+
+    p = defineParam(set, kOfxParamTypeChoice, kParamDevice, kParamDeviceLabel, kParamDeviceHint);
+    setStrings(p, kOfxParamPropChoiceOption, {"Auto", "GPU", "CPU"});
+    setInt(p, kOfxParamPropDefault, kDeviceAuto);
+    setInt(p, kOfxParamPropAnimates, 0);
+
+    p = defineParam(set, kOfxParamTypeInteger, kParamTileSize, kParamTileSizeLabel, kParamTileSizeHint);
+    setInt(p, kOfxParamPropDefault, 0);
+    setInt(p, kOfxParamPropMin, 0);
+    setInt(p, kOfxParamPropMax, 16384);
+    setInt(p, kOfxParamPropDisplayMin, 0);
+    setInt(p, kOfxParamPropDisplayMax, 4096);
+    setInt(p, kOfxParamPropAnimates, 0);
+
+    p = defineParam(set, kOfxParamTypeChoice, kParamOutputMode, kParamOutputModeLabel, kParamOutputModeHint);
+    setStrings(p, kOfxParamPropChoiceOption, {"Restored", "Confidence", "Difference"});
+    setInt(p, kOfxParamPropDefault, kOutputRestored);
+    setInt(p, kOfxParamPropAnimates, 0);
+
+    p = defineParam(set, kOfxParamTypeString, kParamModelInfo, kParamModelInfoLabel, kParamModelInfoHint);
+    setString(p, kOfxParamPropStringMode, kOfxParamStringIsMultiLine);
+    setString(p, kOfxParamPropDefault, "");
+    setInt(p, kOfxParamPropEnabled, 0);           // read only for the user; the plug-in writes it
+    setInt(p, kOfxParamPropAnimates, 0);
+    setInt(p, kOfxParamPropPersistant, 0);        // recomputed from the model, not saved
+    setInt(p, kOfxParamPropEvaluateOnChange, 0);  // writing it must not trigger a re-render
+}
+
+OfxStatus describeInContext(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
+    const std::string context = getString(inArgs, kOfxImageEffectPropContext);
+    OfxPropertySetHandle clip = nullptr;
+    check(suites().effect->clipDefine(effect, kOfxImageEffectSimpleSourceClipName, &clip), "clipDefine Source");
+    setStrings(clip, kOfxImageEffectPropSupportedComponents, {kOfxImageComponentRGBA, kOfxImageComponentRGB});
+    setInt(clip, kOfxImageEffectPropSupportsTiles, 1);
+    if (context == kOfxImageEffectContextGeneral) {
+        check(suites().effect->clipDefine(effect, kClipMask, &clip), "clipDefine Mask");
+        setStrings(clip, kOfxImageEffectPropSupportedComponents, {kOfxImageComponentAlpha, kOfxImageComponentRGBA});
+        setInt(clip, kOfxImageClipPropOptional, 1);
+        setInt(clip, kOfxImageClipPropIsMask, 1);
+        setInt(clip, kOfxImageEffectPropSupportsTiles, 1);
+    }
+    check(suites().effect->clipDefine(effect, kOfxImageEffectOutputClipName, &clip), "clipDefine Output");
+    setStrings(clip, kOfxImageEffectPropSupportedComponents, {kOfxImageComponentRGBA, kOfxImageComponentRGB});
+    setInt(clip, kOfxImageEffectPropSupportsTiles, 1);
+
+    OfxParamSetHandle params = nullptr;
+    check(suites().effect->getParamSet(effect, &params), "getParamSet");
+    defineParams(params);
+    return kOfxStatOK;
+}
+
+OfxParamHandle paramHandle(OfxParamSetHandle set, const char* name) {
+    OfxParamHandle handle = nullptr;
+    check(suites().param->paramGetHandle(set, name, &handle, nullptr), name);
+    return handle;
+}
+
+OfxStatus createInstance(OfxImageEffectHandle effect) {
+    auto instance = std::make_unique<Instance>();
+    instance->handle = effect;
+    const Suites& s = suites();
+    check(s.effect->clipGetHandle(effect, kOfxImageEffectSimpleSourceClipName, &instance->source, nullptr), "Source");
+    check(s.effect->clipGetHandle(effect, kOfxImageEffectOutputClipName, &instance->output, nullptr), "Output");
+    if (s.effect->clipGetHandle(effect, kClipMask, &instance->mask, nullptr) != kOfxStatOK) instance->mask = nullptr;
+    OfxParamSetHandle set = nullptr;
+    check(s.effect->getParamSet(effect, &set), "getParamSet");
+    instance->modelFile = paramHandle(set, kParamModelFile);
+    instance->mix = paramHandle(set, kParamMix);
+    instance->device = paramHandle(set, kParamDevice);
+    instance->tileSize = paramHandle(set, kParamTileSize);
+    instance->outputMode = paramHandle(set, kParamOutputMode);
+    instance->modelInfo = paramHandle(set, kParamModelInfo);
+    OfxPropertySetHandle props = nullptr;
+    check(s.effect->getPropertySet(effect, &props), "getPropertySet");
+    setPointer(props, kOfxPropInstanceData, instance.get());
+    Instance& created = *instance.release();  // owned by the host's instance from here; freed in destroyInstance
+
+    std::string why;
+    if (!bridge::available(why)) {  // the effect still exists and says what to set
+        showModelInfo(created, why);
+        showError(created, why);
+        return kOfxStatOK;
+    }
+    refreshModelInfo(created, 0.0);
+    return kOfxStatOK;
+}
+
+OfxStatus destroyInstance(OfxImageEffectHandle effect) {
+    OfxPropertySetHandle props = nullptr;
+    check(suites().effect->getPropertySet(effect, &props), "getPropertySet");
+    delete static_cast<Instance*>(getPointer(props, kOfxPropInstanceData));
+    setPointer(props, kOfxPropInstanceData, nullptr);
+    return kOfxStatOK;
+}
+
+OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
+    const std::string type = getString(inArgs, kOfxPropType);
+    const std::string name = getString(inArgs, kOfxPropName);
+    if (type != kOfxTypeParameter || (name != kParamModelFile && name != kParamDevice)) return kOfxStatReplyDefault;
+    refreshModelInfo(instanceOf(effect), getDouble(inArgs, kOfxPropTime));
+    return kOfxStatOK;
+}
+
+// The source region the model needs: the requested region grown by the receptive field and aligned for the
+// model's processing scale (docs/CONTRACT.md §3). The receptive field comes from the cached model description.
+OfxStatus regionsOfInterest(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs) {
+    Instance& instance = instanceOf(effect);
+    const OfxTime time = getDouble(inArgs, kOfxPropTime);
+    const BackendParams params = readParams(instance, time);
+    if (params.model.empty()) return kOfxStatReplyDefault;
+    ModelReport report;
+    try {
+        report = describeModel(instance, params);
+    } catch (const BackendError&) {
+        return kOfxStatReplyDefault;  // render will fail and say why; the region does not matter then
+    }
+    const int alignment = std::max(1, static_cast<int>(std::lround(1.0 / report.processingScale)));
+    const OfxRectD roi = getRectD(inArgs, kOfxImageEffectPropRegionOfInterest);
+    OfxRectD rod{};
+    check(suites().effect->clipGetRegionOfDefinition(instance.source, time, &rod), "Source region of definition");
+    OfxPropertySetHandle clipProps = nullptr;
+    check(suites().effect->clipGetPropertySet(instance.source, &clipProps), "Source properties");
+    const double par = getDouble(clipProps, kOfxImagePropPixelAspectRatio, 0, 1.0);
+    auto toPixels = [par](const OfxRectD& r) {
+        return Rect{static_cast<int>(std::floor(r.x1 / par)), static_cast<int>(std::floor(r.y1)),
+                    static_cast<int>(std::ceil(r.x2 / par)), static_cast<int>(std::ceil(r.y2))};
+    };
+    const Rect frame = toPixels(rod);
+    const Rect needed = regionOfInterest(toPixels(roi), report.receptiveField, alignment, frame, frame);
+    if (needed.empty()) return kOfxStatReplyDefault;
+    setRectD(outArgs, "OfxImageClipPropRoI_" kOfxImageEffectSimpleSourceClipName,
+             OfxRectD{needed.x1 * par, double(needed.y1), needed.x2 * par, double(needed.y2)});
+    return kOfxStatOK;
+}
+
+// Output has the source's components and premultiplication (the model restores colour, keeps alpha).
+OfxStatus clipPreferences(OfxImageEffectHandle effect, OfxPropertySetHandle outArgs) {
+    Instance& instance = instanceOf(effect);
+    OfxPropertySetHandle clipProps = nullptr;
+    check(suites().effect->clipGetPropertySet(instance.source, &clipProps), "Source properties");
+    const std::string components = getString(clipProps, kOfxImageEffectPropComponents);
+    if (components != kOfxImageComponentRGBA && components != kOfxImageComponentRGB) return kOfxStatReplyDefault;
+    setString(outArgs, "OfxImageClipPropComponents_" kOfxImageEffectOutputClipName, components);
+    const std::string premult = getString(clipProps, kOfxImageEffectPropPreMultiplication);
+    if (!premult.empty()) setString(outArgs, kOfxImageEffectPropPreMultiplication, premult);
+    return kOfxStatOK;
+}
+
+// With no model, or Restored at mix 0, the output is the source: the host may skip the render.
+OfxStatus isIdentity(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs) {
+    const BackendParams params = readParams(instanceOf(effect), getDouble(inArgs, kOfxPropTime));
+    const bool identity = params.model.empty() || (params.mix <= 0.0 && params.outputMode == "restored");
+    if (!identity) return kOfxStatReplyDefault;
+    setString(outArgs, kOfxPropName, kOfxImageEffectSimpleSourceClipName);
+    setDouble(outArgs, kOfxPropTime, getDouble(inArgs, kOfxPropTime));
+    return kOfxStatOK;
+}
+
+OfxStatus dispatch(const std::string& action, OfxImageEffectHandle effect, OfxPropertySetHandle inArgs,
+                   OfxPropertySetHandle outArgs) {
+    if (action == kOfxActionLoad) {
+        std::string missing;
+        return fetchSuites(missing) ? kOfxStatOK : kOfxStatErrMissingHostFeature;
+    }
+    if (action == kOfxActionUnload) return kOfxStatOK;  // Python, once started, stays until process exit
+    if (action == kOfxActionDescribe) return describe(effect);
+    if (action == kOfxImageEffectActionDescribeInContext) return describeInContext(effect, inArgs);
+    if (action == kOfxActionCreateInstance) return createInstance(effect);
+    if (action == kOfxActionDestroyInstance) return destroyInstance(effect);
+    if (action == kOfxActionInstanceChanged) return instanceChanged(effect, inArgs);
+    if (action == kOfxImageEffectActionGetRegionsOfInterest) return regionsOfInterest(effect, inArgs, outArgs);
+    if (action == kOfxImageEffectActionGetClipPreferences) return clipPreferences(effect, outArgs);
+    if (action == kOfxImageEffectActionIsIdentity) return isIdentity(effect, inArgs, outArgs);
+    if (action == kOfxImageEffectActionRender) return render(instanceOf(effect), inArgs);
+    return kOfxStatReplyDefault;
+}
+
+// Show `text` on the instance when there is one (descriptor actions have no instance data to show it on).
+void reportFailure(const std::string& action, OfxImageEffectHandle effect, const std::string& text) {
+    const bool instanceAction = action != kOfxActionLoad && action != kOfxActionUnload &&
+                                action != kOfxActionDescribe && action != kOfxImageEffectActionDescribeInContext;
+    if (effect != nullptr && instanceAction && suites().effect != nullptr) {
+        OfxPropertySetHandle props = nullptr;
+        if (suites().effect->getPropertySet(effect, &props) == kOfxStatOK) {
+            if (auto* instance = static_cast<Instance*>(getPointer(props, kOfxPropInstanceData))) {
+                showError(*instance, text);
+                return;
+            }
+        }
+    }
+    if (effect != nullptr && suites().effect != nullptr) setPersistentMessage(effect, kOfxMessageError, text);
+}
+
+OfxStatus mainEntry(const char* action, const void* handle, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs) {
+    const std::string name = action != nullptr ? action : "";
+    auto effect = static_cast<OfxImageEffectHandle>(const_cast<void*>(handle));
+    try {
+        return dispatch(name, effect, inArgs, outArgs);
+    } catch (const BackendError& e) {
+        reportFailure(name, effect, e.userMessage());
+        return kOfxStatFailed;
+    } catch (const OfxError& e) {
+        reportFailure(name, effect, std::string(kPluginName ": ") + e.what());
+        return e.status() == kOfxStatOK ? kOfxStatFailed : e.status();
+    } catch (const std::bad_alloc&) {
+        reportFailure(name, effect, kPluginName ": out of memory (try a smaller Tile Size)");
+        return kOfxStatErrMemory;
+    } catch (const std::exception& e) {
+        reportFailure(name, effect, std::string(kPluginName ": ") + e.what());
+        return kOfxStatFailed;
+    } catch (...) {
+        reportFailure(name, effect, kPluginName ": unknown error");
+        return kOfxStatFailed;
+    }
+}
+
+void setHost(OfxHost* host) { suites().host = host; }
+
+OfxPlugin restorePlugin = {kOfxImageEffectPluginApi, 1,         kPluginIdentifier, kPluginVersionMajor,
+                           kPluginVersionMinor,      &setHost, &mainEntry};
+
+}  // namespace
+}  // namespace chromaluma
+
+// The two symbols a host looks for; everything else in the binary is hidden.
+#define CHROMALUMA_OFX_EXPORT extern "C" __attribute__((visibility("default")))
+
+CHROMALUMA_OFX_EXPORT int OfxGetNumberOfPlugins(void) { return 1; }
+
+CHROMALUMA_OFX_EXPORT OfxPlugin* OfxGetPlugin(int nth) { return nth == 0 ? &chromaluma::restorePlugin : nullptr; }

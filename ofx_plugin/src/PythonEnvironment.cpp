@@ -1,0 +1,134 @@
+#include "PythonEnvironment.h"
+
+#include <dlfcn.h>
+#include <link.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+
+namespace chromaluma {
+namespace {
+
+std::string trim(const std::string& s) {
+    const auto begin = s.find_first_not_of(" \t\r\n");
+    if (begin == std::string::npos) return {};
+    const auto end = s.find_last_not_of(" \t\r\n");
+    return s.substr(begin, end - begin + 1);
+}
+
+std::string parentDir(const std::string& path) {
+    const auto slash = path.find_last_of('/');
+    if (slash == std::string::npos) return ".";
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+bool isExecutableFile(const std::string& path) {
+    struct stat info {};
+    return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && (info.st_mode & S_IXUSR) != 0;
+}
+
+std::optional<std::string> readFile(const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return std::nullopt;
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
+
+std::optional<std::string> confValue(const std::string& text, const std::string& key) {
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        const auto hash = line.find('#');
+        if (hash != std::string::npos) line.resize(hash);
+        const auto eq = line.find('=');
+        if (eq == std::string::npos || trim(line.substr(0, eq)) != key) continue;
+        return trim(line.substr(eq + 1));
+    }
+    return std::nullopt;
+}
+
+std::string bundleResourcesDir() {
+    Dl_info info{};
+    if (dladdr(reinterpret_cast<const void*>(&bundleResourcesDir), &info) == 0 || info.dli_fname == nullptr) return {};
+    // .../Chromaluma.ofx.bundle/Contents/Linux-x86-64/Chromaluma.ofx -> .../Chromaluma.ofx.bundle/Contents/Resources
+    return parentDir(parentDir(info.dli_fname)) + "/Resources";
+}
+
+std::optional<PythonLocation> locatePython(const std::string& resourcesDir, std::string& error) {
+    PythonLocation location;
+    if (const char* env = std::getenv(kPythonEnvVar); env != nullptr && *env != '\0') {
+        location = {env, std::string(kPythonEnvVar)};
+    } else {
+        const std::string conf = resourcesDir + "/" + kConfFileName;
+        const auto text = readFile(conf);
+        const auto python = text ? confValue(*text, "python") : std::nullopt;
+        if (!python || python->empty()) {
+            error = text ? conf + " has no `python = /path/to/venv/bin/python` line" : conf + " is missing";
+            return std::nullopt;
+        }
+        location = {*python, conf};
+    }
+    if (!isExecutableFile(location.python)) {
+        error = "the Python named by " + location.origin + " (" + location.python + ") is not an executable file";
+        return std::nullopt;
+    }
+    return location;
+}
+
+std::string venvPythonVersion(const std::string& python) {
+    const std::string bin = parentDir(python);
+    for (const std::string& dir : {bin, parentDir(bin)}) {
+        if (const auto text = readFile(dir + "/pyvenv.cfg")) {
+            const auto version = confValue(*text, "version").value_or(confValue(*text, "version_info").value_or(""));
+            const auto dot = version.find('.', version.find('.') + 1);
+            return dot == std::string::npos ? version : version.substr(0, dot);
+        }
+    }
+    return {};
+}
+
+std::string environmentPrefix(const std::string& python) { return parentDir(parentDir(python)); }
+
+std::string environmentHelp(const std::string& reason) {
+    return "Chromaluma cannot use its Python environment: " + reason +
+           ". Set CHROMALUMA_PYTHON=/path/to/venv/bin/python (a Python environment with chromaluma installed) "
+           "in the host's environment, or re-run `make install-plugin`, then restart the host.";
+}
+
+std::string foreignLibpython(const std::string& ourVersion) {
+    struct Search {
+        std::string wanted;
+        std::string found;
+    } search{"libpython" + ourVersion, {}};
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* data) -> int {
+            auto* s = static_cast<Search*>(data);
+            const std::string name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+            const auto slash = name.find_last_of('/');
+            const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+            const bool isLibpython = base.rfind("libpython3", 0) == 0 && base.find(".so") != std::string::npos;
+            if (isLibpython && base.rfind(s->wanted, 0) != 0 && base.rfind("libpython3.so", 0) != 0) {
+                s->found = name;
+                return 1;
+            }
+            return 0;
+        },
+        &search);
+    return search.found;
+}
+
+bool promoteToGlobal(const void* symbol, std::string& libraryPath) {
+    Dl_info info{};
+    if (dladdr(symbol, &info) == 0 || info.dli_fname == nullptr) return false;
+    libraryPath = info.dli_fname;
+    // RTLD_NOLOAD: only raise the already loaded library to global scope; never load a second copy.
+    void* handle = dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+    return handle != nullptr;  // deliberately never dlclose'd: Python stays loaded until process exit
+}
+
+}  // namespace chromaluma

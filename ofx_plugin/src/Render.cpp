@@ -1,0 +1,188 @@
+// Render: 1 fetch the host's images → 2 wrap them as views (no copy) → 3 chromaluma.api.process writes the output
+// image directly → 4 report. Abort is checked before and after the backend call.
+#include "Render.h"
+
+#include <cmath>
+#include <cstring>
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+namespace chromaluma {
+namespace {
+
+using namespace ofx;
+
+// An image fetched from a clip, released when it goes out of scope (before the action returns).
+class FetchedImage {
+public:
+    FetchedImage(OfxImageClipHandle clip, OfxTime time) {
+        if (clip != nullptr && suites().effect->clipGetImage(clip, time, nullptr, &handle_) != kOfxStatOK) handle_ = nullptr;
+    }
+    ~FetchedImage() {
+        if (handle_ != nullptr) suites().effect->clipReleaseImage(handle_);
+    }
+    FetchedImage(const FetchedImage&) = delete;
+    FetchedImage& operator=(const FetchedImage&) = delete;
+
+    bool present() const { return handle_ != nullptr; }
+    OfxPropertySetHandle props() const { return handle_; }
+    ImageView view() const {
+        const Rect bounds = getRectI(handle_, kOfxImagePropBounds);
+        const auto rowBytes = static_cast<std::ptrdiff_t>(getInt(handle_, kOfxImagePropRowBytes));
+        return ImageView(getPointer(handle_, kOfxImagePropData), bounds, rowBytes,
+                         depthFromString(getString(handle_, kOfxImageEffectPropPixelDepth)),
+                         componentCount(getString(handle_, kOfxImageEffectPropComponents)));
+    }
+
+private:
+    OfxPropertySetHandle handle_ = nullptr;
+};
+
+bool clipConnected(OfxImageClipHandle clip) {
+    if (clip == nullptr) return false;
+    OfxPropertySetHandle props = nullptr;
+    return suites().effect->clipGetPropertySet(clip, &props) == kOfxStatOK && getInt(props, kOfxImageClipPropConnected) != 0;
+}
+
+void requireRenderable(const ImageView& view, const char* clip) {
+    if (!view.valid() || (view.components() != 3 && view.components() != 4))
+        throw OfxError(kOfxStatErrImageFormat, std::string(clip) + " image is not RGB/RGBA 8-bit, 16-bit or float");
+}
+
+// Zero the rows of `window` (in `dst`) that lie outside `keep`: pixels the source does not cover are transparent.
+void clearOutside(const ImageView& dst, const Rect& window, const Rect& keep) {
+    for (int y = window.y1; y < window.y2; ++y) {
+        for (int x = window.x1; x < window.x2; ++x) {
+            const bool inside = x >= keep.x1 && x < keep.x2 && y >= keep.y1 && y < keep.y2;
+            if (inside) {
+                x = keep.x2 - 1;  // jump over the kept span of this row
+                continue;
+            }
+            std::memset(dst.pixelAddress(x, y), 0, static_cast<size_t>(dst.pixelBytes()));
+        }
+    }
+}
+
+// The mask over `region` as a single-channel view: the host's alpha channel in place when its image covers the
+// region, otherwise a float copy padded with 0 (outside a mask image nothing is restored).
+ArrayArg maskArgument(const ImageView& mask, const Rect& region, std::vector<float>& copy) {
+    ArrayArg arg;
+    const int channel = mask.components() - 1;  // Alpha: 0; RGBA: alpha
+    const std::ptrdiff_t bytes = bytesPerComponent(mask.depth());
+    if (mask.bounds().contains(region)) {
+        arg.layout = mask.topDown(region);
+        arg.layout.first += channel * bytes;
+        arg.layout.components = 1;
+        arg.depth = mask.depth();
+        return arg;
+    }
+    const double scale = mask.depth() == BitDepth::Byte ? 255.0 : mask.depth() == BitDepth::Short ? 65535.0 : 1.0;
+    copy.assign(static_cast<size_t>(region.width()) * region.height(), 0.0f);
+    const Rect covered = intersect(region, mask.bounds());
+    for (int y = covered.y1; y < covered.y2; ++y) {
+        for (int x = covered.x1; x < covered.x2; ++x) {
+            const unsigned char* p = mask.pixelAddress(x, y) + channel * bytes;
+            double v = 0.0;
+            if (mask.depth() == BitDepth::Byte) v = *p;
+            else if (mask.depth() == BitDepth::Short) v = *reinterpret_cast<const std::uint16_t*>(p);
+            else v = *reinterpret_cast<const float*>(p);
+            copy[static_cast<size_t>(region.y2 - 1 - y) * region.width() + (x - region.x1)] = float(v / scale);
+        }
+    }
+    arg.layout = {reinterpret_cast<unsigned char*>(copy.data()), region.height(), region.width(), 1,
+                  static_cast<std::ptrdiff_t>(region.width() * sizeof(float)), sizeof(float), sizeof(float)};
+    arg.depth = BitDepth::Float;
+    return arg;
+}
+
+Rect sourceFrame(const Instance& instance, OfxTime time) {
+    OfxRectD rod{};
+    check(suites().effect->clipGetRegionOfDefinition(instance.source, time, &rod), "Source region of definition");
+    OfxPropertySetHandle props = nullptr;
+    check(suites().effect->clipGetPropertySet(instance.source, &props), "Source properties");
+    const double par = getDouble(props, kOfxImagePropPixelAspectRatio, 0, 1.0);
+    return Rect{static_cast<int>(std::floor(rod.x1 / par)), static_cast<int>(std::floor(rod.y1)),
+                static_cast<int>(std::ceil(rod.x2 / par)), static_cast<int>(std::ceil(rod.y2))};
+}
+
+bool premultiplied(const FetchedImage& image, const Instance& instance) {
+    std::string state = getString(image.props(), kOfxImageEffectPropPreMultiplication);
+    if (state.empty()) {
+        OfxPropertySetHandle props = nullptr;
+        if (suites().effect->clipGetPropertySet(instance.source, &props) == kOfxStatOK)
+            state = getString(props, kOfxImageEffectPropPreMultiplication);
+    }
+    return state != kOfxImageUnPreMultiplied;  // premultiplied or opaque (where it makes no difference)
+}
+
+// After a successful render: show what the backend reported (provider, fallback warnings) when it changed.
+void reportAfterRender(Instance& instance, const ModelReport& rendered, const ModelReport& described) {
+    ModelReport shown = rendered;
+    shown.receptiveField = described.receptiveField;
+    shown.processingScale = described.processingScale;
+    if (shown.summary.empty()) shown.summary = described.summary;
+    showModelInfo(instance, shown.text());
+    clearError(instance);
+    if (!rendered.warnings.empty()) {
+        std::string text = "Chromaluma Restore: ";
+        for (const std::string& w : rendered.warnings) text += w + " ";
+        setPersistentMessage(instance.handle, kOfxMessageWarning, text);
+    }
+}
+
+}  // namespace
+
+OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs) {
+    const OfxTime time = getDouble(inArgs, kOfxPropTime);
+    const Rect window = getRectI(inArgs, kOfxImageEffectPropRenderWindow);
+    const double scaleX = getDouble(inArgs, kOfxImageEffectPropRenderScale, 0, 1.0);
+    const double scaleY = getDouble(inArgs, kOfxImageEffectPropRenderScale, 1, 1.0);
+    if (scaleX != 1.0 || scaleY != 1.0)
+        throw OfxError(kOfxStatErrUnsupported, "render scale is not 1 although the plug-in declares no multi-resolution");
+    BackendParams params = readParams(instance, time);
+    if (params.model.empty()) throw OfxError(kOfxStatFailed, "no model: choose a Chromaluma .onnx file in Model File");
+    const ModelReport described = describeModel(instance, params);  // throws the model's error (missing, corrupt)
+    if (suites().effect->abort(instance.handle) != 0) return kOfxStatOK;
+
+    // 1. fetch
+    FetchedImage dstImage(instance.output, time), srcImage(instance.source, time);
+    std::optional<FetchedImage> maskImage;
+    if (clipConnected(instance.mask)) maskImage.emplace(instance.mask, time);
+    if (!dstImage.present() || !srcImage.present()) throw OfxError(kOfxStatFailed, "the host gave no Source or Output image");
+
+    // 2. views (depth and components read from the images, never assumed)
+    const ImageView dst = dstImage.view(), src = srcImage.view();
+    requireRenderable(dst, "Output");
+    requireRenderable(src, "Source");
+    const Rect target = intersect(window, dst.bounds());
+    const Rect region = intersect(target, src.bounds());
+    clearOutside(dst, target, region);
+    if (region.empty()) return kOfxStatOK;
+    const int alignment = std::max(1, static_cast<int>(std::lround(1.0 / described.processingScale)));
+    const Rect frame = sourceFrame(instance, time);
+    const Rect fetched = regionOfInterest(region, described.receptiveField, alignment, frame, src.bounds());
+    params.windowX = region.x1 - fetched.x1;
+    params.windowY = fetched.y2 - region.y2;
+    topDownPosition(frame, fetched.x1, fetched.y2, params.originX, params.originY);
+    params.premultiplied = premultiplied(srcImage, instance);
+    const ArrayArg srcArg{src.topDown(fetched), src.depth(), false};
+    const ArrayArg dstArg{dst.topDown(region), dst.depth(), true};
+    std::vector<float> maskCopy;
+    std::optional<ArrayArg> maskArg;
+    if (maskImage && maskImage->present()) {
+        const ImageView mask = maskImage->view();
+        if (mask.valid()) maskArg = maskArgument(mask, region, maskCopy);
+    }
+
+    // 3. the backend writes straight into the host's output image
+    if (suites().effect->abort(instance.handle) != 0) return kOfxStatOK;
+    const ModelReport rendered = bridge::process(srcArg, dstArg, maskArg ? &*maskArg : nullptr, params);
+    if (suites().effect->abort(instance.handle) != 0) return kOfxStatOK;  // the host discards this frame
+
+    // 4. report
+    reportAfterRender(instance, rendered, described);
+    return kOfxStatOK;
+}
+
+}  // namespace chromaluma
