@@ -261,12 +261,14 @@ ModelReport describe(const BackendParams& params) {
         py::dict p = makeParams(params);
         (*s.process)(py::none(), py::none(), p);
         ModelReport report = readReport(p);
-        // The receptive field is read through the contract module (docs/CONTRACT.md §3) unless the report has it.
-        const py::object contract = (*s.readContract)(params.model);
-        if (!p["report"].cast<py::dict>().contains("receptive_field"))
+        // api.process reports the receptive field and processing scale (docs/CONTRACT.md §3); a backend that does
+        // not is asked nothing more: the model's metadata is read through chromaluma.contract instead.
+        const py::dict filled = p["report"].cast<py::dict>();
+        if (!filled.contains("receptive_field") || !filled.contains("processing_scale")) {
+            const py::object contract = (*s.readContract)(params.model);
             report.receptiveField = contract.attr("receptive_field").cast<int>();
-        if (!p["report"].cast<py::dict>().contains("processing_scale"))
             report.processingScale = contract.attr("processing_scale").cast<double>();
+        }
         return report;
     } catch (py::error_already_set& e) {
         throw toBackendError(s, e);
