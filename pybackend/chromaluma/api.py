@@ -20,7 +20,7 @@ import numpy as np
 
 from chromaluma import pixels, tiling
 from chromaluma.errors import ParameterError, PixelLayoutError
-from chromaluma.session import DEVICES, InferenceError, ModelSession, load_session
+from chromaluma.session import DEVICES, InferenceError, ModelSession, load_session, request_warnings
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[s
     """
     settings = read_settings(params)
     model = load_session(settings.model, settings.device, settings.threads)
-    warnings = list(model.warnings)
+    warnings = request_warnings(settings.device, model)
     report = params.get("report")
     if isinstance(report, dict):
         report.update(_describe(model, warnings))

@@ -42,7 +42,7 @@ class ModelSession:
     session: Any  # onnxruntime.InferenceSession
     provider: str
     threads: int
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # fallbacks ORT made creating this session
 
     @property
     def summary(self) -> str:
@@ -130,11 +130,30 @@ def provider_request(device: str) -> tuple[list[str], list[str]]:
     return [CPU], []
 
 
+_logged_lock = threading.Lock()
+_logged: set[str] = set()
+
+
+def request_warnings(device: str, model: ModelSession) -> list[str]:
+    """What the plug-in should show for this request: the device could not be had as asked (logged once)."""
+    notes = provider_request(device)[1] + model.warnings
+    with _logged_lock:
+        fresh = [note for note in notes if note not in _logged]
+        _logged.update(fresh)
+    for note in fresh:
+        log.warning("%s", note)
+    return notes
+
+
 def load_session(path: str | Path, device: str = "auto", threads: int = 0) -> ModelSession:
-    """The cached, validated session for `path` on `device`; creates it on first use (thread-safe)."""
+    """The cached, validated session for `path` on `device`; creates it on first use (thread-safe).
+
+    Requests that resolve to the same providers share a session; :func:`request_warnings` says what a given
+    request should be told (e.g. GPU asked for, CPU used).
+    """
     if not isinstance(threads, int) or threads < 0:
         raise ParameterError(f"threads {threads!r}: expected an integer >= 0 (0 lets ONNX Runtime choose).")
-    providers, warnings = provider_request(device)
+    providers = provider_request(device)[0]
     digest = model_sha256(path)
     key = (digest, ",".join(providers), threads)
     with _sessions_lock:
@@ -147,7 +166,7 @@ def load_session(path: str | Path, device: str = "auto", threads: int = 0) -> Mo
             cached = _sessions.get(key)
         if cached is not None:
             return cached
-        created = _create_session(Path(path), digest, providers, threads, warnings)
+        created = _create_session(Path(path), digest, providers, threads)
         with _sessions_lock:
             _sessions[key] = created
         return created
@@ -155,7 +174,8 @@ def load_session(path: str | Path, device: str = "auto", threads: int = 0) -> Mo
 
 def clear_cache() -> None:
     """Forget every cached session and hash (tests; a host may call it to free memory)."""
-    with _sessions_lock, _hash_lock:
+    with _sessions_lock, _hash_lock, _logged_lock:
+        _logged.clear()
         _sessions.clear()
         _key_locks.clear()
         _hash_cache.clear()
@@ -179,8 +199,7 @@ def session_options(threads: int) -> Any:
     return options
 
 
-def _create_session(path: Path, digest: str, providers: list[str], threads: int,
-                    warnings: list[str]) -> ModelSession:
+def _create_session(path: Path, digest: str, providers: list[str], threads: int) -> ModelSession:
     import onnxruntime as ort
 
     model_contract = contract.read_model_contract(path)
@@ -193,12 +212,10 @@ def _create_session(path: Path, digest: str, providers: list[str], threads: int,
         ) from exc
     actual = session.get_providers()
     provider = actual[0] if actual else CPU
-    notes = list(warnings)
+    notes = []
     if providers[0] == CUDA and provider != CUDA:
         notes.append(f"GPU requested but ONNX Runtime fell back to {provider} for {path.name} (CUDA provider "
                      "failed to initialise: check the NVIDIA driver, CUDA and cuDNN versions); rendering on CPU.")
-    for note in notes:
-        log.warning("%s", note)
     log.info("loaded %s (%s) on %s, sha256 %s", path, model_summary(model_contract), provider, digest[:12])
     return ModelSession(path=path, sha256=digest, contract=model_contract, session=session, provider=provider,
                         threads=threads, warnings=notes)

@@ -16,6 +16,7 @@ Every builder takes the output path and returns it; weights are seeded, so the s
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -103,11 +104,13 @@ def _export_torch(module: Any, path: Path) -> onnx.ModelProto:
 
     module.eval()
     example = torch.rand(1, 36, 44, 4)
-    torch.onnx.export(module, (example,), str(path), dynamo=False, opset_version=OPSET,
-                      input_names=[contract.INPUT_NAME],
-                      output_names=[contract.OUTPUT_NAME, contract.CONFIDENCE_NAME],
-                      dynamic_axes={contract.INPUT_NAME: {1: "H", 2: "W"}, contract.OUTPUT_NAME: {1: "H", 2: "W"},
-                                    contract.CONFIDENCE_NAME: {1: "H", 2: "W"}})
+    with warnings.catch_warnings():  # the TorchScript exporter is deprecated but small, fast and dependency-free
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(module, (example,), str(path), dynamo=False, opset_version=OPSET,
+                          input_names=[contract.INPUT_NAME],
+                          output_names=[contract.OUTPUT_NAME, contract.CONFIDENCE_NAME],
+                          dynamic_axes={contract.INPUT_NAME: {1: "H", 2: "W"}, contract.OUTPUT_NAME: {1: "H", 2: "W"},
+                                        contract.CONFIDENCE_NAME: {1: "H", 2: "W"}})
     return onnx.load(str(path))
 
 
