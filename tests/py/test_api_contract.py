@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_fixtures import CONFIDENCE_VALUE, chroma_conv_model, luma_conv_model, pointwise_expected, pointwise_model
 
 from chromaluma import api
 from chromaluma.errors import ChromalumaError, ParameterError, PixelLayoutError
+from model_fixtures import CONFIDENCE_VALUE, chroma_conv_model, luma_conv_model, pointwise_expected, pointwise_model
 
 DTYPES = (np.float32, np.uint16, np.uint8)
 

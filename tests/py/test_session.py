@@ -12,11 +12,11 @@ import numpy as np
 import onnx
 import onnx.helper as oh
 import pytest
-from model_fixtures import luma_conv_model, pointwise_graph, pointwise_model, save_with_metadata
 from onnx import TensorProto
 
 from chromaluma import api, contract, session
 from chromaluma.errors import ChromalumaError, ModelFormatError, ModelNotFoundError
+from model_fixtures import luma_conv_model, pointwise_graph, pointwise_model, save_with_metadata
 
 
 @pytest.fixture(autouse=True)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_fixtures import chroma_conv_model, pointwise_model
 
 from chromaluma import api, tiling
 from chromaluma.errors import ParameterError
+from model_fixtures import chroma_conv_model, pointwise_model
 
 
 @pytest.mark.parametrize("out_start,out_len,src_len,origin,tile,context,feather,factor", [
