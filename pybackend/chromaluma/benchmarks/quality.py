@@ -1,0 +1,253 @@
+"""Quality benchmark: is Chromaluma better than what a restorer does today?
+
+Shots are built from clean public-domain photographs (:mod:`chromaluma.synth.shots`) as slow pans and zooms,
+degraded by :mod:`chromaluma.synth` and paired with a neutral DVD reference already registered onto the scan
+(:mod:`chromaluma.synth.reference`). Each shot's first frames are the training pairs; its last frames are held
+out and never seen by any method. Every method — the classical baselines of :mod:`chromaluma.baselines` and
+Chromaluma's models — is fitted on the same training pairs and scored on the held-out frames against the clean
+ground truth (ΔE2000 mean and 95th percentile, PSNR, SSIM; :mod:`chromaluma.metrics`).
+
+Chroma models keep the scan's luma by construction, so a fade's lightness change stays: the
+"truth chroma on the scan's luma" row is the best any chroma-only method can score.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from chromaluma.baselines import REC709, colour_baselines, luma_baselines, with_luma
+from chromaluma.benchmarks import BenchSection
+from chromaluma.benchmarks.quality_training import ChromalumaTrainer, TrainingUnavailable
+from chromaluma.metrics import delta_e2000, psnr, ssim
+from chromaluma.synth.degrade import Degradation, degrade_shot
+from chromaluma.synth.reference import aligned_reference
+from chromaluma.synth.shots import CameraMove, photo_shot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class QualityPlan:
+    """Sizes and budgets of one benchmark run (`full` for BENCHMARKS.md, `quick` for a smoke test)."""
+
+    width: int
+    height: int
+    frames: int
+    held_out: int
+    shots: tuple[tuple[str, str], ...]
+    chroma_minutes: tuple[float, ...]
+    luma_minutes: float
+    static_frames: int
+
+    @classmethod
+    def full(cls) -> QualityPlan:
+        return cls(1280, 720, 10, 3, (("astronaut", "pan"), ("coffee", "zoom"), ("rocket", "pan")),
+                   (1.0, 5.0, 15.0), 5.0, 8)
+
+    @classmethod
+    def quick(cls) -> QualityPlan:
+        return cls(160, 96, 4, 1, (("coffee", "pan"),), (0.05,), 0.05, 3)
+
+
+@dataclass
+class ShotPairs:
+    """One benchmark shot: clean truth, degraded scan, registered reference and its mask, split train/held-out."""
+
+    name: str
+    truth: list[np.ndarray]
+    scans: list[np.ndarray]
+    references: list[np.ndarray]
+    mask: np.ndarray
+    held_out: int
+
+    @property
+    def train(self) -> slice:
+        return slice(0, len(self.truth) - self.held_out)
+
+    @property
+    def test(self) -> slice:
+        return slice(len(self.truth) - self.held_out, None)
+
+
+@dataclass
+class Scores:
+    """Quality of one method over all held-out frames of all shots."""
+
+    method: str
+    delta_e: list[float] = field(default_factory=list)
+    delta_e_p95: list[float] = field(default_factory=list)
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    note: str = ""
+
+    def add(self, result: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> None:
+        distance = delta_e2000(result, truth, mask)
+        self.delta_e.append(distance.mean)
+        self.delta_e_p95.append(distance.p95)
+        self.psnr.append(psnr(result[..., :3], truth[..., :3]))
+        self.ssim.append(ssim(result, truth))
+
+    def row(self) -> list[object]:
+        if not self.delta_e:
+            return [self.method, "—", "—", "—", "—", self.note or "not measured"]
+        return [self.method, float(np.mean(self.delta_e)), float(np.mean(self.delta_e_p95)),
+                float(np.mean(self.psnr)), float(np.mean(self.ssim)), self.note]
+
+    def summary(self) -> dict[str, object]:
+        measured = bool(self.delta_e)
+        return {"method": self.method, "note": self.note,
+                "delta_e2000_mean": float(np.mean(self.delta_e)) if measured else None,
+                "delta_e2000_p95": float(np.mean(self.delta_e_p95)) if measured else None,
+                "psnr_db": float(np.mean(self.psnr)) if measured else None,
+                "ssim": float(np.mean(self.ssim)) if measured else None}
+
+
+
+def build_shots(plan: QualityPlan, degradation: Degradation, reference: str = "dvd") -> list[ShotPairs]:
+    """The benchmark's shots, degraded by `degradation`, each with its registered reference.
+
+    `reference="dvd"`: a neutral DVD registered onto the scan (the colour reference of a chroma job);
+    `reference="print"`: a better, undamaged 16mm print of the same negative, one generation down (the detail
+    reference of a luma job).
+    """
+    shots = []
+    for number, (photo, move) in enumerate(plan.shots):
+        truth = photo_shot(photo, plan.frames, plan.width, plan.height, CameraMove(move), seed=number)
+        seeded = Degradation(**{**vars(degradation), "seed": degradation.seed + number})
+        scans = list(degrade_shot(truth, seeded))
+        if reference == "dvd":
+            references, mask = aligned_reference(truth, seed=number)
+        else:
+            better = Degradation(fade=0.0, generations=1, stock="16mm", seed=degradation.seed + 50 + number)
+            references, mask = list(degrade_shot(truth, better)), np.ones((plan.height, plan.width), np.float32)
+        shots.append(ShotPairs(f"{photo} ({move})", truth, scans, references, mask, plan.held_out))
+        log.info("quality: built shot %s (%s), %d frames at %dx%d", photo, move, plan.frames, plan.width, plan.height)
+    return shots
+
+
+def static_shot(plan: QualityPlan, degradation: Degradation) -> ShotPairs:
+    """A locked-off shot (no camera move): any frame-to-frame colour change in an output is flicker."""
+    truth = photo_shot("astronaut", plan.static_frames, plan.width, plan.height, CameraMove("static"), seed=9)
+    scans = list(degrade_shot(truth, degradation))
+    return ShotPairs("astronaut (static)", truth, scans, truth, np.ones(truth[0].shape[:2], np.float32),
+                     held_out=plan.static_frames)
+
+
+def _training_pairs(shots: Sequence[ShotPairs]) -> tuple[list, list, list]:
+    scans = [s for shot in shots for s in shot.scans[shot.train]]
+    references = [r for shot in shots for r in shot.references[shot.train]]
+    masks = [shot.mask for shot in shots for _ in shot.scans[shot.train]]
+    return scans, references, masks
+
+
+def chroma_floor(scan: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """The truth's colour on the scan's luma: the best result a chroma-only method can reach."""
+    return with_luma(truth, scan[..., :3] @ REC709)
+
+
+@dataclass
+class Method:
+    """A fitted restoration: its name, the function that restores one scan frame, and a note for the table."""
+
+    name: str
+    restore: Callable[[np.ndarray], np.ndarray] | None
+    note: str = ""
+
+
+def fit_methods(kind: str, shots: Sequence[ShotPairs], trainer: ChromalumaTrainer,
+                minutes: Sequence[float]) -> list[Method]:
+    """Every method of one table fitted on the shots' training pairs (input first, Chromaluma last)."""
+    scans, references, masks = _training_pairs(shots)
+    label = "faded scan (input)" if kind == "chroma" else "duplicate negative scan (input)"
+    methods = [Method(label, lambda s: s[..., :3])]
+    for baseline in colour_baselines() if kind == "chroma" else luma_baselines():
+        started = time.perf_counter()
+        baseline.fit(scans, references, masks)
+        note = f"fit {time.perf_counter() - started:.1f} s" + (f", {baseline.params}" if kind == "luma" else "")
+        methods.append(Method(baseline.name, baseline.apply, note))
+        log.info("quality: fitted %s", baseline.name)
+    for budget in minutes:
+        name = f"Chromaluma {kind}, {budget:g} min CPU training"
+        try:
+            model = trainer.train(kind, shots, budget)
+            methods.append(Method(name, model.restore, model.note))
+        except TrainingUnavailable as exc:
+            log.warning("quality: %s not measured: %s", name, exc)
+            methods.append(Method(name, None, f"not measured: {exc}"))
+    return methods
+
+
+def score_methods(methods: Sequence[Method], shots: Sequence[ShotPairs], floor: bool) -> list[Scores]:
+    """Each method's scores on the held-out frames; with `floor`, the chroma-only floor row before Chromaluma."""
+    rows = []
+    for method in methods:
+        if floor and method.name.startswith("Chromaluma") and not any(r.method.startswith("truth") for r in rows):
+            rows.append(_score(shots, "truth chroma on the scan's luma (chroma-only floor)", None))
+        rows.append(_score(shots, method.name, method.restore, method.note))
+        log.info("quality: scored %s", method.name)
+    return rows
+
+
+def _score(shots: Sequence[ShotPairs], name: str, restore: Callable[[np.ndarray], np.ndarray] | None,
+           note: str = "") -> Scores:
+    scores = Scores(name, note=note)
+    if restore is None and not name.startswith("truth"):
+        return scores
+    for shot in shots:
+        for scan, truth in zip(shot.scans[shot.test], shot.truth[shot.test], strict=True):
+            scores.add(chroma_floor(scan, truth) if restore is None else restore(scan), truth, shot.mask)
+    return scores
+
+
+def chroma_flicker(frames: Sequence[np.ndarray], mask: np.ndarray) -> float:
+    """Frame-to-frame chroma flicker: mean distance between consecutive frames' mean CIELAB (a*, b*)."""
+    from skimage.color import rgb2lab
+
+    valid = mask > 0.5
+    means = np.array([rgb2lab(np.clip(f[..., :3], 0, 1))[valid][:, 1:].mean(axis=0) for f in frames])
+    return float(np.linalg.norm(np.diff(means, axis=0), axis=1).mean()) if len(means) > 1 else 0.0
+
+
+def temporal_rows(static: ShotPairs, methods: Sequence[Method]) -> list[list[object]]:
+    """Flicker of every method's output on a static-camera shot, next to the ground truth's own."""
+    rows: list[list[object]] = [["ground truth", chroma_flicker(static.truth, static.mask), 0.0, ""]]
+    for method in methods:
+        if method.restore is None:
+            rows.append([method.name, "—", "—", method.note])
+            continue
+        outputs = [method.restore(scan) for scan in static.scans]
+        distance = float(np.mean([delta_e2000(o, t, static.mask).mean for o, t in zip(outputs, static.truth,
+                                                                                       strict=True)]))
+        rows.append([method.name, chroma_flicker(outputs, static.mask), distance, method.note])
+    return rows
+
+
+CHROMA_DEGRADATION = Degradation(fade=0.6, generations=1, damage=0.2, seed=100)
+LUMA_DEGRADATION = Degradation(fade=0.0, generations=2, damage=0.5, seed=200, stock="35mm")
+STATIC_DEGRADATION = Degradation(fade=0.6, generations=1, damage=0.6, seed=300)
+
+
+def run(workdir: Path, quick: bool) -> list[BenchSection]:
+    """The quality area of `make bench`: chroma table, luma table, temporal stability, plots."""
+    from chromaluma.benchmarks.quality_report import chroma_section, luma_section, temporal_section
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    plan = QualityPlan.quick() if quick else QualityPlan.full()
+    trainer = ChromalumaTrainer(workdir, quick)
+    chroma_shots = build_shots(plan, CHROMA_DEGRADATION, "dvd")
+    chroma_methods = fit_methods("chroma", chroma_shots, trainer, plan.chroma_minutes)
+    chroma_rows = score_methods(chroma_methods, chroma_shots, floor=True)
+    del chroma_shots
+    static = static_shot(plan, STATIC_DEGRADATION)
+    flicker = temporal_rows(static, chroma_methods)
+    del static
+    luma_shots = build_shots(plan, LUMA_DEGRADATION, "print")
+    luma_rows = score_methods(fit_methods("luma", luma_shots, trainer, (plan.luma_minutes,)), luma_shots, False)
+    return [chroma_section(chroma_rows, plan, workdir), luma_section(luma_rows, plan, workdir),
+            temporal_section(flicker, plan)]

@@ -1,0 +1,87 @@
+"""Chromaluma's own rows of the quality benchmark: train on the benchmark's pairs, export, restore through
+:func:`chromaluma.api.process` — the same path the plug-in and `chromaluma apply` take.
+
+Training is engineer T's :mod:`chromaluma.train` (`train(config) -> run_dir`) and :mod:`chromaluma.export`
+(`export_run(run_dir, out_path)`); until they exist the rows are reported as not measured.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from chromaluma.errors import ChromalumaError
+from chromaluma.synth.pairs import write_pairs
+
+if TYPE_CHECKING:
+    from chromaluma.benchmarks.quality import ShotPairs
+
+log = logging.getLogger(__name__)
+
+
+class TrainingUnavailable(ChromalumaError):
+    """Chromaluma's training or export could not run for a benchmark row (module missing or run failed)."""
+
+
+@dataclass
+class TrainedModel:
+    """An exported model and how it was trained; `restore` renders one frame through `chromaluma.api.process`."""
+
+    path: Path
+    note: str
+
+    def restore(self, scan: np.ndarray) -> np.ndarray:
+        from chromaluma.api import process
+
+        rgb = np.ascontiguousarray(scan[..., :3], dtype=np.float32)
+        out = np.empty_like(rgb)
+        process(rgb, out, {"model": str(self.path)})
+        return out
+
+
+class ChromalumaTrainer:
+    """Trains one model per (kind, CPU minutes) on the shots' training pairs, under `workdir`."""
+
+    def __init__(self, workdir: Path, quick: bool) -> None:
+        self.workdir = workdir
+        self.quick = quick
+
+    def pairs_folder(self, kind: str, shots: Sequence[ShotPairs]) -> Path:
+        """The training pairs of every shot written once as one pairs folder (docs/CONTRACT.md §5)."""
+        folder = self.workdir / f"pairs-{kind}"
+        if not (folder / "manifest.json").is_file():
+            scans = [s for shot in shots for s in shot.scans[shot.train]]
+            references = [r for shot in shots for r in shot.references[shot.train]]
+            write_pairs(folder, scans, references, list(range(1001, 1001 + len(scans))), source="benchmark")
+        return folder
+
+    def train(self, kind: str, shots: Sequence[ShotPairs], minutes: float) -> TrainedModel:
+        """Train for `minutes` of CPU time and export; raises TrainingUnavailable with the reason if it cannot."""
+        try:
+            from chromaluma import export, train
+        except ImportError as exc:
+            raise TrainingUnavailable(f"chromaluma.train/export not importable ({exc})") from exc
+        pairs = self.pairs_folder(kind, shots)
+        out = self.workdir / f"{kind}-{minutes:g}min.onnx"
+        started = time.perf_counter()
+        try:
+            run_dir = train_for(train, kind, pairs, self.workdir / f"run-{kind}-{minutes:g}", minutes)
+            export.export_run(run_dir, out)
+        except ChromalumaError as exc:
+            raise TrainingUnavailable(f"training failed: {exc}") from exc
+        note = f"trained {time.perf_counter() - started:.0f} s on {len(list((pairs / 'scan').iterdir()))} pairs"
+        log.info("quality: %s model %s (%s)", kind, out.name, note)
+        return TrainedModel(out, note)
+
+
+def train_for(train_module: object, kind: str, pairs: Path, run_dir: Path, minutes: float) -> Path:
+    """Run `chromaluma.train.train` on `pairs` with a wall-clock budget of `minutes`; returns the run folder."""
+    config_type = train_module.TrainConfig  # type: ignore[attr-defined]
+    config = config_type(pairs=pairs, kind=kind, out=run_dir, max_seconds=minutes * 60.0)
+    return Path(train_module.train(config))  # type: ignore[attr-defined]
