@@ -1,0 +1,86 @@
+"""`chromaluma bench` harness: areas that fail or are missing are reported and the others still run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chromaluma.benchmarks import BenchSection
+from chromaluma.cli import main
+from chromaluma.commands.bench import NO_GPU, run_benchmarks, selected_areas, write_report
+from chromaluma.errors import ParameterError
+
+
+def _plot(path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(2, 2))
+    axes.plot([0, 1], [1, 0])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def test_a_failing_area_is_reported_and_the_others_still_run(tmp_path: Path) -> None:
+    ran = []
+
+    def good(workdir: Path, quick: bool) -> list[BenchSection]:
+        ran.append(("good", quick))
+        return [BenchSection("Speed: frames", "| a | b |\n|---|---|\n| 1 | 2 |", ["a note"],
+                             [_plot(workdir / "speed_curve.png")], {"fps": 3.0})]
+
+    def broken(workdir: Path, quick: bool) -> list[BenchSection]:
+        raise RuntimeError("onnxruntime exploded in a new way")
+
+    results = run_benchmarks(["training", "inference", "plugin"], tmp_path / "work", quick=True,
+                             runners={"training": broken, "inference": good, "plugin": None})
+    assert [r.status for r in results] == ["failed", "ok", "missing"]
+    assert ran == [("good", True)]
+    out = tmp_path / "repo" / "BENCHMARKS.md"
+    out.parent.mkdir()
+    write_report(out, results, "scripts/bench.py --quick", True, out.parent / "docs" / "bench")
+    text = out.read_text()
+    assert "onnxruntime exploded in a new way" in text and "| training | failed |" in text
+    assert "| plugin | missing |" in text and "| 1 | 2 |" in text and "a note" in text
+    assert "`scripts/bench.py --quick`" in text and "quick smoke run" in text
+    assert (out.parent / "docs" / "bench" / "speed_curve.png").is_file()
+    assert "](docs/bench/speed_curve.png)" in text
+    assert "| cores |" in text and "| cpu |" in text and "| onnxruntime |" in text
+    import torch
+
+    if not torch.cuda.is_available():
+        assert NO_GPU in text
+    assert (out.parent / "docs" / "bench" / "results.json").is_file()
+    assert not list(out.parent.rglob("*.partial*"))
+
+
+def test_only_accepts_known_areas_and_names_the_flag() -> None:
+    assert selected_areas("quality, inference") == ["quality", "inference"]
+    assert selected_areas("") == ["training", "inference", "plugin", "alignment", "quality"]
+    with pytest.raises(ParameterError, match="--only"):
+        selected_areas("quality,colour")
+
+
+def test_cli_bench_with_an_unknown_area_exits_2(tmp_path: Path) -> None:
+    assert main(["bench", "--only", "nonsense", "--out", str(tmp_path / "B.md")]) == 2
+    assert not (tmp_path / "B.md").exists()
+
+
+@pytest.mark.slow
+def test_quality_quick_run_scores_every_method(tmp_path: Path) -> None:
+    from chromaluma.benchmarks.quality import run
+
+    sections = run(tmp_path, quick=True)
+    assert [s.title.split(":")[1].strip() for s in sections] == [
+        "colour (chroma) restoration", "detail (luma) restoration", "temporal stability (static camera)"]
+    rows = {row["method"]: row for row in sections[0].raw["rows"]}
+    faded = rows["faded scan (input)"]["delta_e2000_mean"]
+    assert rows["3D LUT (17³)"]["delta_e2000_mean"] < faded  # a fitted LUT must undo part of the fade
+    assert rows["Reinhard colour transfer"]["delta_e2000_mean"] < faded
+    assert any(name.startswith("Chromaluma chroma") for name in rows)  # measured or marked not measured
+    assert all(Path(p).is_file() for p in sections[0].plots)
