@@ -1,17 +1,52 @@
-"""`chromaluma apply` (not implemented yet)."""
+"""`chromaluma apply`: run a model over an image sequence or video, writing restored frames and a render log."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from chromaluma.errors import ChromalumaError
+from chromaluma.apply_shot import RenderRequest, render_shot
+from chromaluma.io.sequence import parse_frame_range
+from chromaluma.session import DEVICES
 
-HELP = "apply: not implemented yet"
+HELP = "apply a model to a shot (image sequence or video) and write restored frames plus a render log"
+
+EPILOG = """\
+Output frames keep the input's names, format and bit depth (a video becomes 16-bit TIFF frames
+<video stem>.<frame:06d>.tif). The render log chromaluma-render.json (chromaluma-render.A-B.json with
+--frames A-B, one per farm task) lies beside the outputs. Nothing is written into the input folder and no
+existing file is replaced without --overwrite; each frame is written atomically.
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--model", required=True, type=Path, help="the .onnx model (from chromaluma export/train)")
+    parser.add_argument("--input", required=True, type=Path, help="image-sequence folder or video file")
+    parser.add_argument("--output", required=True, type=Path, help="folder for the restored frames")
+    parser.add_argument("--frames", metavar="A-B", help="only frames A to B (inclusive): one render-farm task")
+    parser.add_argument("--mix", type=float, default=1.0, help="blend of restored over original, 0-1 (default 1)")
+    parser.add_argument("--confidence", type=Path, metavar="DIR",
+                        help="also write the model's confidence (16-bit grey TIFF, 1 = sure) into DIR")
+    parser.add_argument("--device", choices=DEVICES, default="auto",
+                        help="ONNX Runtime device (default auto: GPU if available, else CPU)")
+    parser.add_argument("--format", dest="extension", metavar="EXT",
+                        help="output file format (dpx, exr, tif, png, ...); default: the input's")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing output frames and render log")
+    parser.add_argument("--tile-size", type=int, default=0, metavar="N",
+                        help="processing tile edge in pixels (default 0: automatic)")
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="ONNX Runtime CPU threads (default 0: all cores)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in farm logs)")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise ChromalumaError("chromaluma apply is not implemented yet; see README.md (status).")
+    request = RenderRequest(
+        model=args.model, source=args.input, output=args.output,
+        frames=parse_frame_range(args.frames) if args.frames else None,
+        mix=args.mix, confidence=args.confidence, device=args.device, extension=args.extension,
+        overwrite=args.overwrite, tile_size=args.tile_size, threads=args.threads, progress=not args.no_progress,
+    )
+    render_shot(request)
+    return 0
