@@ -44,13 +44,15 @@ class _GridModel(nn.Module):
 
     def grid_statistics(self, x: torch.Tensor) -> torch.Tensor:
         """Per cell: mean Y, Cb, Cr, std Y, and the guided filter's slopes cov(Y,Cb)/var Y, cov(Y,Cr)/var Y."""
-        ycc = fixed_mix(x, self.ycc_matrix)  # [Y, Cb, Cr, 0]
-        mean = pool_to_grid(planar(ycc), self.factor)
-        second = pool_to_grid(planar(ycc * fixed_mix(x, self.guide_matrix)), self.factor)  # [Y², Y·Cb, Y·Cr, 0]
-        mean_y = mean[:, 0:1]
-        var_y = (second[:, 0:1] - mean_y * mean_y).clamp(min=0.0)
-        slope = (second[:, 1:3] - mean_y * mean[:, 1:3]) / (var_y + GUIDE_EPS)
-        return torch.cat([mean[:, 0:3], torch.sqrt(var_y + 1e-8), slope], dim=1)
+        with torch.autocast(device_type=x.device.type, enabled=False):  # E[Y²] − E[Y]² needs float32 under AMP
+            x = x.float()
+            ycc = fixed_mix(x, self.ycc_matrix)  # [Y, Cb, Cr, 0]
+            mean = pool_to_grid(planar(ycc), self.factor)
+            second = pool_to_grid(planar(ycc * fixed_mix(x, self.guide_matrix)), self.factor)  # [Y², Y·Cb, Y·Cr, 0]
+            mean_y = mean[:, 0:1]
+            var_y = (second[:, 0:1] - mean_y * mean_y).clamp(min=0.0)
+            slope = (second[:, 1:3] - mean_y * mean[:, 1:3]) / (var_y + GUIDE_EPS)
+            return torch.cat([mean[:, 0:3], torch.sqrt(var_y + 1e-8), slope], dim=1)
 
     def upsample(self, coefficients: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """Grid coefficients (NCHW) → full-resolution NHWC, the size of `like` (NHWC)."""

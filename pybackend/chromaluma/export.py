@@ -1,0 +1,170 @@
+"""ONNX export with verification: a model leaves Chromaluma only if ONNX Runtime reproduces PyTorch.
+
+Steps: trace the contract graph (docs/CONTRACT.md §2) with dynamic H and W at a pinned opset, cap the IR version,
+write the metadata and model card (§3, §4) through :mod:`chromaluma.contract`, run `onnx.checker`, then run ONNX
+Runtime and PyTorch on a random frame of a size no training crop had (odd, not a multiple of the grid). If they
+differ by more than TOLERANCE, nothing is written. The file (and its card as `NAME.json`) is written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from chromaluma import contract
+from chromaluma.card import build_card, summary_line
+from chromaluma.errors import ChromalumaError
+from chromaluma.models import CONFIDENCE_MEANING, ContractGraph, architecture_of, build_model
+
+log = logging.getLogger(__name__)
+
+OPSET = 17
+TOLERANCE = 1e-4
+VERIFY_SIZE = (67, 101)  # H, W: odd, prime-ish, not a multiple of any grid factor, never a training crop
+
+
+class ExportError(ChromalumaError):
+    """The model could not be exported, or ONNX Runtime does not reproduce it (nothing written)."""
+
+
+def export_model(model: nn.Module, out_path: Path, colorspace: str, card: dict[str, Any]) -> Path:
+    """Export a kind module (chromaluma.models) with `card` to `out_path`; verified, atomic. Returns the path."""
+    out_path = Path(out_path)
+    model = model.cpu().eval()
+    meta = contract.ModelContract(kind=model.kind, receptive_field=int(model.receptive_field),
+                                  processing_scale=1.0 / model.factor, colorspace=colorspace, card=card)
+    proto = _trace(ContractGraph(model))
+    for key, value in contract.metadata_props(meta).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    import onnx
+
+    try:
+        onnx.checker.check_model(proto)
+    except onnx.checker.ValidationError as exc:
+        raise ExportError(f"{out_path}: onnx.checker rejects the exported graph ({exc}); nothing written. "
+                          "This is a Chromaluma bug: report it with the run folder.") from exc
+    contract.contract_of_proto(proto, str(out_path))
+    difference = verify_with_onnxruntime(ContractGraph(model), proto.SerializeToString())
+    if not difference <= TOLERANCE:
+        raise ExportError(f"{out_path}: ONNX Runtime differs from PyTorch by {difference:.3g} (> {TOLERANCE}) on a "
+                          f"{VERIFY_SIZE[1]}×{VERIFY_SIZE[0]} frame; nothing written. Check the onnxruntime version "
+                          "(chromaluma info shows the one used for training) or report it with the run folder.")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out_path, proto.SerializeToString())
+    _write_atomic(out_path.with_suffix(".json"), json.dumps(card, indent=2, sort_keys=True).encode())
+    log.info("exported %s (%s); ONNX Runtime matches PyTorch within %.2g", out_path, summary_line(card), difference)
+    return out_path
+
+
+def export_run(run_dir: Path, out_path: Path) -> Path:
+    """Export a run folder's newest checkpoint with its model card; returns `out_path`."""
+    from chromaluma.train.checkpoint import load_latest
+    from chromaluma.train.config import TrainConfig
+    from chromaluma.train.loop import CONFIG_NAME, PAIRS_RECORD_NAME
+
+    run_dir = Path(run_dir)
+    config_path, pairs_path = run_dir / CONFIG_NAME, run_dir / PAIRS_RECORD_NAME
+    if not config_path.is_file() or not pairs_path.is_file():
+        raise ExportError(f"{run_dir}: not a Chromaluma run folder ({CONFIG_NAME} or {PAIRS_RECORD_NAME} missing). "
+                          "Give the folder `chromaluma train --run-dir` wrote.")
+    config = TrainConfig.from_json(config_path.read_text(), str(config_path))
+    state = load_latest(run_dir)
+    model = build_model(state["kind"], float(state["processing_scale"]), dict(state["architecture"]))
+    model.load_state_dict(state["model"])
+    card = run_card(config, json.loads(pairs_path.read_text()), state, model)
+    return export_model(model, Path(out_path), config.colorspace, card)
+
+
+def run_card(config: Any, pairs_record: dict[str, Any], state: dict[str, Any], model: nn.Module) -> dict[str, Any]:
+    """The model card of a run (docs/CONTRACT.md §4) from its config, pairs record and checkpoint."""
+    validation = state["validation"][-1][1] if state["validation"] else {}
+    parameters = {"steps": config.steps, "steps_done": int(state["step"]), "minutes": config.minutes,
+                  "crop": config.crop, "batch": config.batch, "learning_rate": config.learning_rate,
+                  "seed": config.seed, "processing_scale": float(state["processing_scale"]),
+                  "init": None if config.init is None else str(config.init)}
+    training = {"pairs": pairs_record["pairs"], "validation_frames": pairs_record["validation_frames"],
+                "parameters": parameters, "device": state["device"], "duration_s": round(float(state["elapsed_s"]), 1),
+                "source": {"pairs_dir": _str(config.pairs_dir), "input": _str(config.input),
+                           "target": _str(config.target), "masks": _str(config.masks)}}
+    details = {"architecture": architecture_of(model), "receptive_field": int(model.receptive_field),
+               "processing_scale": 1.0 / model.factor, "parameters": sum(p.numel() for p in model.parameters()),
+               "confidence": CONFIDENCE_MEANING}
+    return build_card(state["kind"], config.colorspace, training, {"validation": validation}, opset=OPSET,
+                      model_details=details)
+
+
+def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0) -> float:
+    """Largest absolute difference between ONNX Runtime and PyTorch, over both outputs, on a random frame."""
+    import onnxruntime as ort
+
+    rng = np.random.default_rng(seed)
+    frame = (rng.random((1, *VERIFY_SIZE, 4), dtype=np.float32) * 1.2).astype(np.float32)  # incl. values > 1.0
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+    onnx_outputs = session.run([contract.OUTPUT_NAME, contract.CONFIDENCE_NAME], {contract.INPUT_NAME: frame})
+    with torch.no_grad():
+        torch_outputs = [t.numpy() for t in graph(torch.from_numpy(frame))]
+    return max(float(np.max(np.abs(a - b))) for a, b in zip(onnx_outputs, torch_outputs, strict=True))
+
+
+def _trace(graph: nn.Module) -> Any:
+    import onnx
+
+    example = torch.rand(1, 48, 40, 4)
+    dims = {1: "height", 2: "width"}
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic: verified below on another size
+        torch.onnx.export(
+            graph, (example,), buffer, dynamo=False, opset_version=OPSET, do_constant_folding=False,
+            input_names=[contract.INPUT_NAME], output_names=[contract.OUTPUT_NAME, contract.CONFIDENCE_NAME],
+            dynamic_axes={contract.INPUT_NAME: dims, contract.OUTPUT_NAME: dims, contract.CONFIDENCE_NAME: dims})
+    proto = onnx.load_from_string(buffer.getvalue())
+    proto.ir_version = min(proto.ir_version, contract.MAX_IR_VERSION)
+    _pin_output_shapes(proto)
+    return proto
+
+
+def _pin_output_shapes(proto: Any) -> None:
+    """Name the dynamic dims and fix batch and channels, as docs/CONTRACT.md §2 states them."""
+    channels = {contract.INPUT_NAME: contract.CHANNELS, contract.OUTPUT_NAME: contract.CHANNELS,
+                contract.CONFIDENCE_NAME: 1}
+    for value in list(proto.graph.input) + list(proto.graph.output):
+        dims = value.type.tensor_type.shape.dim
+        for index, dim in enumerate(dims):
+            dim.Clear()
+            if index == 0:
+                dim.dim_value = 1
+            elif index == 3:
+                dim.dim_value = channels[value.name]
+            else:
+                dim.dim_param = "height" if index == 1 else "width"
+
+
+def _write_atomic(path: Path, payload: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        with open(tmp, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ExportError(f"{path}: could not write the model ({exc}); nothing written. Check free disk space and "
+                          "permissions.") from exc
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None else str(value)

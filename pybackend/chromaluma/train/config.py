@@ -1,0 +1,93 @@
+"""A training run's settings: what `chromaluma train` flags become, saved as `config.json` in the run folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from chromaluma.contract import KINDS
+from chromaluma.errors import ParameterError
+from chromaluma.models import DEFAULT_PROCESSING_SCALE
+
+DEFAULT_STEPS = 2000
+_PATH_FIELDS = ("pairs_dir", "input", "target", "masks", "run_dir", "out", "init")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs; `None` means "the default for this kind / this data" (resolved by `resolved()`)."""
+
+    run_dir: Path
+    kind: str = "chroma"
+    pairs_dir: Path | None = None
+    input: Path | None = None
+    target: Path | None = None
+    masks: Path | None = None
+    out: Path | None = None
+    colorspace: str = "display"
+    processing_scale: float | None = None
+    crop: int = 256
+    batch: int = 8
+    steps: int | None = None
+    minutes: float | None = None
+    learning_rate: float = 2e-3
+    seed: int = 0
+    val_frames: int | None = None
+    val_every: int | None = None
+    preview_every: int = 500
+    checkpoint_every: int = 500
+    device: str = "auto"
+    init: Path | None = None
+    architecture: dict[str, Any] = field(default_factory=dict)
+    export: bool = True
+
+    def resolved(self) -> TrainConfig:
+        """Check the values and fill the per-kind defaults; raises ParameterError naming the flag and the fix."""
+        if self.kind not in KINDS:
+            raise ParameterError(f"--kind {self.kind!r}: choose one of {', '.join(KINDS)}.")
+        if self.pairs_dir is None and (self.input is None or self.target is None):
+            raise ParameterError("no training pairs: give --pairs DIR (from `chromaluma align`) or both --input SCAN "
+                                 "and --target REFERENCE.")
+        if self.pairs_dir is not None and (self.input is not None or self.target is not None):
+            raise ParameterError("give either --pairs DIR or --input/--target, not both.")
+        scale = self.processing_scale if self.processing_scale is not None else DEFAULT_PROCESSING_SCALE[self.kind]
+        if not 0.0 < scale <= 1.0:
+            raise ParameterError(f"--processing-scale {scale}: must lie in (0, 1], e.g. 0.25 (chroma default).")
+        if self.kind == "luma" and scale != 1.0:
+            raise ParameterError(f"--processing-scale {scale}: luma models work at full resolution; leave it at 1.")
+        for name in ("crop", "batch", "preview_every", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ParameterError(f"--{name.replace('_', '-')} {getattr(self, name)}: must be at least 1.")
+        if self.steps is not None and self.steps < 1:
+            raise ParameterError(f"--steps {self.steps}: must be at least 1.")
+        if self.minutes is not None and self.minutes <= 0:
+            raise ParameterError(f"--minutes {self.minutes}: must be more than 0.")
+        if self.device not in ("auto", "cpu", "gpu"):
+            raise ParameterError(f"--device {self.device!r}: choose auto, cpu or gpu.")
+        steps = self.steps if self.steps is not None or self.minutes is not None else DEFAULT_STEPS
+        values = {**asdict(self), "processing_scale": scale, "steps": steps}
+        return TrainConfig(**values)
+
+    def to_json(self) -> str:
+        values = asdict(self)
+        for name in _PATH_FIELDS:
+            values[name] = None if values[name] is None else str(values[name])
+        return json.dumps(values, indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> TrainConfig:
+        try:
+            values = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ParameterError(f"{source}: not valid JSON ({exc}); the run folder is damaged.") from exc
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ParameterError(f"{source}: unknown settings {sorted(unknown)}; written by another Chromaluma "
+                                 "version? Start a new run.")
+        for name in _PATH_FIELDS:
+            if values.get(name) is not None:
+                values[name] = Path(values[name])
+        return cls(**values)

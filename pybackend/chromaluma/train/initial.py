@@ -1,0 +1,74 @@
+"""`--init MODEL`: start from an earlier model's weights (an exported .onnx, a run folder or a checkpoint)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from chromaluma.errors import ModelFormatError, ParameterError
+from chromaluma.train.checkpoint import load_checkpoint, load_latest
+
+# Exported graphs wrap the kind module as `model` (chromaluma.models.ContractGraph).
+ONNX_WEIGHT_PREFIX = "model."
+
+
+@dataclass
+class InitialWeights:
+    source: Path
+    kind: str
+    processing_scale: float
+    architecture: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+
+    def check_compatible(self, config: Any, model: nn.Module) -> None:
+        if abs(float(config.processing_scale) - self.processing_scale) > 1e-9:
+            raise ParameterError(f"--init {self.source} works at processing scale {self.processing_scale}, but "
+                                 f"--processing-scale {config.processing_scale} was asked. Leave "
+                                 "--processing-scale out to use the model's, or train from scratch.")
+        missing = set(model.state_dict()) - set(self.state_dict)
+        if missing:
+            raise ModelFormatError(f"--init {self.source}: weights {sorted(missing)[:3]} missing; the model was made "
+                                   "by another Chromaluma version. Use its run folder as --init, or train afresh.")
+
+
+def initial_weights(source: Path, kind: str) -> InitialWeights:
+    """Load `source` and refuse a model of another kind with a message naming both kinds and the fix."""
+    path = Path(source)
+    if path.is_dir():
+        weights = _from_checkpoint(path, load_latest(path))
+    elif path.suffix == ".onnx":
+        weights = _from_onnx(path)
+    elif path.is_file():
+        weights = _from_checkpoint(path, load_checkpoint(path))
+    else:
+        raise ParameterError(f"--init {path}: no such model, run folder or checkpoint. Check the path.")
+    if weights.kind != kind:
+        raise ParameterError(f"--init {path} is a {weights.kind} model, but this run trains a {kind} model. Give "
+                             f"--kind {weights.kind} to fine-tune it, or an earlier {kind} model as --init.")
+    return weights
+
+
+def _from_checkpoint(path: Path, state: dict[str, Any]) -> InitialWeights:
+    return InitialWeights(path, str(state["kind"]), float(state["processing_scale"]), dict(state["architecture"]),
+                          dict(state["model"]))
+
+
+def _from_onnx(path: Path) -> InitialWeights:
+    import onnx
+    from onnx import numpy_helper
+
+    from chromaluma.contract import read_model_contract
+
+    contract = read_model_contract(path)
+    architecture = contract.card.get("model", {}).get("architecture")
+    if architecture is None:
+        raise ModelFormatError(f"--init {path}: the model card does not record its architecture (not trained by "
+                               "`chromaluma train`?). Use its run folder as --init, or train from scratch.")
+    proto = onnx.load(str(path))
+    state = {init.name[len(ONNX_WEIGHT_PREFIX):]: torch.from_numpy(numpy_helper.to_array(init).copy())
+             for init in proto.graph.initializer if init.name.startswith(ONNX_WEIGHT_PREFIX)}
+    return InitialWeights(path, contract.kind, contract.processing_scale, dict(architecture), state)

@@ -1,0 +1,277 @@
+"""The training loop: a run folder, seeded crops, checkpoints, previews, validation, and the export at the end.
+
+Run folder (`--run-dir`):
+    config.json          the settings (TrainConfig), written once
+    pairs.json           every pair's files and SHA-256 hashes, and the held-out validation frames
+    checkpoints/         step_NNNNNNN.pt, atomic, the newest 3 kept (weights, optimizer, RNG states, history)
+    previews/            step_NNNNNNN.png contact sheets: scan | reference | result per preview frame
+    loss_curve.png       training loss and validation score per step
+    train.log            the run's log
+    model.onnx           the exported model (also copied to --out)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from chromaluma.errors import ChromalumaError, DeviceError
+from chromaluma.models import architecture_of, build_model
+from chromaluma.train import objective
+from chromaluma.train.checkpoint import checkpoint_paths, load_latest, save_checkpoint
+from chromaluma.train.config import TrainConfig
+from chromaluma.train.crops import crop_size, sample_batch
+from chromaluma.train.initial import initial_weights
+from chromaluma.train.pairs import Pair, load_pairs, split_validation
+from chromaluma.train.previews import write_contact_sheet, write_loss_curve
+
+log = logging.getLogger(__name__)
+
+CONFIG_NAME = "config.json"
+PAIRS_RECORD_NAME = "pairs.json"
+MODEL_NAME = "model.onnx"
+PREVIEW_FRAMES = 3
+
+
+class TrainingError(ChromalumaError):
+    """A run cannot start or continue (run folder in use, pairs changed since the run began, ...)."""
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto` → CUDA when PyTorch sees a GPU, else CPU; `gpu` without one is an error naming the fix."""
+    if name == "cpu":
+        return torch.device("cpu")
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if name == "gpu":
+        raise DeviceError(f"--device gpu: PyTorch {torch.__version__} sees no CUDA GPU. Install a CUDA build of "
+                          "torch and check the driver (nvidia-smi), or use --device auto / cpu.")
+    return torch.device("cpu")
+
+
+def train(config: TrainConfig) -> Path:
+    """Train a new run in `config.run_dir`; returns the exported model (run_dir/model.onnx, or `config.out`)."""
+    run_dir = Path(config.run_dir)
+    if checkpoint_paths(run_dir) or (run_dir / CONFIG_NAME).exists():
+        raise TrainingError(f"{run_dir} already holds a training run. Continue it with `chromaluma train --resume "
+                            f"{run_dir}`, or choose another --run-dir.")
+    return _Session(config, resume=False).run()
+
+
+def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None, out: Path | None = None) -> Path:
+    """Continue a run from its newest checkpoint (same optimizer state, step and RNG states); returns the model.
+
+    `steps` / `minutes` / `out` replace the run's own settings when given (a different `steps` changes the
+    learning-rate schedule, so the result is then no longer identical to an uninterrupted run).
+    """
+    config_path = Path(run_dir) / CONFIG_NAME
+    if not config_path.is_file():
+        raise TrainingError(f"--resume {run_dir}: no {CONFIG_NAME} there; it is not a Chromaluma run folder. "
+                            "Give the folder that `chromaluma train --run-dir` wrote.")
+    config = TrainConfig.from_json(config_path.read_text(), str(config_path))
+    config.run_dir = Path(run_dir)
+    config.steps = steps if steps is not None else config.steps
+    config.minutes = minutes if minutes is not None else config.minutes
+    config.out = out if out is not None else config.out
+    return _Session(config, resume=True).run()
+
+
+class _Session:
+    """One sitting of a run: from a fresh start or the newest checkpoint to the stop condition."""
+
+    def __init__(self, config: TrainConfig, resume: bool) -> None:
+        init = initial_weights(config.init, config.kind) if config.init is not None and not resume else None
+        if init is not None and config.processing_scale is None:
+            config.processing_scale = init.processing_scale
+        self.config = config.resolved()
+        self.run_dir = Path(self.config.run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._log_handler = _attach_run_log(self.run_dir)
+        self.device = pick_device(self.config.device)
+        pairs = load_pairs(self.config.kind, self.config.pairs_dir, self.config.input, self.config.target,
+                           self.config.masks)
+        self.train_pairs, self.val_pairs = split_validation(pairs, self.config.val_frames)
+        self._record_run(pairs, resume)
+        self.crop = crop_size(self.train_pairs, self.config.crop)
+        torch.manual_seed(self.config.seed)
+        self.rng = np.random.default_rng(self.config.seed)
+        architecture = init.architecture if init is not None else self.config.architecture
+        self.model = build_model(self.config.kind, float(self.config.processing_scale), architecture).to(self.device)
+        if init is not None:
+            init.check_compatible(self.config, self.model)
+            self.model.load_state_dict(init.state_dict)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.config.learning_rate)
+        self.schedule = torch.optim.lr_scheduler.LambdaLR(self.optimizer, self._learning_rate_factor)
+        self.amp = self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
+        self.step, self.elapsed = 0, 0.0
+        self.losses: list[tuple[int, float]] = []
+        self.validation: list[tuple[int, dict[str, float]]] = []
+        if resume:
+            self._restore(load_latest(self.run_dir))
+
+    def _learning_rate_factor(self, step: int) -> float:
+        """Cosine decay to 5 % over --steps (constant when only --minutes bounds the run)."""
+        if self.config.steps is None:
+            return 1.0
+        progress = min(1.0, step / max(1, self.config.steps))
+        return 0.05 + 0.95 * 0.5 * (1.0 + float(np.cos(np.pi * progress)))
+
+    def _record_run(self, pairs: list[Pair], resume: bool) -> None:
+        record = {"pairs": [p.record for p in pairs], "validation_frames": [p.frame for p in self.val_pairs]}
+        record_path = self.run_dir / PAIRS_RECORD_NAME
+        if resume:
+            earlier = json.loads(record_path.read_text()) if record_path.is_file() else None
+            if earlier != record:
+                raise TrainingError(f"{record_path}: the training pairs changed since this run began (files or "
+                                    "hashes differ). Restore them, or start a new run with another --run-dir.")
+            return
+        _write_text(self.run_dir / CONFIG_NAME, self.config.to_json())
+        _write_text(record_path, json.dumps(record, indent=2))
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.rng.bit_generator.state = state["numpy_rng"]
+        torch.set_rng_state(state["torch_rng"])
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed_s"])
+        self.losses = [(int(s), float(v)) for s, v in state["losses"]]
+        self.validation = [(int(s), dict(v)) for s, v in state["validation"]]
+        log.info("resuming %s at step %d", self.run_dir, self.step)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        return {
+            "step": self.step, "elapsed_s": self.elapsed, "kind": self.config.kind,
+            "processing_scale": float(self.config.processing_scale or 1.0),
+            "architecture": architecture_of(self.model), "device": self.device.type,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict(), "numpy_rng": self.rng.bit_generator.state,
+            "torch_rng": torch.get_rng_state(), "losses": self.losses, "validation": self.validation,
+        }
+
+    def run(self) -> Path:
+        try:
+            self._loop()
+            self._finish()
+            return self._export()
+        finally:
+            logging.getLogger("chromaluma").removeHandler(self._log_handler)
+            self._log_handler.close()
+
+    def _loop(self) -> None:
+        config = self.config
+        val_every = config.val_every or config.preview_every
+        deadline = None if config.minutes is None else config.minutes * 60.0
+        bar = tqdm(total=config.steps, initial=self.step, unit="step", desc=f"train {config.kind}", dynamic_ncols=True)
+        started = time.monotonic() - self.elapsed
+        try:
+            while (config.steps is None or self.step < config.steps) and (
+                    deadline is None or time.monotonic() - started < deadline):
+                loss = self._train_step()
+                self.step += 1
+                self.elapsed = time.monotonic() - started
+                self.losses.append((self.step, loss))
+                if self.step % val_every == 0 and self.val_pairs:
+                    self._validate()
+                if self.step == 1 or self.step % config.preview_every == 0:
+                    self._preview()
+                if self.step % config.checkpoint_every == 0:
+                    save_checkpoint(self.run_dir, self.step, self.checkpoint_state())
+                bar.update(1)
+                bar.set_postfix(self._progress_fields(loss, deadline), refresh=False)
+        finally:
+            bar.close()
+
+    def _progress_fields(self, loss: float, deadline: float | None) -> dict[str, str]:
+        fields = {"loss": f"{loss:.4f}"}
+        if self.validation:
+            name = objective.headline(self.config.kind)
+            fields["val"] = f"{self.validation[-1][1][name]:.3g}"
+        if deadline is not None:
+            fields["left"] = time.strftime("%M:%S", time.gmtime(max(0.0, deadline - self.elapsed)))
+        return fields
+
+    def _train_step(self) -> float:
+        self.model.train()
+        scan, reference, valid = (t.to(self.device) for t in
+                                  sample_batch(self.train_pairs, self.crop, self.config.batch, self.rng))
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
+            loss = objective.training_loss(self.config.kind, self.model, scan, reference, valid)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.schedule.step()
+        return float(loss.detach())
+
+    def _validate(self) -> dict[str, float]:
+        self.model.eval()
+        results = [objective.restore_frame(self.model, p.scan, self.device) for p in self.val_pairs]
+        scores = objective.validation_scores(self.config.kind, results, [p.reference for p in self.val_pairs],
+                                             [p.valid for p in self.val_pairs])
+        self.validation.append((self.step, scores))
+        log.debug("step %d validation %s", self.step, scores)
+        return scores
+
+    def _preview(self) -> None:
+        self.model.eval()
+        frames = (self.val_pairs or self.train_pairs)[:PREVIEW_FRAMES]
+        rows = [(p.scan, p.reference, objective.restore_frame(self.model, p.scan, self.device)) for p in frames]
+        write_contact_sheet(self.run_dir / "previews" / f"step_{self.step:07d}.png", rows)
+
+    def _finish(self) -> None:
+        if self.val_pairs and (not self.validation or self.validation[-1][0] != self.step):
+            self._validate()
+        if self.step % self.config.preview_every != 0 and self.step != 1:
+            self._preview()
+        save_checkpoint(self.run_dir, self.step, self.checkpoint_state())
+        name = objective.headline(self.config.kind)
+        write_loss_curve(self.run_dir / "loss_curve.png", self.losses,
+                         [(s, v[name]) for s, v in self.validation], name)
+        final = self.validation[-1][1] if self.validation else {}
+        log.info("trained %d steps in %.0f s%s", self.step, self.elapsed,
+                 "".join(f", {k} {v:.3g}" for k, v in final.items()))
+
+    def _export(self) -> Path:
+        if not self.config.export:
+            return self.run_dir
+        from chromaluma.export import export_run
+
+        model_path = export_run(self.run_dir, self.run_dir / MODEL_NAME)
+        if self.config.out is None:
+            return model_path
+        out = Path(self.config.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for source, target in ((model_path, out), (model_path.with_suffix(".json"), out.with_suffix(".json"))):
+            tmp = target.with_name(f".{target.name}.partial")
+            shutil.copyfile(source, tmp)
+            os.replace(tmp, target)
+        return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _attach_run_log(run_dir: Path) -> logging.Handler:
+    handler = logging.FileHandler(run_dir / "train.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package_logger = logging.getLogger("chromaluma")
+    package_logger.addHandler(handler)
+    if package_logger.level == logging.NOTSET or package_logger.level > logging.INFO:
+        package_logger.setLevel(logging.INFO)
+    return handler

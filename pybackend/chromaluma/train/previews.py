@@ -1,0 +1,76 @@
+"""What a restorer looks at during training: contact sheets (scan | reference | result) and the loss curve."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from chromaluma.io import FrameFormat, write_frame
+
+SHEET_PANEL_WIDTH = 384
+_SHEET_FORMAT = FrameFormat(".png", "uint8", 8, 3)
+
+
+def _panel(frame: np.ndarray, width: int) -> np.ndarray:
+    import cv2
+
+    rgb = np.clip(np.nan_to_num(frame[..., :3]), 0.0, 1.0).astype(np.float32)
+    if rgb.shape[1] <= width:
+        return rgb
+    height = max(1, round(rgb.shape[0] * width / rgb.shape[1]))
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def write_contact_sheet(path: Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Path:
+    """One row per preview frame: scan | reference | result, each scaled to SHEET_PANEL_WIDTH; written atomically.
+
+    Values are shown as stored (clipped to 0–1), with no display transform: for log or linear pairs the sheet
+    looks flat or dark, as the pairs do.
+    """
+    gap = 4
+    panels = [[_panel(image, SHEET_PANEL_WIDTH) for image in row] for row in rows]
+    width = sum(p.shape[1] for p in panels[0]) + gap * (len(panels[0]) - 1)
+    height = sum(row[0].shape[0] for row in panels) + gap * (len(panels) - 1)
+    sheet = np.full((height, width, 3), 0.18, dtype=np.float32)
+    top = 0
+    for row in panels:
+        left = 0
+        for panel in row:
+            sheet[top:top + panel.shape[0], left:left + panel.shape[1]] = panel
+            left += panel.shape[1] + gap
+        top += row[0].shape[0] + gap
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_frame(path, sheet, _SHEET_FORMAT)
+    return path
+
+
+def write_loss_curve(path: Path, losses: list[tuple[int, float]], validation: list[tuple[int, float]],
+                     validation_name: str) -> Path:
+    """Training loss per step (and validation score) as a PNG, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4), dpi=100)
+    if losses:
+        steps, values = zip(*losses, strict=True)
+        axis.plot(steps, values, linewidth=0.8, color="tab:blue", label="training loss")
+        axis.set_yscale("log")
+    axis.set_xlabel("step")
+    axis.set_ylabel("loss")
+    if validation:
+        twin = axis.twinx()
+        val_steps, val_values = zip(*validation, strict=True)
+        twin.plot(val_steps, val_values, "o-", color="tab:orange", label=validation_name)
+        twin.set_ylabel(validation_name)
+    axis.set_title("Chromaluma training")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial.png")
+    figure.savefig(tmp)
+    plt.close(figure)
+    os.replace(tmp, path)
+    return path
