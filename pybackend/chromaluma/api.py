@@ -128,8 +128,9 @@ def _render(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: Ren
     height, width = dst.shape[:2]
     win_x, win_y = settings.window
     origin_x, origin_y = settings.frame_origin
-    tile = tiling.choose_tile_size(settings.tile_size, min(src.shape[0], height + 2 * context),
-                                   min(src.shape[1], width + 2 * context))
+    slack = 2 * context + factor - 1  # context both sides + grid alignment: the most a whole-region input adds
+    tile = tiling.choose_tile_size(settings.tile_size, min(src.shape[0], height + slack),
+                                   min(src.shape[1], width + slack), context=context, feather=feather, factor=factor)
     rows = tiling.plan_axis(win_y, height, src.shape[0], origin_y, tile=tile, context=context, feather=feather,
                             factor=factor)
     cols = tiling.plan_axis(win_x, width, src.shape[1], origin_x, tile=tile, context=context, feather=feather,

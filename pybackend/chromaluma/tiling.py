@@ -59,13 +59,22 @@ def feather_width(receptive_field: int) -> int:
     return min(MAX_FEATHER, max(0, receptive_field))
 
 
-def choose_tile_size(requested: int, height: int, width: int) -> int:
-    """The tile edge to use: `requested` if > 0, else the whole region when small enough, else AUTO_TILE."""
+def minimum_tile(context: int, feather: int, factor: int) -> int:
+    """The smallest tile edge that still leaves each tile a core after context, blend bands and grid slack."""
+    return max(4 * feather, factor, 8) + 2 * (context + feather) + factor - 1
+
+
+def choose_tile_size(requested: int, height: int, width: int, *, context: int, feather: int, factor: int) -> int:
+    """The tile edge to use for an input region of `height` × `width` (context and grid slack included).
+
+    `requested` if > 0; else the whole region when it has at most AUTO_WHOLE_PIXELS, else AUTO_TILE (or the
+    model's minimum tile, if larger).
+    """
     if requested > 0:
         return requested
     if height * width <= AUTO_WHOLE_PIXELS:
         return max(height, width)
-    return AUTO_TILE
+    return max(AUTO_TILE, minimum_tile(context, feather, factor))
 
 
 def aligned_start(want: int, origin: int, factor: int, limit: int) -> int:
@@ -86,11 +95,10 @@ def plan_axis(out_start: int, out_len: int, src_len: int, origin: int, *, tile: 
     if whole_stop - whole_in <= tile:
         return [Span(out_start, out_stop, whole_in, whole_stop)]
     core = tile - 2 * (context + feather) - (factor - 1)
-    minimum_core = max(4 * feather, factor, 8)  # evenly split cores stay >= 2·feather: bands never meet
-    if core < minimum_core:
+    if tile < minimum_tile(context, feather, factor):  # evenly split cores stay >= 2·feather: bands never meet
         raise ParameterError(
             f"tile_size {tile} is too small for this model (receptive_field {context}, processing scale 1/{factor}): "
-            f"use tile_size >= {minimum_core + 2 * (context + feather) + factor - 1}, or 0 for automatic."
+            f"use tile_size >= {minimum_tile(context, feather, factor)}, or 0 for automatic."
         )
     count = math.ceil(out_len / core)
     bounds = [out_start + round(k * out_len / count) for k in range(count + 1)]
