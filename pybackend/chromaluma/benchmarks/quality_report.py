@@ -40,7 +40,8 @@ def goal_verdict(rows: Sequence[Scores]) -> tuple[str, dict[str, object]]:
     met = ours_de <= GOAL_DELTA_E and ratio >= GOAL_RATIO
     verdict = (f"Goal (≤ {GOAL_DELTA_E} mean ΔE2000 and ≥ {GOAL_RATIO:g}× lower than the best baseline): "
                f"**{'met' if met else 'not met'}**. Best Chromaluma: {best.method}, {ours_de:.2f}; best baseline: "
-               f"{best_baseline.method}, {baseline_de:.2f} ({ratio:.2f}× lower).")
+               f"{best_baseline.method}, {baseline_de:.2f} (baseline ÷ Chromaluma = {ratio:.2f}; "
+               f"goal ≥ {GOAL_RATIO:g}).")
     return verdict, {"met": met, "chromaluma": ours_de, "best_baseline": baseline_de, "ratio": ratio}
 
 

@@ -1,8 +1,8 @@
 """Chromaluma's own rows of the quality benchmark: train on the benchmark's pairs, export, restore through
 :func:`chromaluma.api.process` — the same path the plug-in and `chromaluma apply` take.
 
-Training is engineer T's :mod:`chromaluma.train` (`train(config) -> run_dir`) and :mod:`chromaluma.export`
-(`export_run(run_dir, out_path)`); until they exist the rows are reported as not measured.
+Training is :func:`chromaluma.train.train` (a wall-clock budget in minutes, CPU, exporting the model itself); if it
+cannot run, the rows are reported as not measured, with the reason.
 """
 
 from __future__ import annotations
@@ -64,24 +64,20 @@ class ChromalumaTrainer:
     def train(self, kind: str, shots: Sequence[ShotPairs], minutes: float) -> TrainedModel:
         """Train for `minutes` of CPU time and export; raises TrainingUnavailable with the reason if it cannot."""
         try:
-            from chromaluma import export, train
+            from chromaluma.train import TrainConfig, train
         except ImportError as exc:
-            raise TrainingUnavailable(f"chromaluma.train/export not importable ({exc})") from exc
+            raise TrainingUnavailable(f"chromaluma.train not importable ({exc})") from exc
         pairs = self.pairs_folder(kind, shots)
         out = self.workdir / f"{kind}-{minutes:g}min.onnx"
         started = time.perf_counter()
+        config = TrainConfig(run_dir=self.workdir / f"run-{kind}-{minutes:g}min", kind=kind, pairs_dir=pairs,
+                             out=out, minutes=minutes, device="cpu", seed=0,
+                             **({"crop": 96, "batch": 2, "preview_every": 10**6} if self.quick else {}))
         try:
-            run_dir = train_for(train, kind, pairs, self.workdir / f"run-{kind}-{minutes:g}", minutes)
-            export.export_run(run_dir, out)
+            out = Path(train(config))
         except ChromalumaError as exc:
             raise TrainingUnavailable(f"training failed: {exc}") from exc
         note = f"trained {time.perf_counter() - started:.0f} s on {len(list((pairs / 'scan').iterdir()))} pairs"
         log.info("quality: %s model %s (%s)", kind, out.name, note)
         return TrainedModel(out, note)
 
-
-def train_for(train_module: object, kind: str, pairs: Path, run_dir: Path, minutes: float) -> Path:
-    """Run `chromaluma.train.train` on `pairs` with a wall-clock budget of `minutes`; returns the run folder."""
-    config_type = train_module.TrainConfig  # type: ignore[attr-defined]
-    config = config_type(pairs=pairs, kind=kind, out=run_dir, max_seconds=minutes * 60.0)
-    return Path(train_module.train(config))  # type: ignore[attr-defined]
