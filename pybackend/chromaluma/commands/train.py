@@ -1,17 +1,61 @@
-"""`chromaluma train` (not implemented yet)."""
+"""`chromaluma train`: train a chroma, luma or pairs model on scan → reference pairs, then export it."""
 
 from __future__ import annotations
 
 import argparse
+import logging
+from pathlib import Path
 
-from chromaluma.errors import ChromalumaError
+from chromaluma.contract import KINDS
+from chromaluma.train import TrainConfig, resume, train
 
-HELP = "train: not implemented yet"
+HELP = "train a model on scan → reference pairs (chroma, luma or pairs) and export it to ONNX"
+log = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    source = parser.add_argument_group("pairs (one of)")
+    source.add_argument("--pairs", type=Path, metavar="DIR", help="pairs folder written by `chromaluma align`")
+    source.add_argument("--input", type=Path, metavar="SCAN", help="scan: image-sequence folder or video file")
+    source.add_argument("--target", type=Path, metavar="REF", help="reference on the scan's pixel grid, frame by frame")
+    source.add_argument("--masks", type=Path, metavar="DIR", help="validity masks for --input/--target (white = use)")
+    parser.add_argument("--kind", choices=KINDS, default="chroma",
+                        help="chroma: colour from the reference, scan luma kept; luma: detail/density, scan chroma "
+                             "kept; pairs: general RGB→RGB (default chroma)")
+    parser.add_argument("--colorspace", default="display",
+                        help="how the pairs are encoded: display, log, linear or your own name (recorded in the model)")
+    parser.add_argument("--processing-scale", type=float, default=None,
+                        help="internal resolution of the colour network (default 0.25 chroma/pairs, 1 luma)")
+    parser.add_argument("--run-dir", type=Path, default=None, help="run folder (default runs/<kind>)")
+    parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a stopped run exactly")
+    parser.add_argument("--out", type=Path, metavar="MODEL.onnx", help="also write the exported model here")
+    parser.add_argument("--init", type=Path, metavar="MODEL", help="fine-tune from a model (.onnx or run folder)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default 2000 unless --minutes)")
+    parser.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
+    parser.add_argument("--crop", type=int, default=256, help="training crop edge in pixels (default 256)")
+    parser.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
+    parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same CPU result")
+    parser.add_argument("--val-frames", type=int, default=None,
+                        help="pairs held out for validation (default 10%%, none under 3 pairs)")
+    parser.add_argument("--val-every", type=int, default=None, help="validate every N steps (default --preview-every)")
+    parser.add_argument("--preview-every", type=int, default=500, help="contact sheet every N steps (default 500)")
+    parser.add_argument("--checkpoint-every", type=int, default=500, help="checkpoint every N steps (default 500)")
+    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="auto: CUDA GPU if PyTorch sees one (mixed precision), else CPU")
 
 
 def run(args: argparse.Namespace) -> int:
-    raise ChromalumaError("chromaluma train is not implemented yet; see README.md (status).")
+    if args.resume is not None:
+        model = resume(args.resume, steps=args.steps, minutes=args.minutes, out=args.out)
+    else:
+        config = TrainConfig(
+            run_dir=args.run_dir or Path("runs") / args.kind, kind=args.kind, pairs_dir=args.pairs, input=args.input,
+            target=args.target, masks=args.masks, out=args.out, colorspace=args.colorspace,
+            processing_scale=args.processing_scale, crop=args.crop, batch=args.batch, steps=args.steps,
+            minutes=args.minutes, learning_rate=args.learning_rate, seed=args.seed, val_frames=args.val_frames,
+            val_every=args.val_every, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
+            device=args.device, init=args.init)
+        model = train(config)
+    log.info("model: %s", model)
+    return 0

@@ -94,13 +94,13 @@ class _Session:
             config.processing_scale = init.processing_scale
         self.config = config.resolved()
         self.run_dir = Path(self.config.run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._log_handler = _attach_run_log(self.run_dir)
         self.device = pick_device(self.config.device)
         pairs = load_pairs(self.config.kind, self.config.pairs_dir, self.config.input, self.config.target,
                            self.config.masks)
         self.train_pairs, self.val_pairs = split_validation(pairs, self.config.val_frames)
+        self.run_dir.mkdir(parents=True, exist_ok=True)  # only once the pairs are known good: no stray run folders
         self._record_run(pairs, resume)
+        self._log_handler = _attach_run_log(self.run_dir)
         self.crop = crop_size(self.train_pairs, self.config.crop)
         torch.manual_seed(self.config.seed)
         self.rng = np.random.default_rng(self.config.seed)
@@ -167,7 +167,9 @@ class _Session:
             self._finish()
             return self._export()
         finally:
-            logging.getLogger("chromaluma").removeHandler(self._log_handler)
+            package_logger = logging.getLogger("chromaluma")
+            package_logger.removeHandler(self._log_handler)
+            package_logger.setLevel(self._log_handler.previous_level)  # type: ignore[attr-defined]
             self._log_handler.close()
 
     def _loop(self) -> None:
@@ -177,8 +179,9 @@ class _Session:
         bar = tqdm(total=config.steps, initial=self.step, unit="step", desc=f"train {config.kind}", dynamic_ncols=True)
         started = time.monotonic() - self.elapsed
         try:
+            first = self.step
             while (config.steps is None or self.step < config.steps) and (
-                    deadline is None or time.monotonic() - started < deadline):
+                    deadline is None or self.step == first or time.monotonic() - started < deadline):
                 loss = self._train_step()
                 self.step += 1
                 self.elapsed = time.monotonic() - started
@@ -272,6 +275,7 @@ def _attach_run_log(run_dir: Path) -> logging.Handler:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     package_logger = logging.getLogger("chromaluma")
     package_logger.addHandler(handler)
+    handler.previous_level = package_logger.level  # type: ignore[attr-defined]
     if package_logger.level == logging.NOTSET or package_logger.level > logging.INFO:
         package_logger.setLevel(logging.INFO)
     return handler
