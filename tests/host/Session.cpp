@@ -1,0 +1,239 @@
+// The OFX life cycle of one plug-in in ofx-render: describe, instances, parameters, clip preferences.
+#include "Session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "HostSuites.h"
+#include "ImageIO.h"
+
+namespace ofxrender {
+
+namespace {
+
+const char *contextName(const std::string &context) {
+  return context == "general" ? kOfxImageEffectContextGeneral : kOfxImageEffectContextFilter;
+}
+
+bool accepted(OfxStatus st) { return st == kOfxStatOK || st == kOfxStatReplyDefault; }
+
+int componentsFromName(const std::string &name) {
+  if (name == kOfxImageComponentRGBA) return 4;
+  if (name == kOfxImageComponentRGB) return 3;
+  if (name == kOfxImageComponentAlpha) return 1;
+  return 0;
+}
+
+}  // namespace
+
+Session::Session(const LoadedPlugin &plugin, const Options &options)
+    : plugin_(plugin), options_(options), frames_(options), outputComponents_(options.components) {}
+
+Session::~Session() {
+  destroyInstances();
+  if (loaded_) callAction(plugin_, kOfxActionUnload, nullptr, nullptr, nullptr);
+}
+
+OfxStatus Session::call(const char *action, Effect *effect, PropertySet *in, PropertySet *out) {
+  return callAction(plugin_, action, effect != nullptr ? effect->handle() : nullptr, in, out);
+}
+
+bool Session::describe() {
+  if (plugin_.plugin->setHost != nullptr) plugin_.plugin->setHost(ofxHost());
+  OfxStatus st = call(kOfxActionLoad, nullptr, nullptr, nullptr);
+  if (!accepted(st)) {
+    std::fprintf(stderr, "ofx-render: %s: load action returned %s\n", plugin_.identifier().c_str(), statusName(st));
+    return false;
+  }
+  loaded_ = true;
+  descriptor_ = std::make_unique<Effect>(Effect::Kind::Descriptor, "effect descriptor " + plugin_.identifier());
+  describeEffectDefaults(descriptor_->props, plugin_.bundlePath);
+  st = call(kOfxActionDescribe, descriptor_.get(), nullptr, nullptr);
+  if (!accepted(st)) {
+    std::fprintf(stderr, "ofx-render: %s: describe returned %s\n", plugin_.identifier().c_str(), statusName(st));
+    return false;
+  }
+  return true;
+}
+
+std::string Session::label() const { return descriptor_ ? descriptor_->props.getString(kOfxPropLabel) : ""; }
+
+std::vector<std::string> Session::contexts() const {
+  return descriptor_ ? descriptor_->props.getStrings(kOfxImageEffectPropSupportedContexts) : std::vector<std::string>{};
+}
+
+std::string Session::threadSafety() const {
+  return descriptor_->props.getString(kOfxImageEffectPluginRenderThreadSafety, 0, kOfxImageEffectRenderInstanceSafe);
+}
+
+// Describes the context on first use, then builds an instance from that description.
+Effect *Session::createInstance() {
+  const char *context = contextName(options_.context);
+  if (!contextDescriptor_) {
+    bool supported = false;
+    for (const std::string &c : contexts()) supported = supported || c == context;
+    if (!supported) {
+      std::fprintf(stderr, "ofx-render: %s does not support the %s context\n", plugin_.identifier().c_str(), context);
+      return nullptr;
+    }
+    contextDescriptor_ = std::make_unique<Effect>(Effect::Kind::ContextDescriptor, "effect descriptor in context");
+    contextDescriptor_->props.copyFrom(descriptor_->props);
+    PropertySet in("describe-in-context inArgs");
+    in.defineStrings(kOfxImageEffectPropContext, {context});
+    const OfxStatus st = call(kOfxImageEffectActionDescribeInContext, contextDescriptor_.get(), &in, nullptr);
+    if (st != kOfxStatOK) {
+      std::fprintf(stderr, "ofx-render: describe in context %s returned %s\n", context, statusName(st));
+      return nullptr;
+    }
+    if (!options_.mask.empty() && contextDescriptor_->findClip(options_.maskClip) == nullptr) {
+      std::fprintf(stderr, "ofx-render: --mask given but the plug-in defines no clip \"%s\" in the %s context\n",
+                   options_.maskClip.c_str(), context);
+      return nullptr;
+    }
+  }
+  auto instance = std::make_unique<Effect>(Effect::Kind::Instance,
+                                           "effect instance " + std::to_string(instances_.size()));
+  Effect *e = instance.get();
+  e->props.copyFrom(contextDescriptor_->props);
+  PropertySet &p = e->props;
+  p.defineStrings(kOfxPropType, {kOfxTypeImageEffectInstance});
+  p.defineStrings(kOfxImageEffectPropContext, {context});
+  p.definePointers(kOfxPropInstanceData, {nullptr});
+  p.definePointers(kOfxImageEffectPropPluginHandle, {descriptor_.get()});
+  p.defineInts(kOfxPropIsInteractive, {0});
+  p.defineDoubles(kOfxImageEffectPropFrameRate, {24.0});
+  p.defineDoubles(kOfxImageEffectPropProjectPixelAspectRatio, {1.0});
+  p.defineDoubles(kOfxImageEffectInstancePropEffectDuration, {double(options_.lastFrame - options_.firstFrame + 1)});
+  for (const auto &param : contextDescriptor_->params.all()) {
+    e->params.add(std::make_unique<Param>(*param, p.what()));
+  }
+  for (const auto &clip : contextDescriptor_->clips) {
+    e->clips.push_back(std::make_unique<Clip>(clip->name, e, p.what()));
+    e->clips.back()->props.copyFrom(clip->props);
+  }
+  e->frames = &frames_;
+  instances_.push_back(std::move(instance));
+  describeInstanceClips(e);
+  const OfxStatus st = call(kOfxActionCreateInstance, e, nullptr, nullptr);
+  if (!accepted(st)) {
+    const std::string message = e->takePersistentMessage(false);
+    std::fprintf(stderr, "ofx-render: create instance returned %s%s%s\n", statusName(st), message.empty() ? "" : ": ",
+                 message.c_str());
+    instances_.pop_back();
+    return nullptr;
+  }
+  for (const auto &[name, value] : options_.params) {
+    if (!applyParam(e, name, value)) return nullptr;
+  }
+  return e;
+}
+
+// Clip instance properties: what is connected, at which depth and components, over which frames.
+void Session::describeInstanceClips(Effect *e) {
+  const OfxRectD rod = frames_.regionOfDefinition(kOfxImageEffectSimpleSourceClipName, options_.firstFrame);
+  e->props.defineDoubles(kOfxImageEffectPropProjectSize, {rod.x2 - rod.x1, rod.y2 - rod.y1});
+  e->props.defineDoubles(kOfxImageEffectPropProjectOffset, {rod.x1, rod.y1});
+  e->props.defineDoubles(kOfxImageEffectPropProjectExtent, {rod.x2, rod.y2});
+  for (auto &clip : e->clips) {
+    PropertySet &p = clip->props;
+    const bool isOutput = clip->name == kOfxImageEffectOutputClipName;
+    const bool isSource = clip->name == kOfxImageEffectSimpleSourceClipName;
+    const bool isMask = !options_.mask.empty() && clip->name == options_.maskClip;
+    const std::vector<std::string> supported = p.getStrings(kOfxImageEffectPropSupportedComponents);
+    if (isMask && !supported.empty() && componentsFromName(supported.front()) != 0 &&
+        std::find(supported.begin(), supported.end(), kOfxImageComponentAlpha) == supported.end()) {
+      maskComponents_ = componentsFromName(supported.front());
+    }
+    const int comps = isOutput ? outputComponents_ : isMask ? maskComponents_ : options_.components;
+    const bool connected = isOutput || isSource || isMask;
+    p.defineInts(kOfxImageClipPropConnected, {connected ? 1 : 0});
+    const char *depth = connected ? ofxDepthName(options_.depth) : kOfxBitDepthNone;
+    const char *components = connected ? ofxComponentsName(comps) : kOfxImageComponentNone;
+    for (const char *k : {kOfxImageEffectPropPixelDepth, kOfxImageClipPropUnmappedPixelDepth}) p.defineStrings(k, {depth});
+    for (const char *k : {kOfxImageEffectPropComponents, kOfxImageClipPropUnmappedComponents}) {
+      p.defineStrings(k, {components});
+    }
+    p.defineStrings(kOfxImageEffectPropPreMultiplication,
+                    {comps == 4 ? kOfxImagePreMultiplied : kOfxImageOpaque});
+    p.defineDoubles(kOfxImagePropPixelAspectRatio, {1.0});
+    for (const char *k : {kOfxImageEffectPropFrameRate, kOfxImageEffectPropUnmappedFrameRate}) p.defineDoubles(k, {24.0});
+    for (const char *k : {kOfxImageEffectPropFrameRange, kOfxImageEffectPropUnmappedFrameRange}) {
+      p.defineDoubles(k, {double(options_.firstFrame), double(options_.lastFrame)});
+    }
+    p.defineStrings(kOfxImageClipPropFieldOrder, {kOfxImageFieldNone});
+    p.defineInts(kOfxImageClipPropContinuousSamples, {0});
+    if (isMask || isSource) frames_.setInputComponents(clip->name, comps);
+  }
+}
+
+bool Session::applyParam(Effect *instance, const std::string &name, const std::string &value) {
+  Param *param = instance->params.find(name);
+  if (param == nullptr) {
+    std::string known;
+    for (const auto &p : instance->params.all()) known += " " + p->name;
+    std::fprintf(stderr, "ofx-render: the plug-in has no parameter \"%s\"; it has:%s\n", name.c_str(), known.c_str());
+    return false;
+  }
+  std::string error;
+  if (!setParamFromText(*param, value, error)) {
+    std::fprintf(stderr, "ofx-render: --param %s=%s: %s\n", name.c_str(), value.c_str(), error.c_str());
+    return false;
+  }
+  PropertySet reason("instance-changed inArgs");
+  reason.defineStrings(kOfxPropChangeReason, {kOfxChangeUserEdited});
+  PropertySet in("instance-changed inArgs");
+  in.copyFrom(reason);
+  in.defineStrings(kOfxPropType, {kOfxTypeParameter});
+  in.defineStrings(kOfxPropName, {name});
+  in.defineDoubles(kOfxPropTime, {double(options_.firstFrame)});
+  in.defineDoubles(kOfxImageEffectPropRenderScale, {options_.renderScale, options_.renderScale});
+  call(kOfxActionBeginInstanceChanged, instance, &reason, nullptr);
+  const OfxStatus st = call(kOfxActionInstanceChanged, instance, &in, nullptr);
+  call(kOfxActionEndInstanceChanged, instance, &reason, nullptr);
+  if (!accepted(st)) {
+    const std::string message = instance->takePersistentMessage(false);
+    std::fprintf(stderr, "ofx-render: instance changed (%s) returned %s%s%s\n", name.c_str(), statusName(st),
+                 message.empty() ? "" : ": ", message.c_str());
+  }
+  return true;
+}
+
+void Session::destroyInstances() {
+  while (!instances_.empty()) {
+    call(kOfxActionDestroyInstance, instances_.back().get(), nullptr, nullptr);
+    instances_.pop_back();
+  }
+}
+
+// Asks the plug-in for its clip preferences and adopts the components it wants (the host converts).
+void Session::clipPreferences(Effect *instance) {
+  PropertySet out("clip preferences outArgs");
+  for (auto &clip : instance->clips) {
+    out.defineStrings("OfxImageClipPropComponents_" + clip->name, {clip->props.getString(kOfxImageEffectPropComponents)});
+    out.defineStrings("OfxImageClipPropDepth_" + clip->name, {clip->props.getString(kOfxImageEffectPropPixelDepth)});
+    out.defineDoubles("OfxImageClipPropPAR_" + clip->name, {1.0});
+  }
+  out.defineDoubles(kOfxImageEffectPropFrameRate, {24.0});
+  out.defineStrings(kOfxImageClipPropFieldOrder, {kOfxImageFieldNone});
+  out.defineStrings(kOfxImageEffectPropPreMultiplication,
+                    {options_.components == 4 ? kOfxImagePreMultiplied : kOfxImageOpaque});
+  out.defineInts(kOfxImageClipPropContinuousSamples, {0});
+  out.defineInts(kOfxImageEffectFrameVarying, {0});
+  if (call(kOfxImageEffectActionGetClipPreferences, instance, nullptr, &out) != kOfxStatOK) return;
+  for (auto &clip : instance->clips) {
+    const int comps = componentsFromName(out.getString("OfxImageClipPropComponents_" + clip->name));
+    const std::string depth = out.getString("OfxImageClipPropDepth_" + clip->name);
+    if (depth != clip->props.getString(kOfxImageEffectPropPixelDepth)) {
+      std::fprintf(stderr, "ofx-render: note: clip %s: the plug-in asked for %s; this host renders one depth (%s)\n",
+                   clip->name.c_str(), depth.c_str(), ofxDepthName(options_.depth));
+    }
+    if (comps == 0 || clip->props.getInt(kOfxImageClipPropConnected) == 0) continue;
+    if (clip->name == kOfxImageEffectOutputClipName) outputComponents_ = comps;
+    if (clip->name == options_.maskClip) maskComponents_ = comps;
+    clip->props.defineStrings(kOfxImageEffectPropComponents, {ofxComponentsName(comps)});
+    if (clip->name != kOfxImageEffectOutputClipName) frames_.setInputComponents(clip->name, comps);
+  }
+}
+
+}  // namespace ofxrender

@@ -1,0 +1,86 @@
+// One plug-in driven through the OFX life cycle by ofx-render: load, describe, describe in context, instances,
+// parameters from the command line, clip preferences, sequence rendering, destruction and unload.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "Bundle.h"
+#include "Effect.h"
+#include "Options.h"
+
+namespace ofxrender {
+
+// Images of the frames being rendered, shared by all instances; inputs at other times load on demand.
+class FrameStore : public FrameSource {
+ public:
+  explicit FrameStore(const Options &options) : options_(options) {}
+  std::shared_ptr<HostImage> image(const std::string &clip, double time) override;
+  OfxRectD regionOfDefinition(const std::string &clip, double time) override;
+  double renderScale() const override { return options_.renderScale; }
+  bool aborted() const override { return false; }
+
+  void put(const std::string &clip, int frame, std::shared_ptr<HostImage> image);
+  void drop(int frame);
+  // Reads an input clip's frame file into host memory (depth, components and layout from the options).
+  std::shared_ptr<HostImage> load(const std::string &clip, int frame, int components) const;
+  OfxRectI bounds(int width, int height) const;  // pixel bounds of a frame of that (scaled) size
+  void setInputComponents(const std::string &clip, int components);
+
+ private:
+  const Options &options_;
+  std::mutex mutex_;
+  std::map<std::pair<std::string, int>, std::shared_ptr<HostImage>> images_;
+  std::map<std::string, int> components_;
+};
+
+// Sets a parameter from command-line text, typed by the parameter's declared type.
+bool setParamFromText(Param &param, const std::string &text, std::string &error);
+
+class Session {
+ public:
+  Session(const LoadedPlugin &plugin, const Options &options);
+  ~Session();
+  // Load, describe and describe in context; false (with a message printed) when the plug-in refuses.
+  bool describe();
+  std::string label() const;
+  std::vector<std::string> contexts() const;
+  std::string threadSafety() const;
+  // Creates an instance with the command-line parameters applied; nullptr on failure (message printed).
+  Effect *createInstance();
+  void destroyInstances();
+  // Clip preferences of the first instance: output and mask components the plug-in asks for.
+  void clipPreferences(Effect *instance);
+  // Renders one frame on an instance; returns false when the frame failed (message in `why`).
+  bool renderFrame(Effect *instance, int frame, double &renderMs, std::string &why);
+  OfxStatus beginSequence(Effect *instance, bool sequential);
+  OfxStatus endSequence(Effect *instance, bool sequential);
+  FrameStore &frames() { return frames_; }
+  const LoadedPlugin &plugin() const { return plugin_; }
+
+ private:
+  bool applyParam(Effect *instance, const std::string &name, const std::string &value);
+  void describeInstanceClips(Effect *e);
+  OfxStatus call(const char *action, Effect *effect, PropertySet *in, PropertySet *out);
+  void fillSequenceArgs(PropertySet &args, bool sequential) const;
+  void fillRenderArgs(PropertySet &args, int frame, const OfxRectI &window, bool roi) const;
+  bool writeOutput(const HostImage &output, int frame, std::string &why) const;
+  OfxStatus runFrameActions(Effect *instance, int frame, const OfxRectI &window, HostImage &output, std::string &why);
+  bool identityCopy(Effect *instance, PropertySet &out, int frame, HostImage &output);
+
+  const LoadedPlugin &plugin_;
+  const Options &options_;
+  FrameStore frames_;
+  bool loaded_ = false;
+  std::unique_ptr<Effect> descriptor_;
+  std::unique_ptr<Effect> contextDescriptor_;
+  std::vector<std::unique_ptr<Effect>> instances_;
+  int outputComponents_ = 4;
+  int maskComponents_ = 1;
+};
+
+}  // namespace ofxrender
