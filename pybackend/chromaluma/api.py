@@ -151,20 +151,25 @@ class _Job:
     settings: RenderSettings
     mask: np.ndarray | None
     confidence: np.ndarray | None
-    nonfinite: bool = False
+    nonfinite: bool = False  # some tile so far held NaN/Inf
+    translucent: bool = False  # some tile so far had premultiplied colour with alpha != 1
 
     @property
     def premultiplied(self) -> bool:
         return self.settings.premultiplied and self.src.shape[2] == 4
 
+    def _model_input(self, row: tiling.Span, col: tiling.Span) -> np.ndarray:
+        tile = pixels.model_input(self.src, row, col, self.premultiplied)
+        self.nonfinite |= tile.nonfinite
+        self.translucent |= tile.premultiplied
+        return tile.tensor
+
     def render_whole(self, row: tiling.Span, col: tiling.Span) -> int:
         """The region fits one tile: one model run, results finished straight from the model's output."""
-        tensor, self.nonfinite = pixels.model_input(self.src, row, col, self.premultiplied)
-        restored, confidence = self.model.run(tensor)
-        del tensor
+        restored, confidence = self.model.run(self._model_input(row, col))
         top, left = row.out_start - row.in_start, col.out_start - col.in_start
         inside = (0, slice(top, top + row.out_len), slice(left, left + col.out_len))
-        rgb = restored[inside][..., :3]
+        rgb = restored[inside]
         conf = None if confidence is None else confidence[inside]
         return self.finish((row.out_start, row.out_stop), (col.out_start, col.out_stop), rgb, conf)
 
@@ -191,10 +196,7 @@ class _Job:
         return passed
 
     def _add_tile(self, strip: np.ndarray, row: tiling.Span, col: tiling.Span, win_x: int) -> None:
-        tensor, nonfinite = pixels.model_input(self.src, row, col, self.premultiplied)
-        self.nonfinite |= nonfinite
-        restored, confidence = self.model.run(tensor)
-        del tensor
+        restored, confidence = self.model.run(self._model_input(row, col))
         top, left = row.out_start - row.in_start, col.out_start - col.in_start
         part = restored[0, top:top + row.out_len, left:left + col.out_len]
         part[..., 3] = 0.0 if confidence is None else confidence[0, top:top + row.out_len, left:left + col.out_len, 0]
@@ -214,7 +216,7 @@ class _Job:
         return pixels.compose(
             self.src[rows[0]:rows[1], cols[0]:cols[1]], rgb, conf, weight,
             self.dst[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]],
-            mode=self.settings.output_mode, premultiplied=self.premultiplied,
+            mode=self.settings.output_mode, premultiplied=self.translucent,
             nonfinite=self.nonfinite and self.src.dtype == np.float32,
         )
 

@@ -9,6 +9,7 @@ full-size passes as the contract allows.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -54,8 +55,17 @@ def check_mask(mask: object, height: int, width: int) -> np.ndarray | None:
     return mask
 
 
-def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) -> tuple[np.ndarray, bool]:
-    """The [1, h, w, 4] float32 straight-RGBA input for one tile, and whether it held NaN/Inf samples.
+@dataclass
+class TileInput:
+    """A tile's model input, whether its source held NaN/Inf samples, and whether premultiplication mattered."""
+
+    tensor: np.ndarray
+    nonfinite: bool
+    premultiplied: bool  # False when straight, RGB, or every alpha is 1 (then premultiplied = straight)
+
+
+def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) -> TileInput:
+    """The [1, h, w, 4] float32 straight-RGBA model input for one tile (§1.2, §1.3).
 
     Non-finite pixels are set to 0 for the model (§1.2) so they cannot spread into their neighbours.
     """
@@ -75,10 +85,16 @@ def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) ->
         bad = ~np.isfinite(planes).all(axis=2)
         nonfinite = bool(bad.any())
         planes[bad] = 0.0
-    if channels == 4 and premultiplied:
+    premultiplied = premultiplied and channels == 4 and not is_opaque(planes[..., 3], 1.0)
+    if premultiplied:
         alpha = planes[..., 3:4]
         np.divide(planes[..., :3], alpha, out=planes[..., :3], where=alpha > 0)
-    return tensor, nonfinite
+    return TileInput(tensor, nonfinite, premultiplied)
+
+
+def is_opaque(alpha: np.ndarray, top: float) -> bool:
+    """Whether every alpha sample is exactly `top` (premultiplied = straight: the common case skips two passes)."""
+    return bool(alpha.min() == top and alpha.max() == top)
 
 
 def to_unit(samples: np.ndarray) -> np.ndarray:
@@ -103,9 +119,15 @@ def compose(src_region: np.ndarray, restored: np.ndarray, confidence: np.ndarray
             dst_region: np.ndarray, *, mode: str, premultiplied: bool, nonfinite: bool) -> int:
     """Write one region of `dst` (§1.2–§1.4); returns how many non-finite source pixels were passed through.
 
-    `restored` is the model's straight colour (h, w, 3) float32 and is used as scratch space (overwritten);
-    `confidence` is (h, w, 1); `weight` is mix·mask (h, w, 1) or None for 1.
+    `restored` is the model's straight colour (h, w, 3 or 4) float32 and is used as scratch space (overwritten);
+    `confidence` is (h, w, 1); `weight` is mix·mask (h, w, 1) or None for 1; `premultiplied` is False when
+    colour is straight or every alpha is 1 (then both are the same).
     """
+    restored = restored[..., :3] if mode != "restored" or weight is not None or premultiplied or nonfinite \
+        else restored
+    if mode == "restored" and weight is None and not premultiplied and not nonfinite:
+        _store_restored(restored, src_region, dst_region)
+        return 0
     alpha = None
     if src_region.shape[2] == 4 and premultiplied:
         alpha = to_unit(src_region[..., 3:4])
@@ -136,6 +158,16 @@ def compose(src_region: np.ndarray, restored: np.ndarray, confidence: np.ndarray
     if dst_region.shape[2] == 4:
         store_alpha(src_region, dst_region)
     return passed
+
+
+def _store_restored(restored: np.ndarray, src_region: np.ndarray, dst_region: np.ndarray) -> None:
+    """The common case (restored, mix 1, no mask, straight or opaque): as few full-frame passes as possible."""
+    if restored.shape[2] == 4 and dst_region.shape[2] == 4 and dst_region.dtype == np.float32:
+        dst_region[...] = restored  # whole pixels: a row-contiguous copy, faster than three of four channels
+    else:
+        store(restored[..., :3], dst_region[..., :3])
+    if dst_region.shape[2] == 4:
+        store_alpha(src_region, dst_region)
 
 
 def store(colour: np.ndarray, dst_view: np.ndarray, nonfinite: bool = False) -> None:

@@ -1,0 +1,170 @@
+"""Inference speed and memory (`make bench`, area `inference`): raw ONNX Runtime vs `api.process`.
+
+For a chroma and a luma model of the shipped architectures (chromaluma.models, exported by chromaluma.export;
+weights are untrained, which does not change speed): ms/frame of raw `session.run` on a prepared tensor, ms/frame
+of `api.process` on a host-layout view (float32 RGBA, rows bottom-up as an OFX host stores them: a negative row
+stride), their ratio (goal ≤ 1.05) and fps; then the memory `process()` adds for 4K and 8K frames, measured as
+RSS growth in a fresh process (ONNX Runtime's own allocations included, the host's frames excluded).
+Where a CUDA provider is present the speed table is repeated on the GPU, labelled with its name.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chromaluma import api
+from chromaluma.benchmarks import BenchSection, markdown_table
+from chromaluma.session import CUDA, load_session
+
+log = logging.getLogger(__name__)
+
+SPEED_SIZES = ((1920, 1080), (2048, 1556))
+MEMORY_SIZES = (("4K", 4096, 3112), ("8K", 7680, 4320))
+QUICK_SIZES = ((96, 64),)
+KINDS = ("chroma", "luma")
+GOALS = "process() ≤ 1.05× raw ORT; 2K chroma ≥ 8 fps and 2K luma ≤ 1 s/frame on 2 CPU cores"
+
+
+def benchmark_models(folder: Path) -> dict[str, Path]:
+    """Export one model per kind with the default architecture (untrained weights) into `folder`."""
+    import torch
+
+    from chromaluma import export, models
+    from chromaluma.render_log import software_versions, utc_now
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for kind in KINDS:
+        torch.manual_seed(0)
+        module = models.build_model(kind, models.DEFAULT_PROCESSING_SCALE[kind])
+        card = {"kind": kind, "created": utc_now(), "software": software_versions(),
+                "training": {"note": "benchmark model: default architecture, untrained weights"}, "metrics": {}}
+        paths[kind] = export.export_model(module, folder / f"bench-{kind}.onnx", "display", card)
+    return paths
+
+
+def _median_ms(action: Any, repeats: int) -> float:
+    action()  # warm-up: first runs allocate ORT's arena and pick kernels
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(times)
+
+
+def host_view(frame: np.ndarray) -> np.ndarray:
+    """`frame` stored bottom-up and viewed top-down with a negative row stride, as the plug-in hands it over."""
+    stored = np.ascontiguousarray(frame[::-1])
+    return stored[::-1]
+
+
+def speed_rows(model_paths: dict[str, Path], sizes: tuple[tuple[int, int], ...], device: str,
+               repeats: int) -> list[dict[str, Any]]:
+    """Raw ORT vs process() timings for each model and frame size on `device`."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for kind, path in model_paths.items():
+        session = load_session(path, device)
+        for width, height in sizes:
+            frame = rng.random((height, width, 4), dtype=np.float32)
+            frame[..., 3] = 1.0
+            tensor = np.ascontiguousarray(frame[np.newaxis])
+            raw = _median_ms(lambda t=tensor, s=session: s.session.run(None, {"image": t}), repeats)
+            src, dst = host_view(frame), host_view(np.zeros_like(frame))
+            params = {"model": str(path), "device": device}
+            processed = _median_ms(lambda s=src, d=dst, p=params: api.process(s, d, p), repeats)
+            rows.append({"kind": kind, "width": width, "height": height, "provider": session.provider,
+                         "raw_ms": raw, "process_ms": processed, "ratio": processed / raw,
+                         "fps": 1000.0 / processed})
+            log.info("inference %s %dx%d on %s: raw %.1f ms, process %.1f ms", kind, width, height,
+                     session.provider, raw, processed)
+    return rows
+
+
+_MEMORY_PROBE = textwrap.dedent("""
+    import json, resource, sys, time
+    import numpy as np
+    from chromaluma import api
+    model, width, height = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    src = np.full((height, width, 4), 0.5, np.float32)
+    dst = np.zeros_like(src)
+    api.process(None, None, {"model": model, "device": "cpu"})
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.perf_counter()
+    api.process(src, dst, {"model": model, "device": "cpu"})
+    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"growth_bytes": (after - before) * 1024, "seconds": seconds}))
+""")
+
+
+def memory_rows(model_paths: dict[str, Path], sizes: tuple[tuple[str, int, int], ...]) -> list[dict[str, Any]]:
+    """RSS growth of one process() call per model and size, each in a fresh interpreter."""
+    rows = []
+    for kind, path in model_paths.items():
+        for label, width, height in sizes:
+            result = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(path), str(width), str(height)],
+                                    capture_output=True, text=True, check=False, timeout=1800)
+            if result.returncode != 0:
+                rows.append({"kind": kind, "size": label, "error": result.stderr.strip().splitlines()[-1:]})
+                continue
+            probe = json.loads(result.stdout.strip().splitlines()[-1])
+            rows.append({"kind": kind, "size": label, "width": width, "height": height,
+                         "growth_mib": probe["growth_bytes"] / 2**20, "seconds": probe["seconds"]})
+    return rows
+
+
+def gpu_label() -> str | None:
+    """The CUDA GPU's name (nvidia-smi), or None when ONNX Runtime has no CUDA provider."""
+    import onnxruntime as ort
+
+    if CUDA not in ort.get_available_providers():
+        return None
+    try:
+        query = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                               text=True, check=False, timeout=20)
+        return query.stdout.strip().splitlines()[0] if query.returncode == 0 and query.stdout.strip() else "CUDA GPU"
+    except (OSError, subprocess.SubprocessError):
+        return "CUDA GPU"
+
+
+def _speed_section(title: str, rows: list[dict[str, Any]]) -> BenchSection:
+    table = markdown_table(
+        ["model", "frame", "provider", "raw ORT ms", "process() ms", "ratio", "fps"],
+        [[r["kind"], f"{r['width']}×{r['height']}", r["provider"].replace("ExecutionProvider", ""),
+          round(r["raw_ms"], 1), round(r["process_ms"], 1), f"{r['ratio']:.3f}", round(r["fps"], 2)] for r in rows])
+    return BenchSection(title, table, notes=[f"Goals: {GOALS}.", "process(): float32 RGBA host view with a negative "
+                                             "row stride (OFX rows bottom-up), whole frame in one tile (automatic)."],
+                        raw={"rows": rows})
+
+
+def run(workdir: Path, quick: bool) -> list[BenchSection]:
+    """The inference area of BENCHMARKS.md; quick=True is a seconds-long smoke run at tiny sizes."""
+    paths = benchmark_models(workdir / "models")
+    sizes = QUICK_SIZES if quick else SPEED_SIZES
+    repeats = 1 if quick else 7
+    sections = [_speed_section("Inference speed (CPU)", speed_rows(paths, sizes, "cpu", repeats))]
+    gpu = gpu_label()
+    if gpu is not None:
+        sections.append(_speed_section(f"Inference speed (GPU: {gpu})", speed_rows(paths, sizes, "gpu", repeats)))
+    memory = memory_rows(paths, (("tiny", 128, 96),) if quick else MEMORY_SIZES)
+    table = markdown_table(
+        ["model", "frame", "RSS growth during process() MiB", "seconds"],
+        [[r["kind"], r["size"], round(r.get("growth_mib", float("nan")), 1), round(r.get("seconds", float("nan")), 2)]
+         for r in memory])
+    sections.append(BenchSection("Inference memory (CPU, automatic tiling)", table,
+                                 notes=["Goal: an 8K frame needs no more than ~2 GB beyond the host's own frames.",
+                                        "Frames above 2048×2048 pixels are processed in 1024-pixel tiles."],
+                                 raw={"rows": memory}))
+    return sections
