@@ -181,9 +181,9 @@ Raster scaleNearest(const Raster &raster, double scale) {
   out.bytes.assign(out.rowSize() * out.height, 0);
   const std::size_t pixelSize = static_cast<std::size_t>(raster.channels) * bytesPerSample(raster.depth);
   for (int y = 0; y < out.height; ++y) {
-    const int sy = std::min(raster.height - 1, static_cast<int>((y + 0.5) / scale));
+    const int sy = std::min(raster.height - 1, static_cast<int>(y / scale));  // top-left sample of each block
     for (int x = 0; x < out.width; ++x) {
-      const int sx = std::min(raster.width - 1, static_cast<int>((x + 0.5) / scale));
+      const int sx = std::min(raster.width - 1, static_cast<int>(x / scale));
       std::memcpy(out.bytes.data() + y * out.rowSize() + x * pixelSize,
                   raster.bytes.data() + sy * raster.rowSize() + sx * pixelSize, pixelSize);
     }
