@@ -26,6 +26,12 @@ log = logging.getLogger(__name__)
 DEVICES = ("auto", "gpu", "cpu")
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
+# cuDNN's exhaustive algorithm search reruns for every new input shape; tiles and host render windows change
+# shape all the time, so the heuristic choice is faster overall. The arena grows only by what is asked for, so a
+# host sharing the GPU keeps its memory. (Written from the ORT CUDA provider docs; not exercised on this machine.)
+PROVIDER_OPTIONS: dict[str, dict[str, str]] = {
+    CUDA: {"device_id": "0", "cudnn_conv_algo_search": "HEURISTIC", "arena_extend_strategy": "kSameAsRequested"},
+}
 
 
 class InferenceError(ChromalumaError):
@@ -204,7 +210,8 @@ def _create_session(path: Path, digest: str, providers: list[str], threads: int)
 
     model_contract = contract.read_model_contract(path)
     try:
-        session = ort.InferenceSession(str(path), sess_options=session_options(threads), providers=providers)
+        session = ort.InferenceSession(str(path), sess_options=session_options(threads),
+                                       providers=[(name, PROVIDER_OPTIONS.get(name, {})) for name in providers])
     except Exception as exc:  # ORT raises Fail/InvalidGraph/...: all mean this file cannot be run here
         raise ModelFormatError(
             f"{path}: ONNX Runtime {ort.__version__} cannot load this model ({str(exc).strip()[:300]}). "

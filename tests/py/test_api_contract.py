@@ -241,3 +241,12 @@ def test_params_must_name_a_model(tmp_path: Path):
         api.process(None, None, {})
     with pytest.raises(ChromalumaError, match="not found"):
         api.process(None, None, {"model": str(tmp_path / "missing.onnx")})
+
+
+@pytest.mark.parametrize("height,width", [(1, 1), (1, 7), (5, 1), (3, 2)])
+def test_tiny_frames_render(models, rng, height, width):
+    src = rng.random((height, width, 4), dtype=np.float32)
+    dst = np.full_like(src, np.nan)
+    api.process(src, dst, {"model": models["chroma"]})
+    assert np.isfinite(dst).all()
+    np.testing.assert_array_equal(dst[..., 3], src[..., 3])
