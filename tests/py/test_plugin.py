@@ -1,0 +1,227 @@
+"""The OpenFX plug-in end to end: the built Chromaluma.ofx.bundle loaded by the headless host `ofx-render`.
+
+Every render is compared with what `chromaluma.api.process` (or the model's own formula) makes of the same
+pixels: on every host depth (float, 16-bit, 8-bit) and memory layout (padded rows, negative rowBytes, bounds
+not at the origin), with mix, mask and output modes. Fixtures (frames, tiny models) are made in the test.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chromaluma import api
+from chromaluma.benchmarks.plugin import PLUGIN_ID, PluginBuild, find_build, ofx_render
+from chromaluma.io.frames import FrameFormat, read_frame, write_frame
+from model_fixtures import CONFIDENCE_VALUE, chroma_conv_model, pointwise_expected, pointwise_model
+
+HEIGHT, WIDTH = 24, 36
+FORMATS = {"float": FrameFormat(".tif", "float", 32, 4), "short": FrameFormat(".tif", "uint16", 16, 4),
+           "byte": FrameFormat(".tif", "uint8", 8, 4)}
+DTYPES = {"float": np.float32, "short": np.uint16, "byte": np.uint8}
+LAYOUTS = {
+    "plain": [],
+    "padded": ["--rowbytes-padding", "20"],
+    "negative": ["--negative-rowbytes"],
+    "origin": ["--origin", "7,-5"],
+    "all": ["--rowbytes-padding", "12", "--negative-rowbytes", "--origin", "-3,11"],
+}
+
+
+def plugin_build() -> PluginBuild:
+    build = find_build()
+    if build is None:
+        message = "ofx-render and Chromaluma.ofx.bundle are not built: run `make build` (or set CHROMALUMA_BUILD_DIR)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return build
+
+
+@pytest.fixture(scope="module")
+def build() -> PluginBuild:
+    return plugin_build()
+
+
+@pytest.fixture(scope="module")
+def pointwise(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return pointwise_model(tmp_path_factory.mktemp("models") / "pointwise.onnx")
+
+
+def random_frame(rng: np.random.Generator, opaque: bool = False) -> np.ndarray:
+    frame = rng.random((HEIGHT, WIDTH, 4), dtype=np.float32)
+    frame[..., 3] = 1.0 if opaque else 0.2 + 0.8 * frame[..., 3]
+    return frame
+
+
+def write_sequence(folder: Path, frames: list[np.ndarray], depth: str = "float", name: str = "src") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, frame in enumerate(frames, start=1):
+        write_frame(folder / f"{name}.{index:04d}.tif", frame, FORMATS[depth])
+    return folder / f"{name}.####.tif"
+
+
+def as_depth(frame: np.ndarray, depth: str) -> np.ndarray:
+    """Normalised float samples back to the host's sample type (exact for frames read from that type)."""
+    if depth == "float":
+        return frame.astype(np.float32)
+    top = np.iinfo(DTYPES[depth]).max
+    return np.rint(frame.astype(np.float64) * top).astype(DTYPES[depth])
+
+
+def read_output(pattern: Path, frame: int, depth: str) -> np.ndarray:
+    pixels, _ = read_frame(str(pattern).replace("####", f"{frame:04d}"))
+    return as_depth(pixels, depth)
+
+
+def expected_by_process(src: np.ndarray, params: dict[str, object]) -> np.ndarray:
+    dst = np.zeros_like(src)
+    api.process(src, dst, dict(params))
+    return dst
+
+
+def assert_render_ok(done: subprocess.CompletedProcess[str]) -> None:
+    assert done.returncode == 0, f"ofx-render exit {done.returncode}\n{done.stderr[-3000:]}"
+
+
+def test_list_describes_the_effect(build: PluginBuild) -> None:
+    done = subprocess.run([str(build.host), "--plugin-path", str(build.plugin_dir), "--list"], capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    line = next(row for row in done.stdout.splitlines() if row.startswith(PLUGIN_ID))
+    fields = line.split("\t")
+    assert fields[2] == "Chromaluma Restore"
+    assert set(fields[3].split(",")) == {"Filter", "General"}
+
+
+def test_bundle_layout_and_conf(build: PluginBuild) -> None:
+    contents = build.bundle / "Contents"
+    assert (contents / "Linux-x86-64" / "Chromaluma.ofx").is_file()
+    assert "<string>org.chromaluma.Restore</string>" in (contents / "Info.plist").read_text()
+    conf = (contents / "Resources" / "chromaluma.conf").read_text()
+    python = next(line.split("=", 1)[1].strip() for line in conf.splitlines() if line.startswith("python"))
+    assert Path(python).is_file(), f"chromaluma.conf names {python}, which does not exist"
+    exports = subprocess.run(["nm", "-D", "--defined-only", str(contents / "Linux-x86-64" / "Chromaluma.ofx")],
+                             capture_output=True, text=True, check=False).stdout
+    exported = {row.split()[-1] for row in exports.splitlines() if " T " in row}
+    assert exported == {"OfxGetPlugin", "OfxGetNumberOfPlugins"}, f"hidden visibility broken: {sorted(exported)}"
+
+
+@pytest.mark.parametrize("depth", ["float", "short", "byte"])
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_render_equals_process_on_every_depth_and_layout(build: PluginBuild, pointwise: Path, tmp_path: Path,
+                                                          rng: np.random.Generator, depth: str, layout: str) -> None:
+    frames = [random_frame(rng), random_frame(rng)]
+    pattern = write_sequence(tmp_path, frames, depth)
+    out = tmp_path / "out.####.tif"
+    done = ofx_render(build, pattern, out, {"modelFile": pointwise}, frames=(1, 2),
+                      options=["--depth", depth, *LAYOUTS[layout]])
+    assert_render_ok(done)
+    for index in (1, 2):
+        src = read_output(pattern, index, depth)
+        expected = expected_by_process(src, {"model": str(pointwise)})
+        got = read_output(out, index, depth)
+        if depth == "float":
+            np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+        else:
+            np.testing.assert_array_equal(got, expected)
+        assert not np.array_equal(got, src), "the model changed nothing: the comparison would prove nothing"
+
+
+def test_rgb_source_gets_rgb_output(build: PluginBuild, pointwise: Path, tmp_path: Path,
+                                    rng: np.random.Generator) -> None:
+    frame = random_frame(rng, opaque=True)
+    pattern = write_sequence(tmp_path, [frame])
+    out = tmp_path / "out.####.tif"
+    assert_render_ok(ofx_render(build, pattern, out, {"modelFile": pointwise}, options=["--components", "RGB"]))
+    got, _ = read_frame(tmp_path / "out.0001.tif")
+    np.testing.assert_allclose(got[..., :3], pointwise_expected(frame[..., :3]), atol=1e-5, rtol=0)
+
+
+def test_context_model_matches_process_and_apply(build: PluginBuild, tmp_path: Path,
+                                                 rng: np.random.Generator) -> None:
+    """A model with a receptive field and processing scale 1/4, unaligned origin, negative rows: same as apply.
+
+    Opaque frames: `chromaluma apply` reads TIFF alpha as straight, the host declares premultiplied; with alpha 1
+    both conventions give the same colour, so any difference is the plug-in's.
+    """
+    model = chroma_conv_model(tmp_path / "chroma.onnx")
+    frames = [random_frame(rng, opaque=True) for _ in range(2)]
+    pattern = write_sequence(tmp_path / "shot", frames)
+    out = tmp_path / "out.####.tif"
+    assert_render_ok(ofx_render(build, pattern, out, {"modelFile": model}, frames=(1, 2),
+                                options=["--negative-rowbytes", "--origin", "5,3", "--rowbytes-padding", "8"]))
+    applied = tmp_path / "applied"
+    done = subprocess.run([sys.executable, "-m", "chromaluma.cli", "apply", "--model", str(model),
+                           "--input", str(tmp_path / "shot"), "--output", str(applied), "--no-progress"],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for index, frame in enumerate(frames, start=1):
+        got = read_output(out, index, "float")
+        np.testing.assert_allclose(got, expected_by_process(frame, {"model": str(model)}), atol=1e-5, rtol=0)
+        by_apply, _ = read_frame(applied / f"src.{index:04d}.tif")
+        np.testing.assert_allclose(got, by_apply, atol=1e-5, rtol=0)
+
+
+def test_mix_blends_restored_over_source(build: PluginBuild, pointwise: Path, tmp_path: Path,
+                                         rng: np.random.Generator) -> None:
+    frame = random_frame(rng, opaque=True)
+    pattern = write_sequence(tmp_path, [frame])
+    for mix in (0.0, 0.25):
+        out = tmp_path / f"mix{mix}.####.tif"
+        assert_render_ok(ofx_render(build, pattern, out, {"modelFile": pointwise, "mix": mix}))
+        got = read_output(out, 1, "float")
+        rgb = frame[..., :3].astype(np.float64)
+        np.testing.assert_allclose(got[..., :3], rgb + mix * (pointwise_expected(rgb) - rgb), atol=1e-5, rtol=0)
+        np.testing.assert_array_equal(got[..., 3], frame[..., 3])
+
+
+def test_mask_limits_the_restoration_softly(build: PluginBuild, pointwise: Path, tmp_path: Path,
+                                            rng: np.random.Generator) -> None:
+    frame = random_frame(rng, opaque=True)
+    pattern = write_sequence(tmp_path, [frame])
+    mask = np.zeros((HEIGHT, WIDTH, 4), dtype=np.float32)  # bottom half: off (mask and picture rows must agree)
+    mask[: HEIGHT // 2, : WIDTH // 3] = 1.0                # top left: restored
+    mask[: HEIGHT // 2, WIDTH // 3: 2 * WIDTH // 3] = 0.5  # top middle: half way
+    mask_pattern = write_sequence(tmp_path, [mask], name="mask")
+    out = tmp_path / "out.####.tif"
+    assert_render_ok(ofx_render(build, pattern, out, {"modelFile": pointwise},
+                                options=["--context", "general", "--mask", str(mask_pattern)]))
+    got = read_output(out, 1, "float")[..., :3].astype(np.float64)
+    rgb = frame[..., :3].astype(np.float64)
+    weight = mask[..., 3:4].astype(np.float64)
+    np.testing.assert_allclose(got, rgb + weight * (pointwise_expected(rgb) - rgb), atol=1e-5, rtol=0)
+    np.testing.assert_allclose(got[HEIGHT // 2:], rgb[HEIGHT // 2:], atol=1e-6, rtol=0)  # mask off: the source
+
+
+def test_confidence_and_difference_modes(build: PluginBuild, pointwise: Path, tmp_path: Path,
+                                         rng: np.random.Generator) -> None:
+    frame = random_frame(rng, opaque=True)
+    pattern = write_sequence(tmp_path, [frame])
+    out = tmp_path / "conf.####.tif"
+    assert_render_ok(ofx_render(build, pattern, out, {"modelFile": pointwise, "outputMode": "Confidence"}))
+    np.testing.assert_allclose(read_output(out, 1, "float")[..., :3], CONFIDENCE_VALUE, atol=1e-6, rtol=0)
+    out = tmp_path / "diff.####.tif"
+    assert_render_ok(ofx_render(build, pattern, out, {"modelFile": pointwise, "outputMode": "Difference"}))
+    rgb = frame[..., :3].astype(np.float64)
+    np.testing.assert_allclose(read_output(out, 1, "float")[..., :3], pointwise_expected(rgb) - rgb + 0.5,
+                               atol=1e-5, rtol=0)
+
+
+@pytest.mark.slow
+def test_four_threads_fifty_frames(build: PluginBuild, pointwise: Path, tmp_path: Path,
+                                   rng: np.random.Generator) -> None:
+    frames = [random_frame(rng, opaque=True) for _ in range(50)]
+    pattern = write_sequence(tmp_path, frames)
+    out = tmp_path / "out.####.tif"
+    done = ofx_render(build, pattern, out, {"modelFile": pointwise}, frames=(1, 50),
+                      options=["--threads", "4", "--timing"])
+    assert_render_ok(done)
+    for index in range(1, 51):
+        got = read_output(out, index, "float")
+        np.testing.assert_allclose(got[..., :3], pointwise_expected(frames[index - 1][..., :3]), atol=1e-5, rtol=0)
