@@ -165,11 +165,11 @@ def _labelled(frame: np.ndarray, label: str) -> np.ndarray:
     import cv2
 
     height, width = frame.shape[:2]
-    banner = np.full((max(28, height // 12), width, 3), 0.08, np.float32)
+    banner = np.full((max(28, height // 12), width, 3), 20, np.uint8)  # OpenCV draws text on 8-bit images only
     scale = banner.shape[0] / 40.0
-    cv2.putText(banner, label, (8, int(banner.shape[0] * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale, (1.0, 1.0, 1.0),
+    cv2.putText(banner, label, (8, int(banner.shape[0] * 0.72)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255),
                 max(1, int(round(scale * 2))), cv2.LINE_AA)
-    return np.concatenate([banner, frame[..., :3]], axis=0)
+    return np.concatenate([banner.astype(np.float32) / 255.0, frame[..., :3]], axis=0)
 
 
 def before_after(run: DemoRun, restored_name: str, path: Path) -> None:
