@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -207,6 +206,19 @@ def write_figures(run: DemoRun, model: Path) -> None:
     tmp_path.replace(run.out / "delta_e.md")
 
 
+def docs_copy(picture: Path, target: Path, width: int = 1500) -> None:
+    """The picture at most `width` pixels wide for the README (the demo/ one stays full size)."""
+    import cv2
+
+    pixels = read_frame(picture)[0][..., :3]
+    if pixels.shape[1] > width:
+        height = int(round(pixels.shape[0] * width / pixels.shape[1]))
+        pixels = cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_frame(target, pixels, FrameFormat(".png", "uint8", 8, 3))
+    log.info("copied the picture to %s", target)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("demo"), help="output folder (default demo/)")
@@ -234,8 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     before_after(run, shown, args.out / "before_after.png")
     write_figures(run, args.model)
     if args.update_docs:
-        (ROOT / "docs" / "images").mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(args.out / "before_after.png", ROOT / "docs" / "images" / "before_after.png")
+        docs_copy(args.out / "before_after.png", ROOT / "docs" / "images" / "before_after.png")
     better = all(run.figures[name]["delta_e2000_mean"] < run.figures["faded"]["delta_e2000_mean"]
                  for name in run.renders)
     agree = all(value["agree"] for value in run.figures.values() if "agree" in value)
