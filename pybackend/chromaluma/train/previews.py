@@ -58,9 +58,8 @@ def write_loss_curve(path: Path, losses: list[tuple[int, float]], validation: li
     if losses:
         steps, values = zip(*losses, strict=True)
         axis.plot(steps, values, linewidth=0.8, color="tab:blue", label="training loss")
-        axis.set_yscale("log")
     axis.set_xlabel("step")
-    axis.set_ylabel("loss")
+    axis.set_ylabel("loss (L1 + confidence NLL; may go below 0)")
     if validation:
         twin = axis.twinx()
         val_steps, val_values = zip(*validation, strict=True)
