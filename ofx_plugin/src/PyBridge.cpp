@@ -132,16 +132,19 @@ void importBackend(State& s, bool attached) {
 }
 
 void start(State& s) {
+    // First, before calling any Py* function: a host that loaded another Python version (Nuke, Natron) puts its
+    // libpython in the global scope, so our Py* references may bind to it. Refuse rather than mix two ABIs.
+    const std::string foreign = foreignLibpython(pythonVersion());
+    if (!foreign.empty()) {
+        s.why = environmentHelp("the host process already runs another Python (" + foreign + ") but this plug-in "
+                                "was built for Python " + pythonVersion() + "; rebuild it with the host's Python "
+                                "version (a venv made with PYTHON=python3.X)");
+        return;
+    }
     std::string library;
     promoteToGlobal(reinterpret_cast<const void*>(&Py_IsInitialized), library);
     const bool attached = Py_IsInitialized() != 0;
     if (!attached) {
-        const std::string foreign = foreignLibpython(pythonVersion());
-        if (!foreign.empty()) {
-            s.why = environmentHelp("the host already runs another Python (" + foreign + "); this plug-in was built "
-                                    "for Python " + pythonVersion());
-            return;
-        }
         if (!startOwnInterpreter(s)) return;
     } else {
         std::string ignored;

@@ -88,15 +88,17 @@ def benchmark_model(path: Path) -> Path:
 
 
 def _time_process(model: Path, frame: np.ndarray, repeats: int) -> list[float]:
+    """process() as a host calls it: a fresh bottom-up (negative row stride) source and output every frame."""
     from chromaluma import api
 
-    dst = np.empty_like(frame)
     params = {"model": str(model)}
-    api.process(frame, dst, params)  # warm-up: session creation is not a per-frame cost
+    api.process(frame, np.empty_like(frame), params)  # warm-up: session creation is not a per-frame cost
     times = []
     for _ in range(repeats):
+        src = np.ascontiguousarray(frame[::-1])[::-1]  # new memory, rows stepping backwards like OFX images
+        dst = np.empty_like(src)[::-1]
         start = time.perf_counter()
-        api.process(frame, dst, params)
+        api.process(src, dst, params)
         times.append((time.perf_counter() - start) * 1000.0)
     return times
 
@@ -117,18 +119,43 @@ def _time_raw_ort(model: Path, frame: np.ndarray, repeats: int) -> list[float]:
     return times
 
 
-def _time_plugin(build: PluginBuild, model: Path, frame: np.ndarray, workdir: Path, repeats: int) -> list[float]:
+TIMED_BACKEND = '''
+"""chromaluma.api.process, timed: one line of ms per call, appended to $CHROMALUMA_BENCH_LOG."""
+import os
+import time
+
+from chromaluma import api
+
+
+def process(src, dst, params):
+    start = time.perf_counter()
+    api.process(src, dst, params)
+    if src is not None:
+        with open(os.environ["CHROMALUMA_BENCH_LOG"], "a") as log:
+            log.write(f"{(time.perf_counter() - start) * 1000.0}\\n")
+'''
+
+
+def _time_plugin(build: PluginBuild, model: Path, frame: np.ndarray, workdir: Path,
+                 repeats: int) -> tuple[list[float], list[float]]:
+    """Host render-call ms per frame, and the ms process() took inside each of those same calls."""
     from chromaluma.io.frames import FrameFormat, write_frame
 
     frame_format = FrameFormat(".tif", "float", 32, 4)
     for index in range(1, repeats + 2):  # frame 1 is the warm-up (interpreter start, session creation)
         write_frame(workdir / f"bench.{index:04d}.tif", frame, frame_format)
+    backend, inner_log = workdir / "timed_backend.py", workdir / "inner_ms.txt"
+    backend.write_text(TIMED_BACKEND)
+    inner_log.unlink(missing_ok=True)
     done = ofx_render(build, workdir / "bench.####.tif", workdir / "out.####.tif", {"modelFile": model},
-                      frames=(1, repeats + 1), options=["--timing"])
+                      frames=(1, repeats + 1), options=["--timing"],
+                      env={"CHROMALUMA_PLUGIN_BACKEND": f"{backend}:process", "CHROMALUMA_BENCH_LOG": str(inner_log)})
     if done.returncode != 0:
         raise RuntimeError(f"ofx-render failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
     frames = [e for e in timing_events(done.stdout) if e.get("event") == "frame"]
-    return [float(e["render_ms"]) for e in sorted(frames, key=lambda e: e["frame"])[1:]]
+    render_ms = [float(e["render_ms"]) for e in sorted(frames, key=lambda e: e["frame"])]
+    inner_ms = [float(line) for line in inner_log.read_text().split()]
+    return render_ms[1:], inner_ms[1:]
 
 
 def run(workdir: Path, quick: bool) -> list[BenchSection]:
@@ -149,12 +176,18 @@ def run(workdir: Path, quick: bool) -> list[BenchSection]:
     if build is None:
         notes.append("ofx-render or the bundle is not built (`make build`): plug-in row skipped.")
     else:
-        plugin_ms = statistics.median(_time_plugin(build, model, frame, workdir, repeats))
-        ratio = plugin_ms / process_ms
-        raw.update(plugin_ms=plugin_ms, plugin_ratio=ratio)
-        rows.append(["plug-in through ofx-render", plugin_ms, f"{ratio:.3f}×"])
-        notes.append(f"goal plug-in ≤ {GOAL_RATIO}× process(): {'met' if ratio <= GOAL_RATIO else 'NOT met'} "
-                     f"({ratio:.3f}×).")
+        render_ms, inner_ms = _time_plugin(build, model, frame, workdir, repeats)
+        plugin_ms = statistics.median(render_ms)
+        # Paired: the host's render call over the process() call inside it, frame by frame. This isolates what the
+        # C++ shell adds from machine load, which on a shared CPU moves single timings by far more than 3 %.
+        paired = statistics.median(r / i for r, i in zip(render_ms, inner_ms, strict=True))
+        raw.update(plugin_ms=plugin_ms, plugin_inner_process_ms=statistics.median(inner_ms), plugin_ratio=paired,
+                   plugin_vs_standalone_ratio=plugin_ms / process_ms)
+        rows.append(["plug-in through ofx-render (host render call)", plugin_ms, f"{plugin_ms / process_ms:.3f}×"])
+        rows.append(["… process() inside those calls", statistics.median(inner_ms),
+                     f"{statistics.median(inner_ms) / process_ms:.3f}×"])
+        notes.append(f"goal plug-in ≤ {GOAL_RATIO}× process(): {'met' if paired <= GOAL_RATIO else 'NOT met'} — "
+                     f"render call / process() inside it, median over frames: {paired:.4f}×.")
     rows.append(["chromaluma.api.process", process_ms, "1.000×"])
     rows.append(["raw ONNX Runtime session.run", ort_ms, f"{ort_ms / process_ms:.3f}×"])
     table = markdown_table(["path", "ms/frame", "vs process()"], rows)
