@@ -225,3 +225,22 @@ def test_four_threads_fifty_frames(build: PluginBuild, pointwise: Path, tmp_path
     for index in range(1, 51):
         got = read_output(out, index, "float")
         np.testing.assert_allclose(got[..., :3], pointwise_expected(frames[index - 1][..., :3]), atol=1e-5, rtol=0)
+
+
+def test_uses_the_hosts_python_interpreter(build: PluginBuild, pointwise: Path, tmp_path: Path,
+                                           rng: np.random.Generator) -> None:
+    """In a host that already runs Python (Nuke, Natron) the plug-in uses that interpreter and adds its packages."""
+    preload = build.plugin_dir.parent / "tests" / "cpp" / "libpython_host_preload.so"
+    if not preload.is_file():
+        pytest.skip(f"{preload} not built")
+    frame = random_frame(rng, opaque=True)
+    pattern = write_sequence(tmp_path, [frame])
+    out = tmp_path / "out.####.tif"
+    base_python = getattr(sys, "_base_executable", sys.executable)  # no chromaluma there: the plug-in must add it
+    done = ofx_render(build, pattern, out, {"modelFile": pointwise},
+                      env={"LD_PRELOAD": str(preload), "CHROMALUMA_TEST_HOST_PYTHON": base_python})
+    assert_render_ok(done)
+    assert "host Python" in done.stderr, "the preloaded host interpreter did not start: the test proves nothing"
+    assert "using the host's Python interpreter" in done.stderr, done.stderr
+    np.testing.assert_allclose(read_output(out, 1, "float")[..., :3], pointwise_expected(frame[..., :3]),
+                               atol=1e-5, rtol=0)
