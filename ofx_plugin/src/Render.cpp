@@ -116,6 +116,18 @@ bool premultiplied(const FetchedImage& image, const Instance& instance) {
     return state != kOfxImageUnPreMultiplied;  // premultiplied or opaque (where it makes no difference)
 }
 
+// The source region the backend reads (the output region grown by the receptive field, aligned for the
+// processing scale, clipped to what the host gave) and where the output region and it lie (docs/CONTRACT.md §1.1).
+Rect placeRegions(const Rect& frame, const ImageView& src, const Rect& region, const ModelReport& model,
+                  BackendParams& params) {
+    const int alignment = std::max(1, static_cast<int>(std::lround(1.0 / model.processingScale)));
+    const Rect fetched = regionOfInterest(region, model.receptiveField, alignment, frame, src.bounds());
+    params.windowX = region.x1 - fetched.x1;
+    params.windowY = fetched.y2 - region.y2;
+    topDownPosition(frame, fetched.x1, fetched.y2, params.originX, params.originY);
+    return fetched;
+}
+
 // After a successful render: show what the backend reported (provider, fallback warnings) when it changed.
 void reportAfterRender(Instance& instance, const ModelReport& rendered, const ModelReport& described) {
     ModelReport shown = rendered;
@@ -159,12 +171,7 @@ OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs) {
     const Rect region = intersect(target, src.bounds());
     clearOutside(dst, target, region);
     if (region.empty()) return kOfxStatOK;
-    const int alignment = std::max(1, static_cast<int>(std::lround(1.0 / described.processingScale)));
-    const Rect frame = sourceFrame(instance, time);
-    const Rect fetched = regionOfInterest(region, described.receptiveField, alignment, frame, src.bounds());
-    params.windowX = region.x1 - fetched.x1;
-    params.windowY = fetched.y2 - region.y2;
-    topDownPosition(frame, fetched.x1, fetched.y2, params.originX, params.originY);
+    const Rect fetched = placeRegions(sourceFrame(instance, time), src, region, described, params);
     params.premultiplied = premultiplied(srcImage, instance);
     const ArrayArg srcArg{src.topDown(fetched), src.depth(), false};
     const ArrayArg dstArg{dst.topDown(region), dst.depth(), true};
