@@ -1,0 +1,133 @@
+"""Training benchmarks: steps/s per kind at crop 256 batch 8, time for a chroma model to reach ΔE2000 < 3 on held-out
+frames of a synthetically faded shot (20 pairs of 1280×720), and the exported graphs' 2K speed in ONNX Runtime."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from chromaluma.benchmarks import BenchSection, markdown_table
+from chromaluma.contract import KINDS
+from chromaluma.io import FrameFormat, write_frame
+from chromaluma.models import DEFAULT_PROCESSING_SCALE, build_model
+
+log = logging.getLogger(__name__)
+
+TARGET_DELTA_E = 3.0
+GOAL_MINUTES = 5.0
+
+
+def run(workdir: Path, quick: bool) -> list[BenchSection]:
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    return [training_speed(quick), time_to_target(workdir, quick), exported_speed(workdir, quick)]
+
+
+def training_speed(quick: bool) -> BenchSection:
+    """Optimizer steps per second on random crops (no I/O), per kind, on this machine's CPU."""
+    from chromaluma.train.objective import training_loss
+
+    crop, batch, steps = (64, 2, 3) if quick else (256, 8, 20)
+    rows, raw = [], {}
+    for kind in KINDS:
+        torch.manual_seed(0)
+        model = build_model(kind, DEFAULT_PROCESSING_SCALE[kind])
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        scan, reference = torch.rand(batch, crop, crop, 4), torch.rand(batch, crop, crop, 3)
+        valid = torch.ones(batch, crop, crop)
+        timings = []
+        for _ in range(steps + 2):
+            started = time.perf_counter()
+            optimizer.zero_grad()
+            training_loss(kind, model, scan, reference, valid).backward()
+            optimizer.step()
+            timings.append(time.perf_counter() - started)
+        per_step = float(np.median(timings[2:]))
+        rows.append([kind, f"{crop}×{crop}", batch, 1.0 / per_step, per_step * 1000.0])
+        raw[kind] = {"steps_per_s": 1.0 / per_step, "crop": crop, "batch": batch}
+    table = markdown_table(["kind", "crop", "batch", "steps/s", "ms/step"], rows)
+    notes = [f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU; median of {steps} steps after 2 "
+             "warm-up steps, random crops (pair loading not included)."]
+    return BenchSection("Training speed (CPU)", table, notes, raw=raw)
+
+
+def _faded_shot(frames: int, width: int, height: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Clean reference frames (a slow pan over a public-domain photograph) and the same frames dye-faded."""
+    from chromaluma.synth.fading import fade_dyes, fade_for_shot
+    from chromaluma.synth.shots import photo_shot
+
+    references = photo_shot("chelsea", frames, width=width, height=height, seed=3)
+    fade = fade_for_shot(0.6, seed=3)
+    return [fade_dyes(frame, fade) for frame in references], references
+
+
+def time_to_target(workdir: Path, quick: bool) -> BenchSection:
+    """Train a chroma model on a faded shot for up to GOAL_MINUTES; report when held-out ΔE2000 first fell below 3."""
+    from chromaluma.metrics import delta_e2000
+    from chromaluma.train import TrainConfig, train
+    from chromaluma.train.checkpoint import load_latest
+
+    frames, width, height, minutes = (4, 96, 64, 0.05) if quick else (20, 1280, 720, GOAL_MINUTES)
+    scans, references = _faded_shot(frames, width, height)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    root = workdir / f"training-{stamp}"
+    frame_format = FrameFormat(".png", "uint16", 16, 3)
+    for folder, shot in (("scan", scans), ("reference", references)):
+        (root / folder).mkdir(parents=True)
+        for index, frame in enumerate(shot):
+            write_frame(root / folder / f"{folder}.{1001 + index}.png", frame, frame_format)
+    config = TrainConfig(run_dir=root / "run", kind="chroma", input=root / "scan", target=root / "reference",
+                         minutes=minutes, val_frames=2 if not quick else 1, val_every=10 if quick else 25,
+                         preview_every=10**6, checkpoint_every=10**6, device="cpu",
+                         crop=48 if quick else 256, batch=2 if quick else 8)
+    train(config)
+    state = load_latest(root / "run")
+    per_step = float(state["elapsed_s"]) / max(1, int(state["step"]))
+    curve = [(step, scores["delta_e2000_mean"]) for step, scores in state["validation"]]
+    reached = next(((step, step * per_step) for step, value in curve if value < TARGET_DELTA_E), None)
+    before = float(np.mean([delta_e2000(s, r).mean for s, r in zip(scans, references, strict=True)]))
+    rows = [[f"{frames} × {width}×{height}", f"{before:.2f}", f"{curve[-1][1]:.2f}" if curve else "n/a",
+             int(state["step"]), f"{state['elapsed_s']:.0f} s",
+             f"step {reached[0]}, ≈ {reached[1]:.0f} s" if reached else f"not within {minutes:g} min"]]
+    table = markdown_table(["pairs", "scan ΔE2000 (all frames)", "final held-out ΔE2000", "steps", "trained",
+                            f"held-out ΔE2000 < {TARGET_DELTA_E:g}"], rows)
+    notes = ["Shot: slow pan over skimage 'chelsea' (CC0), dye fade strength 0.6 (chromaluma.synth.fading); the "
+             "reference is the unfaded frame. Validation every 25 steps on 2 held-out frames (time includes it).",
+             f"Goal: held-out ΔE2000 < {TARGET_DELTA_E:g} within {GOAL_MINUTES:g} minutes on 2 CPU cores."]
+    raw = {"curve": curve, "reached": reached, "steps": int(state["step"]), "elapsed_s": float(state["elapsed_s"]),
+           "scan_delta_e": before}
+    return BenchSection("Chroma model: time to ΔE2000 < 3 on held-out frames", table, notes, raw=raw)
+
+
+def exported_speed(workdir: Path, quick: bool) -> BenchSection:
+    """Seconds per 2K frame (2048×1556) of each kind's exported graph in ONNX Runtime on the CPU."""
+    import onnxruntime as ort
+
+    from chromaluma.card import build_card
+    from chromaluma.export import export_model
+
+    height, width = (96, 128) if quick else (1556, 2048)
+    rows, raw = [], {}
+    frame = np.random.default_rng(0).random((1, height, width, 4), dtype=np.float32)
+    for kind in KINDS:
+        card = build_card(kind, "display", {"pairs": []}, {"validation": {}}, opset=17, model_details={})
+        path = export_model(build_model(kind, DEFAULT_PROCESSING_SCALE[kind]), workdir / f"speed-{kind}.onnx",
+                            "display", card)
+        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session.run(None, {"image": frame})
+        timings = []
+        for _ in range(3 if quick else 8):
+            started = time.perf_counter()
+            session.run(None, {"image": frame})
+            timings.append(time.perf_counter() - started)
+        best, median = min(timings), float(np.median(timings))
+        rows.append([kind, f"{width}×{height}", median, 1.0 / median, best])
+        raw[kind] = {"median_s": median, "best_s": best}
+    table = markdown_table(["kind", "frame", "s/frame (median)", "fps", "s/frame (best)"], rows)
+    notes = ["Whole exported graph (colour transforms, grid network, guided upsampling, confidence) in ONNX Runtime "
+             "with default session options, one frame at a time; budgets: chroma ≥ 8 fps, luma ≤ 1 s per 2K frame."]
+    return BenchSection("Exported model speed (ONNX Runtime, CPU)", table, notes, raw=raw)
