@@ -179,3 +179,17 @@ def test_chroma_training_restores_colour_of_held_out_frames(tmp_path: Path):
         ["restored"], {"image": image})[0][0]
     before, after = delta_e2000(scan, reference).mean, delta_e2000(restored, reference).mean
     assert after < 0.35 * before, (before, after)
+
+
+def test_chroma_validation_scores_colour_apart_from_the_density_a_chroma_model_keeps(rng: np.random.Generator):
+    from chromaluma.train.objective import colour_truth, validation_scores
+
+    reference = _scene(rng, 24, 24)
+    scan = np.concatenate([np.clip(reference * 0.8, 0, 1), np.ones((24, 24, 1), np.float32)], axis=2)  # darker
+    perfect = colour_truth(scan, reference)  # reference colour, scan luma
+    np.testing.assert_allclose(perfect @ LUMA, scan[..., :3] @ LUMA, atol=1e-6)
+    valid = np.ones((24, 24), np.float32)
+    scores = validation_scores("chroma", [perfect], [scan], [reference], [valid])
+    assert scores["delta_e2000_mean"] < 0.05 and scores["delta_e2000_reference_mean"] > 1.0
+    wrong = validation_scores("chroma", [scan[..., :3]], [scan], [reference], [valid])
+    assert wrong["delta_e2000_mean"] > 0.5

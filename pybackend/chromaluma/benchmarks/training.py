@@ -70,6 +70,7 @@ def time_to_target(workdir: Path, quick: bool) -> BenchSection:
     from chromaluma.metrics import delta_e2000
     from chromaluma.train import TrainConfig, train
     from chromaluma.train.checkpoint import load_latest
+    from chromaluma.train.objective import colour_truth
 
     frames, width, height, minutes = (4, 96, 64, 0.05) if quick else (20, 1280, 720, GOAL_MINUTES)
     scans, references = _faded_shot(frames, width, height)
@@ -89,18 +90,24 @@ def time_to_target(workdir: Path, quick: bool) -> BenchSection:
     per_step = float(state["elapsed_s"]) / max(1, int(state["step"]))
     curve = [(step, scores["delta_e2000_mean"]) for step, scores in state["validation"]]
     reached = next(((step, step * per_step) for step, value in curve if value < TARGET_DELTA_E), None)
-    before = float(np.mean([delta_e2000(s, r).mean for s, r in zip(scans, references, strict=True)]))
-    rows = [[f"{frames} × {width}×{height}", f"{before:.2f}", f"{curve[-1][1]:.2f}" if curve else "n/a",
+    before = float(np.mean([delta_e2000(s, colour_truth(s, r)).mean for s, r in zip(scans, references, strict=True)]))
+    floor = float(np.mean([delta_e2000(colour_truth(s, r), r).mean for s, r in zip(scans, references, strict=True)]))
+    final = state["validation"][-1][1] if state["validation"] else {}
+    rows = [[f"{frames} × {width}×{height}", f"{before:.2f}", f"{final.get('delta_e2000_mean', float('nan')):.2f}",
+             f"{final.get('delta_e2000_reference_mean', float('nan')):.2f} (floor {floor:.2f})",
              int(state["step"]), f"{state['elapsed_s']:.0f} s",
              f"step {reached[0]}, ≈ {reached[1]:.0f} s" if reached else f"not within {minutes:g} min"]]
-    table = markdown_table(["pairs", "scan ΔE2000 (all frames)", "final held-out ΔE2000", "steps", "trained",
-                            f"held-out ΔE2000 < {TARGET_DELTA_E:g}"], rows)
+    table = markdown_table(["pairs", "scan colour ΔE2000", "held-out colour ΔE2000", "held-out ΔE2000 vs reference",
+                            "steps", "trained", f"colour ΔE2000 < {TARGET_DELTA_E:g}"], rows)
     notes = ["Shot: slow pan over skimage 'chelsea' (CC0), dye fade strength 0.6 (chromaluma.synth.fading); the "
              "reference is the unfaded frame. Validation every 25 steps on 2 held-out frames (time includes it).",
-             f"Goal: held-out ΔE2000 < {TARGET_DELTA_E:g} within {GOAL_MINUTES:g} minutes on 2 CPU cores."]
+             "Colour ΔE2000 compares with the reference's colour on the scan's luma: a chroma model keeps the scan's "
+             "luma (density) by design, so its ΔE2000 against the reference itself cannot fall below the 'floor' "
+             "(the fade's density change, same measure for a perfect chroma restoration).",
+             f"Goal: held-out colour ΔE2000 < {TARGET_DELTA_E:g} within {GOAL_MINUTES:g} minutes on 2 CPU cores."]
     raw = {"curve": curve, "reached": reached, "steps": int(state["step"]), "elapsed_s": float(state["elapsed_s"]),
-           "scan_delta_e": before}
-    return BenchSection("Chroma model: time to ΔE2000 < 3 on held-out frames", table, notes, raw=raw)
+           "scan_delta_e": before, "reference_floor_delta_e": floor, "final": final}
+    return BenchSection("Chroma model: time to colour ΔE2000 < 3 on held-out frames", table, notes, raw=raw)
 
 
 def exported_speed(workdir: Path, quick: bool) -> BenchSection:

@@ -222,8 +222,8 @@ class _Session:
     def _validate(self) -> dict[str, float]:
         self.model.eval()
         results = [objective.restore_frame(self.model, p.scan, self.device) for p in self.val_pairs]
-        scores = objective.validation_scores(self.config.kind, results, [p.reference for p in self.val_pairs],
-                                             [p.valid for p in self.val_pairs])
+        scores = objective.validation_scores(self.config.kind, results, [p.scan for p in self.val_pairs],
+                                             [p.reference for p in self.val_pairs], [p.valid for p in self.val_pairs])
         self.validation.append((self.step, scores))
         log.debug("step %d validation %s", self.step, scores)
         return scores
