@@ -193,3 +193,12 @@ def test_chroma_validation_scores_colour_apart_from_the_density_a_chroma_model_k
     assert scores["delta_e2000_mean"] < 0.05 and scores["delta_e2000_reference_mean"] > 1.0
     wrong = validation_scores("chroma", [scan[..., :3]], [scan], [reference], [valid])
     assert wrong["delta_e2000_mean"] > 0.5
+
+
+def test_init_fine_tunes_from_an_exported_model(tmp_path: Path):
+    _write_shots(tmp_path, frames=3)
+    first = train(_config(tmp_path, "first", export=True))
+    train(_config(tmp_path, "second", init=first, steps=1, learning_rate=1e-12, preview_every=100))
+    start, tuned = _weights(tmp_path / "first"), _weights(tmp_path / "second")
+    assert all(torch.allclose(start[name], tuned[name], atol=1e-9) for name in start)
+    assert json.loads((tmp_path / "second" / "config.json").read_text())["init"] == str(first)
