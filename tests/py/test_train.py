@@ -17,7 +17,7 @@ from chromaluma.train import TrainConfig, resume, train
 from chromaluma.train import checkpoint as checkpoint_module
 from chromaluma.train.checkpoint import CheckpointError, checkpoint_paths, load_checkpoint, load_latest
 from chromaluma.train.objective import training_loss
-from chromaluma.train.previews import SHEET_PANEL_WIDTH
+from chromaluma.train.previews import SHEET_PANEL_WIDTH, TITLE_HEIGHT
 
 PNG16 = FrameFormat(".png", "uint16", 16, 3)
 LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
@@ -136,9 +136,11 @@ def test_run_folder_has_previews_sheets_and_loss_curve(tmp_path: Path):
     scan, _ = read_frame(tmp_path / "scan" / f"reel.{held_out[0]:05d}.png")
     reference, _ = read_frame(tmp_path / "reference" / f"dvd.{held_out[0]:05d}.png")
     height, width = scan.shape[:2]
-    assert sheet.shape[:2] == (height, 3 * width + 2 * 4) and width < SHEET_PANEL_WIDTH
-    assert np.abs(sheet[:, :width] - scan).max() < 2 / 255  # scan | reference | result
-    assert np.abs(sheet[:, width + 4:2 * width + 4] - reference).max() < 2 / 255
+    assert sheet.shape[:2] == (TITLE_HEIGHT + height, 3 * width + 2 * 4) and width < SHEET_PANEL_WIDTH
+    picture = sheet[TITLE_HEIGHT:]
+    assert np.abs(picture[:, :width] - scan).max() < 2 / 255  # scan | reference | result
+    assert np.abs(picture[:, width + 4:2 * width + 4] - reference).max() < 2 / 255
+    assert sheet[:TITLE_HEIGHT].max() > 0.5  # the "STEP n" title is drawn
     assert (run_dir / "loss_curve.png").stat().st_size > 1000
     assert (run_dir / "config.json").is_file() and (run_dir / "pairs.json").is_file()
     assert "trained 6 steps" in (run_dir / "train.log").read_text()

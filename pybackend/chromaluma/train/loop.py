@@ -232,7 +232,8 @@ class _Session:
         self.model.eval()
         frames = (self.val_pairs or self.train_pairs)[:PREVIEW_FRAMES]
         rows = [(p.scan, p.reference, objective.restore_frame(self.model, p.scan, self.device)) for p in frames]
-        write_contact_sheet(self.run_dir / "previews" / f"step_{self.step:07d}.png", rows)
+        write_contact_sheet(self.run_dir / "previews" / f"step_{self.step:07d}.png", rows,
+                            f"STEP {self.step}   scan | reference | result")
 
     def _finish(self) -> None:
         if self.val_pairs and (not self.validation or self.validation[-1][0] != self.step):

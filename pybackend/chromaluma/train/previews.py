@@ -10,6 +10,7 @@ import numpy as np
 from chromaluma.io import FrameFormat, write_frame
 
 SHEET_PANEL_WIDTH = 384
+TITLE_HEIGHT = 18
 _SHEET_FORMAT = FrameFormat(".png", "uint8", 8, 3)
 
 
@@ -23,8 +24,9 @@ def _panel(frame: np.ndarray, width: int) -> np.ndarray:
     return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA)
 
 
-def write_contact_sheet(path: Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Path:
-    """One row per preview frame: scan | reference | result, each scaled to SHEET_PANEL_WIDTH; written atomically.
+def write_contact_sheet(path: Path, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]], title: str = "") -> Path:
+    """A title strip (e.g. "STEP 1000"), then one row per preview frame: scan | reference | result, each scaled to
+    SHEET_PANEL_WIDTH; written atomically.
 
     Values are shown as stored (clipped to 0–1), with no display transform: for log or linear pairs the sheet
     looks flat or dark, as the pairs do.
@@ -32,9 +34,10 @@ def write_contact_sheet(path: Path, rows: list[tuple[np.ndarray, np.ndarray, np.
     gap = 4
     panels = [[_panel(image, SHEET_PANEL_WIDTH) for image in row] for row in rows]
     width = sum(p.shape[1] for p in panels[0]) + gap * (len(panels[0]) - 1)
-    height = sum(row[0].shape[0] for row in panels) + gap * (len(panels) - 1)
+    height = TITLE_HEIGHT + sum(row[0].shape[0] for row in panels) + gap * (len(panels) - 1)
     sheet = np.full((height, width, 3), 0.18, dtype=np.float32)
-    top = 0
+    _draw_title(sheet, title or "scan | reference | result")
+    top = TITLE_HEIGHT
     for row in panels:
         left = 0
         for panel in row:
@@ -44,6 +47,14 @@ def write_contact_sheet(path: Path, rows: list[tuple[np.ndarray, np.ndarray, np.
     path.parent.mkdir(parents=True, exist_ok=True)
     write_frame(path, sheet, _SHEET_FORMAT)
     return path
+
+
+def _draw_title(sheet: np.ndarray, title: str) -> None:
+    import cv2
+
+    strip = np.ascontiguousarray(np.rint(sheet[:TITLE_HEIGHT] * 255.0).astype(np.uint8))  # putText draws on 8-bit
+    cv2.putText(strip, title, (4, TITLE_HEIGHT - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (230, 230, 230), 1, cv2.LINE_AA)
+    sheet[:TITLE_HEIGHT] = strip.astype(np.float32) / 255.0
 
 
 def write_loss_curve(path: Path, losses: list[tuple[int, float]], validation: list[tuple[int, float]],
