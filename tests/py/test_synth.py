@@ -196,3 +196,39 @@ def test_json_write_keeps_the_old_file_when_replace_fails(tmp_path, monkeypatch)
         write_json(target, {"new": True})
     assert json.loads(target.read_text()) == {"old": True}
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_uneven_fade_varies_smoothly_across_the_frame_and_along_the_shot() -> None:
+    from chromaluma.synth.uneven import UnevenFade
+
+    uneven = UnevenFade(1.0, seed=4)
+    first, later = uneven.strength_map(0.6, 90, 160, 0), uneven.strength_map(0.6, 90, 160, 6)
+    assert first.shape == (90, 160) and first.dtype == np.float32
+    assert 0.0 <= first.min() and first.max() <= 1.0
+    assert first.std() > 0.03  # the strength varies over the frame
+    edges = np.concatenate([first[:, :8], first[:, -8:]], axis=1).mean()
+    assert edges > first[:, 64:96].mean() + 0.05  # the film's edges faded more than the middle
+    assert np.abs(np.diff(first, axis=1)).max() < 0.05  # smooth: low-frequency, no pixel-to-pixel noise
+    assert 0.005 < np.abs(later - first).mean() < 0.5 * np.abs(first - first.mean()).mean() + 0.05  # evolves slowly
+    np.testing.assert_array_equal(first, UnevenFade(1.0, seed=4).strength_map(0.6, 90, 160, 0))  # seeded
+    assert np.abs(first - UnevenFade(1.0, seed=5).strength_map(0.6, 90, 160, 0)).mean() > 0.01
+
+
+def test_uneven_zero_is_the_uniform_fade(rng: np.random.Generator) -> None:
+    frames = [_textured(rng) for _ in range(2)]
+    uniform = list(degrade_shot(frames, Degradation(fade=0.6, seed=2)))
+    even = list(degrade_shot(frames, Degradation(fade=0.6, seed=2, uneven=0.0)))
+    np.testing.assert_array_equal(uniform[1], even[1])
+    flat = np.full(frames[0].shape[:2], 0.6, np.float32)
+    np.testing.assert_allclose(fade_dyes(frames[0], DyeFade(0.6), flat), uniform[0], atol=1e-6)
+    with pytest.raises(ParameterError, match="--uneven"):
+        next(degrade_shot(frames, Degradation(uneven=1.5)))
+
+
+def test_uneven_fading_leaves_a_cast_no_global_map_can_remove() -> None:
+    grey = np.full((60, 120, 3), 0.55, np.float32)
+    even = next(degrade_shot([grey], Degradation(fade=0.6, seed=8)))
+    uneven = next(degrade_shot([grey], Degradation(fade=0.6, seed=8, uneven=1.0)))
+    assert np.ptp(even[..., 1]) < 1e-6  # a uniform fade of a flat grey stays flat
+    # the same grey in, different colours out: a global colour mapping cannot undo both places at once
+    assert np.abs(uneven[:, :6].mean(axis=(0, 1)) - uneven[:, 57:63].mean(axis=(0, 1))).max() > 0.01

@@ -58,3 +58,11 @@ def test_synth_aligned_reference_is_a_trainable_pairs_folder(tmp_path: Path, rng
 def test_synth_refuses_a_bad_fade_with_exit_status_2(tmp_path: Path, rng: np.random.Generator) -> None:
     _clean_sequence(tmp_path / "clean", rng)
     assert main(["synth", "--input", str(tmp_path / "clean"), "--out", str(tmp_path / "o"), "--fade", "2"]) == 2
+
+
+def test_synth_uneven_is_recorded_and_checked(tmp_path: Path, rng: np.random.Generator) -> None:
+    _clean_sequence(tmp_path / "clean", rng)
+    out = tmp_path / "out"
+    assert main(["synth", "--input", str(tmp_path / "clean"), "--out", str(out), "--uneven", "1"]) == 0
+    assert json.loads((out / "synth.json").read_text())["degradation"]["uneven"] == 1.0
+    assert main(["synth", "--input", str(tmp_path / "clean"), "--out", str(tmp_path / "o"), "--uneven", "2"]) == 2

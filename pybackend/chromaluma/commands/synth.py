@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", required=True, type=Path, help="clean shot: a folder of frames or a video")
     parser.add_argument("--out", required=True, type=Path, help="output folder (truth/, scan/, reference/ …)")
     parser.add_argument("--fade", type=float, default=0.6, help="dye fading strength 0–1 (default 0.6)")
+    parser.add_argument("--uneven", type=float, default=0.0,
+                        help="uneven fading 0–1: faded film edges, blotches, drift along the shot (default 0)")
     parser.add_argument("--generation", type=int, default=0, help="printing generations after the negative")
     parser.add_argument("--damage", type=float, default=0.0, help="dust, scratches and flicker amount 0–1")
     parser.add_argument("--stock", default="16mm", choices=("16mm", "35mm", "super8"), help="grain of the stock")
@@ -42,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     shot = open_shot(args.input)
     degradation = Degradation(fade=args.fade, generations=args.generation, damage=args.damage, seed=args.seed,
-                              stock=args.stock, film=args.film)
+                              stock=args.stock, film=args.film, uneven=args.uneven)
     args.out.mkdir(parents=True, exist_ok=True)
     clean, degraded = [], []
     degrader: ShotDegrader | None = None

@@ -13,6 +13,7 @@ import numpy as np
 from chromaluma.synth.damage import DamagePlan
 from chromaluma.synth.fading import DyeFade, fade_dyes, fade_for_shot
 from chromaluma.synth.generation import PrintGeneration, print_generations
+from chromaluma.synth.uneven import UnevenFade
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Degradation:
     stock: str = "16mm"
     film: str = "positive"
     vary_fade: bool = False  # vary each dye's fade rate slightly (seeded) instead of the nominal rates
+    uneven: float = 0.0  # uneven fading 0–1: faded edges, blotches, drift along the shot (synth.uneven)
 
 
 class ShotDegrader:
@@ -37,11 +39,15 @@ class ShotDegrader:
             else DyeFade(degradation.fade)
         self.printing = PrintGeneration(generations=degradation.generations, stock=degradation.stock)
         self.damage = DamagePlan.for_shot(width, degradation.damage, degradation.seed, degradation.film)
+        self.uneven = UnevenFade(degradation.uneven, degradation.seed)
 
     def frame(self, clean: np.ndarray, index: int) -> np.ndarray:
         """Frame `index` of the shot, degraded (float32 HWC, 0–1, same channels as `clean`)."""
         printed = print_generations(clean, self.printing, self.degradation.seed, index)
-        faded = fade_dyes(printed, self.fade)
+        strength = None
+        if self.degradation.uneven > 0.0:
+            strength = self.uneven.strength_map(self.fade.strength, clean.shape[0], clean.shape[1], index)
+        faded = fade_dyes(printed, self.fade, strength)
         return self.damage.apply(faded, index)
 
 

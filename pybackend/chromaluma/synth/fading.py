@@ -16,7 +16,8 @@ The physics imitated:
 
 All of this acts on analytic dye amounts (see :mod:`chromaluma.synth.density`), not on RGB. Strength 0 returns
 the frame unchanged. A shot's fade can be varied slightly from the nominal rates with a seed
-(:func:`fade_for_shot`), as two reels of the same title never fade identically.
+(:func:`fade_for_shot`), as two reels of the same title never fade identically, and the strength can vary
+across the frame and along the shot (:mod:`chromaluma.synth.uneven`), as no print fades evenly.
 """
 
 from __future__ import annotations
@@ -68,15 +69,22 @@ def fade_for_shot(strength: float, seed: int) -> DyeFade:
                    yellow_rate=base.yellow_rate * jitter[2])
 
 
-def fade_dyes(rgb: np.ndarray, fade: DyeFade) -> np.ndarray:
-    """A display-referred frame (HWC, RGB or RGBA, 0–1) as it looks after `fade`; alpha passes through."""
-    if fade.strength == 0.0:
+def fade_dyes(rgb: np.ndarray, fade: DyeFade, strength: np.ndarray | None = None) -> np.ndarray:
+    """A display-referred frame (HWC, RGB or RGBA, 0–1) as it looks after `fade`; alpha passes through.
+
+    `strength` (H×W, 0–1), when given, replaces `fade.strength` pixel by pixel: an unevenly faded print
+    (:mod:`chromaluma.synth.uneven`). Without it every pixel fades by `fade.strength`.
+    """
+    if strength is None and fade.strength == 0.0:
         return rgb.astype(np.float32, copy=True)
+    level = fade.strength if strength is None else np.asarray(strength, np.float32).reshape(rgb.shape[:2])[..., None]
+    rates = np.array([fade.cyan_rate, fade.magenta_rate, fade.yellow_rate], dtype=np.float32)
+    retention = fade.retention if strength is None else np.clip(1.0 - level * rates, 0.02, 1.0)
     density = transmittance_to_density(display_to_transmittance(rgb[..., :3]))
     dyes = np.maximum(density_to_dyes(density), 0.0)
     shape = np.exp(-dyes / 0.5)
-    faded = dyes * np.power(fade.retention, 1.0 + fade.thin_dye_loss * shape)
-    migration = fade.strength * fade.dye_migration
+    faded = dyes * np.power(retention, 1.0 + fade.thin_dye_loss * shape)
+    migration = level * fade.dye_migration
     faded = (1.0 - migration) * faded + migration * faded.mean(axis=-1, keepdims=True)
-    change = dyes_to_density(faded) - dyes_to_density(dyes) + fade.strength * fade.fog_density
+    change = dyes_to_density(faded) - dyes_to_density(dyes) + level * fade.fog_density
     return shift_density(rgb, change, floor=True)
