@@ -10,6 +10,11 @@ Colour (fitted on faded scan → reference pairs, applied to held-out scan frame
   by the polynomial fit: what a colourist builds with a LUT-matching tool.
 - :class:`PolynomialColour` — a cubic polynomial colour regression RGB → RGB (least squares, light ridge).
 
+Density (lightness), the colourist's first step on a faded print, before any colour work:
+
+- :class:`DensityGrade` — a per-shot monotonic 1D tone curve on Rec.709 luma (scan Y → reference Y), fitted on
+  the training pairs and applied to every frame's luma with the colour differences kept (ΔY added to R, G, B).
+
 Detail (luma), fitted on damaged scan → better reference pairs by a small grid search on PSNR:
 
 - :class:`UnsharpLuma` — unsharp mask (``skimage.filters.unsharp_mask``) on Rec.709 luma.
@@ -203,6 +208,63 @@ def with_luma(scan: np.ndarray, new_luma: np.ndarray) -> np.ndarray:
     """The scan with its Rec.709 luma replaced (colour differences kept): out = rgb + (Y' − Y)."""
     luma = scan[..., :3] @ REC709
     return np.clip(scan[..., :3] + (new_luma - luma)[..., None], 0.0, 1.0).astype(np.float32)
+
+
+@dataclass
+class DensityGrade(_Baseline):
+    """A colourist's density grade of a faded print: one monotonic tone curve on Rec.709 luma per shot.
+
+    Fitted on training pairs only: the scan's luma is cut into `bins` equal-count bins, each bin's median scan Y
+    is paired with the median reference Y of the same pixels, and the nodes are made non-decreasing (pool
+    adjacent violators), as a colourist's luma curve would be. Between nodes the curve is linear, beyond the end
+    nodes it continues with the end segments' slopes. Applied by adding ΔY = curve(Y) − Y to R, G and B, which
+    keeps the colour differences Cb = B − Y and Cr = R − Y (a Y-only curve with full luma mix, in Resolve's terms),
+    so the grade sets lightness and leaves colour to what follows. Exact for the luma unless a channel clips.
+    """
+
+    name: str = "density grade (luma curve)"
+    bins: int = 32
+    scan_nodes: np.ndarray | None = None
+    graded_nodes: np.ndarray | None = None
+
+    def fit(self, scans, references, masks=None) -> DensityGrade:
+        scan_px, reference_px = paired_pixels(scans, references, masks)
+        scan_y, reference_y = scan_px @ REC709, reference_px @ REC709
+        order = np.argsort(scan_y, kind="stable")
+        groups = np.array_split(order, min(self.bins, len(order)))
+        nodes = np.array([[np.median(scan_y[g]), np.median(reference_y[g])] for g in groups if len(g)])
+        self.scan_nodes = nodes[:, 0]
+        self.graded_nodes = non_decreasing(nodes[:, 1], np.array([len(g) for g in groups if len(g)], np.float64))
+        self.fitted = True
+        return self
+
+    def curve(self, luma: np.ndarray) -> np.ndarray:
+        """The fitted tone curve at `luma` (any shape), clipped to 0–1."""
+        self._check_fitted()
+        x, y = self.scan_nodes, self.graded_nodes
+        out = np.interp(luma, x, y)
+        if len(x) > 1:
+            low_slope = (y[1] - y[0]) / max(x[1] - x[0], 1e-6)
+            high_slope = (y[-1] - y[-2]) / max(x[-1] - x[-2], 1e-6)
+            out = np.where(luma < x[0], y[0] + (luma - x[0]) * low_slope, out)
+            out = np.where(luma > x[-1], y[-1] + (luma - x[-1]) * high_slope, out)
+        return np.clip(out, 0.0, 1.0).astype(np.float32)
+
+    def apply(self, scan: np.ndarray) -> np.ndarray:
+        return with_luma(scan, self.curve(scan[..., :3] @ REC709))
+
+
+def non_decreasing(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The weighted least-squares non-decreasing fit to `values` (pool adjacent violators)."""
+    blocks: list[list[float]] = []  # [mean, weight, count]
+    for value, weight in zip(values.astype(np.float64), weights, strict=True):
+        blocks.append([float(value), float(weight), 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            mean, total, count = blocks.pop()
+            previous = blocks[-1]
+            merged = previous[1] + total
+            blocks[-1] = [(previous[0] * previous[1] + mean * total) / merged, merged, previous[2] + count]
+    return np.concatenate([np.full(int(count), mean) for mean, _, count in blocks])
 
 
 def _best_by_psnr(candidates: Sequence[dict[str, float]], restore, scans, references) -> dict[str, float]:

@@ -9,11 +9,13 @@ from chromaluma.baselines import (
     BaselineNotFittedError,
     ColourLUT,
     DeconvolveLuma,
+    DensityGrade,
     HistogramMatch,
     PolynomialColour,
     ReinhardTransfer,
     UnsharpLuma,
     gaussian_psf,
+    non_decreasing,
 )
 from chromaluma.metrics import delta_e2000, psnr
 from chromaluma.synth.fading import DyeFade, fade_dyes
@@ -99,3 +101,23 @@ def test_luma_baselines_sharpen_a_blurred_held_out_frame(baseline) -> None:
 def test_applying_before_fitting_says_what_to_do(rng: np.random.Generator) -> None:
     with pytest.raises(BaselineNotFittedError, match="fit"):
         ColourLUT().apply(_scene(rng))
+
+
+def test_density_grade_is_a_monotonic_luma_curve_that_keeps_colour_differences() -> None:
+    """Fitted on training pairs whose lightness was lifted and flattened; undoes it on a held-out frame."""
+    shot = photo_shot("coffee", 4, width=64, height=48, seed=1)
+    lifted = [np.clip(0.25 + 0.6 * t, 0, 1).astype(np.float32) for t in shot]  # milky blacks, lower contrast
+    grade = DensityGrade().fit(lifted[:3], shot[:3])
+    assert np.all(np.diff(grade.graded_nodes) >= 0)
+    graded = grade.apply(lifted[3])
+    weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    before = np.abs((lifted[3] - shot[3]) @ weights).mean()
+    assert np.abs((graded - shot[3]) @ weights).mean() < 0.3 * before
+    inside = (graded > 0.001).all(axis=-1) & (graded < 0.999).all(axis=-1)
+    change = graded - lifted[3]
+    np.testing.assert_allclose(change[inside][:, 0], change[inside][:, 2], atol=1e-5)  # ΔY added to R, G, B alike
+    assert np.all(np.diff(grade.curve(np.linspace(0, 1, 50))) >= -1e-7)
+
+
+def test_non_decreasing_pools_violators() -> None:
+    np.testing.assert_allclose(non_decreasing(np.array([1.0, 3.0, 2.0, 4.0]), np.ones(4)), [1.0, 2.5, 2.5, 4.0])
