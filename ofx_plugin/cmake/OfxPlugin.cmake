@@ -10,7 +10,13 @@
 #     RESOURCES <files...>)         copied into Contents/Resources at build time
 #
 # The binary is a MODULE library named <Name>.ofx (no "lib" prefix) with hidden visibility: only the symbols the
-# sources mark visible (OfxGetPlugin, OfxGetNumberOfPlugins) are exported. Sets OFX_BUNDLE_DIR on the target.
+# sources mark visible (OfxGetPlugin, OfxGetNumberOfPlugins) are exported. Sets OFX_BUNDLE_DIR and
+# OFX_BINARY_DIR (Contents/<arch>) on the target.
+#
+#   add_ofx_bundle_module(<target> PLUGIN <plugin target> FILE_NAME <name.so> SOURCES <files...>)
+#
+# A MODULE library the plug-in dlopens itself, built next to the plug-in binary (Contents/<arch>/<name.so>), with
+# hidden visibility. Hosts only load *.ofx files from that folder, so it is loaded only when the plug-in asks.
 include_guard(GLOBAL)
 
 function(ofx_architecture_dir out_var)
@@ -43,7 +49,8 @@ function(add_ofx_plugin target)
     C_VISIBILITY_PRESET hidden
     CXX_VISIBILITY_PRESET hidden
     VISIBILITY_INLINES_HIDDEN ON
-    OFX_BUNDLE_DIR "${bundle}")
+    OFX_BUNDLE_DIR "${bundle}"
+    OFX_BINARY_DIR "${bundle}/Contents/${arch_dir}")
   if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     # An unresolved symbol must fail the build, not the host's dlopen.
     target_link_options(${target} PRIVATE "LINKER:--no-undefined")
@@ -61,4 +68,24 @@ function(add_ofx_plugin target)
       COMMAND "${CMAKE_COMMAND}" -E copy_if_different "${resource}" "${bundle}/Contents/Resources/${name}"
       VERBATIM)
   endforeach()
+endfunction()
+
+function(add_ofx_bundle_module target)
+  cmake_parse_arguments(ARG "" "PLUGIN;FILE_NAME" "SOURCES" ${ARGN})
+  foreach(required PLUGIN FILE_NAME SOURCES)
+    if(NOT ARG_${required})
+      message(FATAL_ERROR "add_ofx_bundle_module(${target}): ${required} is required")
+    endif()
+  endforeach()
+  get_target_property(binary_dir ${ARG_PLUGIN} OFX_BINARY_DIR)
+  add_library(${target} MODULE ${ARG_SOURCES})
+  set_target_properties(${target} PROPERTIES
+    PREFIX ""
+    SUFFIX ""
+    OUTPUT_NAME "${ARG_FILE_NAME}"
+    LIBRARY_OUTPUT_DIRECTORY "${binary_dir}$<0:>"
+    C_VISIBILITY_PRESET hidden
+    CXX_VISIBILITY_PRESET hidden
+    VISIBILITY_INLINES_HIDDEN ON)
+  add_dependencies(${ARG_PLUGIN} ${target})  # building the plug-in builds a complete bundle
 endfunction()

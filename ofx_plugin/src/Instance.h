@@ -7,7 +7,7 @@
 #include <string>
 
 #include "OfxSuites.h"
-#include "PyBridge.h"
+#include "Backend.h"
 
 namespace chromaluma {
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "Instance.h"
-#include "PyBridge.h"
+#include "Backend.h"
 #include "Render.h"
 
 #define kPluginName "Chromaluma Restore"

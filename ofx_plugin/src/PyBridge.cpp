@@ -1,39 +1,23 @@
-// The only C++ file that includes pybind11 (see PyBridge.h for the threading model).
+// The Python bridge module ChromalumaPython.so: the only file that includes pybind11 or Python headers.
+//
+// Built without linking libpython: its Py* references resolve against the libpython that Chromaluma.ofx made
+// global before loading this module (see PyBridge.h). One interpreter per process, started on first use, or the
+// host's when it already runs one; the GIL is released right after start and taken per call; the interpreter is
+// never finalized (third-party modules stay loaded until process exit, see STYLE.md). Nothing is thrown across
+// the extern "C" functions at the end of this file.
 #include "PyBridge.h"
 
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <cstdlib>
+#include <cstdint>
 #include <iostream>
-#include <mutex>
-#include <sstream>
-
-#include "PythonEnvironment.h"
+#include <string>
+#include <vector>
 
 namespace py = pybind11;
 
-namespace chromaluma {
-
-std::string BackendError::userMessage() const {
-    if (chromalumaError_) return std::string(what());
-    if (type_ == "EnvironmentError") return std::string(what());
-    return "The Chromaluma backend failed with " + type_ + ": " + what() + " (traceback in the host's log)";
-}
-
-std::string ModelReport::text() const {
-    std::ostringstream out;
-    out << (summary.empty() ? "(no model summary)" : summary) << "\n";
-    out << "ONNX Runtime provider: " << (provider.empty() ? "unknown" : provider) << "\n";
-    out << "receptive field: " << receptiveField << " px, processing scale: " << processingScale;
-    for (const std::string& warning : warnings) out << "\nWARNING: " << warning;
-    return out.str();
-}
-
-namespace bridge {
 namespace {
-
-constexpr const char* kBackendOverrideVar = "CHROMALUMA_PLUGIN_BACKEND";  // "file.py:function" or "module:function"
 
 void logLine(const std::string& text) { std::cerr << "[Chromaluma Restore] " << text << std::endl; }
 
@@ -50,11 +34,10 @@ private:
 };
 
 // Python objects live until process exit: they are never destroyed (destroying needs the GIL at exit).
+// Written once by start() (the plug-in calls it once, before any describe/process), read-only afterwards.
 struct State {
-    std::once_flag once;
+    bool started = false;
     bool ok = false;
-    std::string why;
-    std::string python;  // the environment's executable, when known
     py::object* process = nullptr;
     py::object* readContract = nullptr;
     py::object* chromalumaError = nullptr;
@@ -65,33 +48,29 @@ State& state() {
     return s;
 }
 
+void say(ChromalumaBridgeResult* result, int which, const std::string& text) {
+    if (result != nullptr && result->text != nullptr) result->text(result->context, which, text.c_str());
+}
+
+int fail(ChromalumaBridgeResult* result, int status, const std::string& type, const std::string& message) {
+    say(result, kChromalumaBridgeErrorType, type);
+    say(result, kChromalumaBridgeErrorMessage, message);
+    return status;
+}
+
 std::string pythonVersion() { return std::to_string(PY_MAJOR_VERSION) + "." + std::to_string(PY_MINOR_VERSION); }
 
-// Start our own interpreter from the configured environment. On success the GIL is released.
-bool startOwnInterpreter(State& s) {
-    std::string error;
-    const auto location = locatePython(bundleResourcesDir(), error);
-    if (!location) {
-        s.why = environmentHelp(error);
-        return false;
-    }
-    s.python = location->python;
-    const std::string venvVersion = venvPythonVersion(location->python);
-    if (!venvVersion.empty() && venvVersion != pythonVersion()) {
-        s.why = environmentHelp(location->python + " is Python " + venvVersion + " but the plug-in was built for " +
-                                "Python " + pythonVersion() + " (" + location->origin + ")");
-        return false;
-    }
+// Start our own interpreter for the environment of `python`. On success the GIL is released.
+bool startOwnInterpreter(const std::string& python, std::string& why) {
     PyConfig config;
     PyConfig_InitIsolatedConfig(&config);  // ignores PYTHONHOME/PYTHONPATH of the host; no signal handlers
-    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, location->python.c_str());
-    if (!PyStatus_Exception(status))
-        status = PyConfig_SetBytesString(&config, &config.executable, location->python.c_str());
+    PyStatus status = PyConfig_SetBytesString(&config, &config.program_name, python.c_str());
+    if (!PyStatus_Exception(status)) status = PyConfig_SetBytesString(&config, &config.executable, python.c_str());
     if (!PyStatus_Exception(status)) status = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(status)) {
-        s.why = environmentHelp("Python " + pythonVersion() + " did not start from " + location->python + " (" +
-                                (status.err_msg != nullptr ? status.err_msg : "unknown error") + ")");
+        why = "Python " + pythonVersion() + " did not start from " + python + " (" +
+              (status.err_msg != nullptr ? status.err_msg : "unknown error") + ")";
         return false;
     }
     PyEval_SaveThread();  // release the GIL: every call takes it (never finalized, see STYLE.md)
@@ -114,72 +93,46 @@ py::object loadOverride(const std::string& spec) {
 }
 
 // Import the backend (with the GIL held). In a host's interpreter, add our environment's site-packages first.
-void importBackend(State& s, bool attached) {
-    if (attached && !s.python.empty()) {
-        const std::string site = environmentPrefix(s.python) + "/lib/python" + pythonVersion() + "/site-packages";
-        py::module_::import("site").attr("addsitedir")(site);
-    }
+void importBackend(State& s, const ChromalumaBridgeStart& config, bool attached) {
+    if (attached && *config.sitePackages != '\0') py::module_::import("site").attr("addsitedir")(config.sitePackages);
     py::module_::import("numpy");
     s.chromalumaError = new py::object(py::module_::import("chromaluma.errors").attr("ChromalumaError"));
     s.readContract = new py::object(py::module_::import("chromaluma.contract").attr("read_model_contract"));
-    const char* override = std::getenv(kBackendOverrideVar);
-    if (override != nullptr && *override != '\0') {
-        logLine(std::string("using the backend named by ") + kBackendOverrideVar + ": " + override);
-        s.process = new py::object(loadOverride(override));
+    if (*config.backendOverride != '\0') {
+        logLine(std::string("using the backend named by CHROMALUMA_PLUGIN_BACKEND: ") + config.backendOverride);
+        s.process = new py::object(loadOverride(config.backendOverride));
     } else {
         s.process = new py::object(py::module_::import("chromaluma.api").attr("process"));
     }
 }
 
-void start(State& s) {
-    // First, before calling any Py* function: a host that loaded another Python version (Nuke, Natron) puts its
-    // libpython in the global scope, so our Py* references may bind to it. Refuse rather than mix two ABIs.
-    const std::string foreign = foreignLibpython(pythonVersion());
-    if (!foreign.empty()) {
-        s.why = environmentHelp("the host process already runs another Python (" + foreign + ") but this plug-in "
-                                "was built for Python " + pythonVersion() + "; rebuild it with the host's Python "
-                                "version (a venv made with PYTHON=python3.X)");
-        return;
-    }
-    std::string library;
-    promoteToGlobal(reinterpret_cast<const void*>(&Py_IsInitialized), library);
+int start(const ChromalumaBridgeStart& config, ChromalumaBridgeResult* result) {
+    State& s = state();
+    if (s.started) return s.ok ? kChromalumaBridgeOk : fail(result, kChromalumaBridgeNotStarted, "EnvironmentError",
+                                                               "the Python bridge failed to start earlier");
+    s.started = true;
     const bool attached = Py_IsInitialized() != 0;
+    const std::string python = config.python;
     if (!attached) {
-        if (!startOwnInterpreter(s)) return;
+        std::string why;
+        if (!startOwnInterpreter(python, why)) return fail(result, kChromalumaBridgeEnvironmentError, "EnvironmentError", why);
     } else {
-        std::string ignored;
-        if (auto location = locatePython(bundleResourcesDir(), ignored)) s.python = location->python;
         logLine("using the host's Python interpreter");
     }
     Gil gil;
     try {
-        importBackend(s, attached);
+        importBackend(s, config, attached);
         s.ok = true;
+        return kChromalumaBridgeOk;
     } catch (py::error_already_set& e) {
-        s.why = environmentHelp("importing chromaluma in " + (s.python.empty() ? "the host's Python" : s.python) +
-                                " failed: " + std::string(py::str(e.type().attr("__name__"))) + ": " +
-                                std::string(py::str(e.value())));
-    } catch (const std::exception& e) {
-        s.why = environmentHelp(std::string("importing chromaluma failed: ") + e.what());
+        return fail(result, kChromalumaBridgeEnvironmentError, "EnvironmentError",
+                    "importing chromaluma in " + (attached || python.empty() ? std::string("the host's Python") : python) +
+                        " failed: " + std::string(py::str(e.type().attr("__name__"))) + ": " + std::string(py::str(e.value())));
     }
 }
 
-State& ready() {
-    State& s = state();
-    std::call_once(s.once, [&s] {
-        try {
-            start(s);
-        } catch (const std::exception& e) {
-            s.why = environmentHelp(e.what());
-        }
-        if (!s.ok) logLine(s.why);
-    });
-    if (!s.ok) throw BackendError("EnvironmentError", s.why, false);
-    return s;
-}
-
-// With the GIL held: the Python exception in flight as a BackendError; tracebacks of unexpected ones go to stderr.
-BackendError toBackendError(State& s, py::error_already_set& e) {
+// With the GIL held: report the Python exception in flight; tracebacks of unexpected ones go to stderr.
+int reportException(const State& s, py::error_already_set& e, ChromalumaBridgeResult* result) {
     std::string type = "Exception", message;
     try {
         type = py::str(e.type().attr("__name__"));
@@ -195,30 +148,29 @@ BackendError toBackendError(State& s, py::error_already_set& e) {
             logLine(e.what());
         }
     }
-    return BackendError(type, message, ours);
+    return fail(result, ours ? kChromalumaBridgeChromalumaError : kChromalumaBridgePythonError, type, message);
 }
 
-py::dtype dtypeOf(BitDepth depth) {
-    switch (depth) {
-        case BitDepth::Byte: return py::dtype::of<std::uint8_t>();
-        case BitDepth::Short: return py::dtype::of<std::uint16_t>();
-        case BitDepth::Float: return py::dtype::of<float>();
-        case BitDepth::None: break;
+py::dtype dtypeOf(int bytesPerComponent) {
+    switch (bytesPerComponent) {
+        case 1: return py::dtype::of<std::uint8_t>();
+        case 2: return py::dtype::of<std::uint16_t>();
+        case 4: return py::dtype::of<float>();
+        default: break;
     }
     throw std::invalid_argument("unsupported pixel depth");
 }
 
 // A numpy view of host memory with explicit strides. `base` is the owner numpy records, so nothing is copied.
-py::array makeArray(const ArrayArg& a, const py::capsule& base) {
-    const TopDownLayout& l = a.layout;
-    std::vector<py::ssize_t> shape{l.height, l.width, l.components};
-    std::vector<py::ssize_t> strides{l.rowStride, l.pixelStride, l.componentStride};
-    py::array array(dtypeOf(a.depth), shape, strides, l.first, base);
-    if (!a.writable) array.attr("setflags")(py::arg("write") = false);
+py::array makeArray(const ChromalumaBridgeArray& a, const py::capsule& base) {
+    std::vector<py::ssize_t> shape{a.height, a.width, a.components};
+    std::vector<py::ssize_t> strides{a.rowStride, a.pixelStride, a.componentStride};
+    py::array array(dtypeOf(a.bytesPerComponent), shape, strides, a.first, base);
+    if (a.writable == 0) array.attr("setflags")(py::arg("write") = false);
     return array;
 }
 
-py::dict makeParams(const BackendParams& p) {
+py::dict makeParams(const ChromalumaBridgeParams& p) {
     py::dict params;
     params["model"] = p.model;
     params["mix"] = p.mix;
@@ -226,80 +178,104 @@ py::dict makeParams(const BackendParams& p) {
     params["device"] = p.device;
     params["tile_size"] = p.tileSize;
     params["output_mode"] = p.outputMode;
-    params["premultiplied"] = p.premultiplied;
+    params["premultiplied"] = p.premultiplied != 0;
     params["window"] = py::make_tuple(p.windowX, p.windowY);
     params["frame_origin"] = py::make_tuple(p.originX, p.originY);
     params["report"] = py::dict();
     return params;
 }
 
-ModelReport readReport(const py::dict& params) {
-    ModelReport report;
+// Hands params["report"] to the caller; true when it also held the receptive field and processing scale.
+bool readReport(const py::dict& params, ChromalumaBridgeResult* result) {
     const py::dict r = params["report"].cast<py::dict>();
-    if (r.contains("provider")) report.provider = py::str(r["provider"]);
-    if (r.contains("model_summary")) report.summary = py::str(r["model_summary"]);
+    if (r.contains("provider")) say(result, kChromalumaBridgeProvider, py::str(r["provider"]));
+    if (r.contains("model_summary")) say(result, kChromalumaBridgeSummary, py::str(r["model_summary"]));
     if (r.contains("warnings"))
-        for (py::handle w : r["warnings"]) report.warnings.emplace_back(py::str(w));
-    if (r.contains("receptive_field")) report.receptiveField = r["receptive_field"].cast<int>();
-    if (r.contains("processing_scale")) report.processingScale = r["processing_scale"].cast<double>();
-    return report;
-}
-
-}  // namespace
-
-bool available(std::string& why) {
-    try {
-        ready();
-        return true;
-    } catch (const BackendError& e) {
-        why = e.what();
-        return false;
+        for (py::handle w : r["warnings"]) say(result, kChromalumaBridgeWarning, py::str(w));
+    const bool complete = r.contains("receptive_field") && r.contains("processing_scale");
+    if (complete && result != nullptr) {
+        result->receptiveField = r["receptive_field"].cast<int>();
+        result->processingScale = r["processing_scale"].cast<double>();
     }
+    return complete;
 }
 
-ModelReport describe(const BackendParams& params) {
-    State& s = ready();
+int describe(const ChromalumaBridgeParams& params, ChromalumaBridgeResult* result) {
+    const State& s = state();
+    if (!s.ok) return fail(result, kChromalumaBridgeNotStarted, "EnvironmentError", "the Python bridge is not started");
     Gil gil;
     try {
         py::dict p = makeParams(params);
         (*s.process)(py::none(), py::none(), p);
-        ModelReport report = readReport(p);
         // api.process reports the receptive field and processing scale (docs/CONTRACT.md §3); a backend that does
         // not is asked nothing more: the model's metadata is read through chromaluma.contract instead.
-        const py::dict filled = p["report"].cast<py::dict>();
-        if (!filled.contains("receptive_field") || !filled.contains("processing_scale")) {
+        if (!readReport(p, result)) {
             const py::object contract = (*s.readContract)(params.model);
-            report.receptiveField = contract.attr("receptive_field").cast<int>();
-            report.processingScale = contract.attr("processing_scale").cast<double>();
+            result->receptiveField = contract.attr("receptive_field").cast<int>();
+            result->processingScale = contract.attr("processing_scale").cast<double>();
         }
-        return report;
+        return kChromalumaBridgeOk;
     } catch (py::error_already_set& e) {
-        throw toBackendError(s, e);
+        return reportException(s, e, result);
     }
 }
 
-ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg* mask, const BackendParams& params) {
-    State& s = ready();
+int process(const ChromalumaBridgeArray& src, const ChromalumaBridgeArray& dst, const ChromalumaBridgeArray* mask,
+            const ChromalumaBridgeParams& params, ChromalumaBridgeResult* result) {
+    const State& s = state();
+    if (!s.ok) return fail(result, kChromalumaBridgeNotStarted, "EnvironmentError", "the Python bridge is not started");
     Gil gil;
     try {
         // The capsule stands for "memory owned by the host": numpy keeps it as the arrays' base, never copies.
-        py::capsule hostMemory(src.layout.first, [](void*) {});
-        ModelReport report;
+        py::capsule hostMemory(src.first, [](void*) {});
         {
             py::dict p = makeParams(params);
             if (mask != nullptr) p["mask"] = makeArray(*mask, hostMemory);
             py::array srcArray = makeArray(src, hostMemory);
             py::array dstArray = makeArray(dst, hostMemory);
             (*s.process)(srcArray, dstArray, p);
-            report = readReport(p);
+            readReport(p, result);
         }
         if (hostMemory.ref_count() > 1)  // the backend kept a view of host memory beyond the call: a bug there
             logLine("warning: the backend kept a reference to the host's pixels after process() returned");
-        return report;
+        return kChromalumaBridgeOk;
     } catch (py::error_already_set& e) {
-        throw toBackendError(s, e);
+        return reportException(s, e, result);
     }
 }
 
-}  // namespace bridge
-}  // namespace chromaluma
+// The last line of defence at the C boundary: whatever escaped becomes a status and a message.
+template <class Body>
+int guarded(ChromalumaBridgeResult* result, Body&& body) noexcept {
+    try {
+        return body();
+    } catch (const std::bad_alloc&) {
+        return fail(result, kChromalumaBridgePythonError, "MemoryError", "out of memory in the Python bridge");
+    } catch (const std::exception& e) {
+        return fail(result, kChromalumaBridgePythonError, "RuntimeError", e.what());
+    } catch (...) {
+        return fail(result, kChromalumaBridgePythonError, "RuntimeError", "unknown error in the Python bridge");
+    }
+}
+
+}  // namespace
+
+#define CHROMALUMA_BRIDGE_EXPORT extern "C" __attribute__((visibility("default")))
+
+CHROMALUMA_BRIDGE_EXPORT int chromaluma_bridge_abi(void) { return CHROMALUMA_BRIDGE_ABI_VERSION; }
+
+CHROMALUMA_BRIDGE_EXPORT int chromaluma_bridge_start(const ChromalumaBridgeStart* config, ChromalumaBridgeResult* result) {
+    return guarded(result, [&] { return start(*config, result); });
+}
+
+CHROMALUMA_BRIDGE_EXPORT int chromaluma_bridge_describe(const ChromalumaBridgeParams* params,
+                                                        ChromalumaBridgeResult* result) {
+    return guarded(result, [&] { return describe(*params, result); });
+}
+
+CHROMALUMA_BRIDGE_EXPORT int chromaluma_bridge_process(const ChromalumaBridgeArray* src, const ChromalumaBridgeArray* dst,
+                                                       const ChromalumaBridgeArray* mask,
+                                                       const ChromalumaBridgeParams* params,
+                                                       ChromalumaBridgeResult* result) {
+    return guarded(result, [&] { return process(*src, *dst, mask, *params, result); });
+}

@@ -1,73 +1,100 @@
-// The bridge to chromaluma.api.process (docs/CONTRACT.md §1). PyBridge.cpp is the only file that includes
-// pybind11 or Python headers; this header is plain C++ so the OFX side stays free of Python.
-//
-// One interpreter per process, started on first use. If the host already runs Python (Nuke, Natron), its
-// interpreter is used and no second one is started. The GIL is released right after start and taken per call,
-// so concurrent renders are serialised by the GIL except where ONNX Runtime releases it while it computes.
-#pragma once
+/* The C interface of the Python bridge module, Contents/Linux-x86-64/ChromalumaPython.so (PyBridge.cpp).
+ *
+ * Chromaluma.ofx never links libpython: a host must be able to load and list the effect on a machine where the
+ * Python environment is missing or moved. Backend.cpp (in Chromaluma.ofx) first locates the environment, makes
+ * that Python's libpython global (dlopen RTLD_GLOBAL, or the host's own when it already runs Python), and only then
+ * dlopens this module, whose Py* references resolve against it (like a Python extension module's).
+ *
+ * Plain C across the boundary: no C++ type and no exception crosses it. Every function catches everything and
+ * reports through a ChromalumaBridgeResult; texts are handed to the caller's callback, never owned across calls.
+ * Threading: start() is called once; it leaves the GIL released. describe() and process() may be called from any
+ * thread, concurrently; each takes the GIL for its duration (ONNX Runtime releases it while it computes). */
+#ifndef CHROMALUMA_PYBRIDGE_H
+#define CHROMALUMA_PYBRIDGE_H
 
-#include <stdexcept>
-#include <string>
-#include <vector>
+#include <stddef.h>
 
-#include "ImageView.h"
+#ifdef __cplusplus
+extern "C" {
+#endif
 
-namespace chromaluma {
+/* Bumped whenever a struct or signature below changes: the plug-in refuses a bridge of another version. */
+#define CHROMALUMA_BRIDGE_ABI_VERSION 1
 
-// A Python exception (or an environment failure) as a C++ error: Python type name + message.
-class BackendError : public std::runtime_error {
-public:
-    BackendError(std::string type, const std::string& message, bool chromalumaError)
-        : std::runtime_error(message), type_(std::move(type)), chromalumaError_(chromalumaError) {}
-    const std::string& type() const { return type_; }
-    bool isChromalumaError() const { return chromalumaError_; }  // a ChromalumaError: message names the fix
-    std::string userMessage() const;
-
-private:
-    std::string type_;
-    bool chromalumaError_;
+enum ChromalumaBridgeStatus {
+    kChromalumaBridgeOk = 0,
+    kChromalumaBridgeEnvironmentError = 1, /* Python could not start or chromaluma could not be imported */
+    kChromalumaBridgePythonError = 2,      /* an unexpected Python exception (traceback printed to stderr) */
+    kChromalumaBridgeChromalumaError = 3,  /* a chromaluma.errors.ChromalumaError: its message names the fix */
+    kChromalumaBridgeNotStarted = 4
 };
 
-// One array argument: a top-down strided view of host memory, never copied.
-struct ArrayArg {
-    TopDownLayout layout;
-    BitDepth depth = BitDepth::None;
-    bool writable = false;
+enum ChromalumaBridgeText {
+    kChromalumaBridgeErrorType = 0,    /* Python exception type name */
+    kChromalumaBridgeErrorMessage = 1, /* str(exception), or what went wrong starting Python */
+    kChromalumaBridgeProvider = 2,     /* report["provider"] */
+    kChromalumaBridgeSummary = 3,      /* report["model_summary"] */
+    kChromalumaBridgeWarning = 4       /* one of report["warnings"] (called once per warning) */
 };
 
-// The scalar entries of `params` (docs/CONTRACT.md §1.4).
-struct BackendParams {
-    std::string model;
-    double mix = 1.0;
-    std::string device = "auto";       // "auto" | "gpu" | "cpu"
-    int tileSize = 0;
-    std::string outputMode = "restored";  // "restored" | "confidence" | "difference"
-    bool premultiplied = true;
-    int windowX = 0, windowY = 0;        // dst's top-left inside src
-    int originX = 0, originY = 0;        // src's top-left inside the frame (top-down)
-};
+/* A top-down strided view of host memory (docs/CONTRACT.md §1.1); becomes a numpy view, never copied. */
+typedef struct ChromalumaBridgeArray {
+    unsigned char* first; /* top-left pixel's first component */
+    int height, width, components;
+    ptrdiff_t rowStride, pixelStride, componentStride; /* bytes */
+    int bytesPerComponent;                             /* 1: uint8, 2: uint16, 4: float32 */
+    int writable;
+} ChromalumaBridgeArray;
 
-// What the backend reported about a model (params["report"]) plus what the plug-in needs for regions of interest.
-struct ModelReport {
-    std::string provider;
-    std::string summary;
-    std::vector<std::string> warnings;
-    int receptiveField = 0;       // chromaluma.receptive_field (full-resolution pixels)
-    double processingScale = 1.0; // chromaluma.processing_scale
-    std::string text() const;     // what modelInfo shows
-};
+/* The scalar entries of `params` (docs/CONTRACT.md §1.4). Strings are UTF-8, never NULL. */
+typedef struct ChromalumaBridgeParams {
+    const char* model;
+    double mix;
+    const char* device;     /* "auto" | "gpu" | "cpu" */
+    int tileSize;
+    const char* outputMode; /* "restored" | "confidence" | "difference" */
+    int premultiplied;
+    int windowX, windowY;   /* dst's top-left inside src */
+    int originX, originY;   /* src's top-left inside the frame (top-down) */
+} ChromalumaBridgeParams;
 
-namespace bridge {
+/* Filled by the bridge. `text` (set by the caller) receives every string result; it must not throw. */
+typedef struct ChromalumaBridgeResult {
+    void* context;
+    void (*text)(void* context, int which, const char* value);
+    int receptiveField;     /* describe(): chromaluma.receptive_field */
+    double processingScale; /* describe(): chromaluma.processing_scale */
+} ChromalumaBridgeResult;
 
-// Starts (or attaches to) Python and imports the backend on first call; false with `why` (a user message) if
-// that is impossible. Never throws, never terminates the process, and never retries a failed start.
-bool available(std::string& why);
+/* How to start: `python` is the environment's executable (empty when only the host's interpreter is known);
+ * `sitePackages` is added to sys.path when the host's interpreter is used; `backendOverride` ("file.py:function"
+ * or "module:function", may be empty) replaces chromaluma.api.process (tests). */
+typedef struct ChromalumaBridgeStart {
+    const char* python;
+    const char* sitePackages;
+    const char* backendOverride;
+} ChromalumaBridgeStart;
 
-// process(None, None, params): validate and load the model, fill the report, render nothing.
-ModelReport describe(const BackendParams& params);
+typedef int (*ChromalumaBridgeAbiFn)(void);
+typedef int (*ChromalumaBridgeStartFn)(const ChromalumaBridgeStart*, ChromalumaBridgeResult*);
+typedef int (*ChromalumaBridgeDescribeFn)(const ChromalumaBridgeParams*, ChromalumaBridgeResult*);
+typedef int (*ChromalumaBridgeProcessFn)(const ChromalumaBridgeArray* src, const ChromalumaBridgeArray* dst,
+                                         const ChromalumaBridgeArray* mask, const ChromalumaBridgeParams*,
+                                         ChromalumaBridgeResult*);
 
-// process(src, dst, params) with `mask` (nullptr for none). Throws BackendError.
-ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg* mask, const BackendParams& params);
+/* The module's exported symbols (names used with dlsym). */
+int chromaluma_bridge_abi(void);
+/* Starts (or attaches to the host's) interpreter and imports the backend; once per process. */
+int chromaluma_bridge_start(const ChromalumaBridgeStart* start, ChromalumaBridgeResult* result);
+/* process(None, None, params): load and validate the model, report it and its receptive field; render nothing. */
+int chromaluma_bridge_describe(const ChromalumaBridgeParams* params, ChromalumaBridgeResult* result);
+/* process(src, dst, params); `mask` may be NULL. */
+int chromaluma_bridge_process(const ChromalumaBridgeArray* src, const ChromalumaBridgeArray* dst,
+                              const ChromalumaBridgeArray* mask, const ChromalumaBridgeParams* params,
+                              ChromalumaBridgeResult* result);
 
-}  // namespace bridge
-}  // namespace chromaluma
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CHROMALUMA_PYBRIDGE_H */

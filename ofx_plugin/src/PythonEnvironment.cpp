@@ -3,6 +3,8 @@
 #include <dlfcn.h>
 #include <link.h>
 
+#include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -10,6 +12,14 @@
 
 namespace chromaluma {
 namespace {
+
+#if defined(__x86_64__)
+constexpr const char* kMultiarch = "x86_64-linux-gnu";  // Debian/Ubuntu put libpython under lib/<multiarch>
+#elif defined(__aarch64__)
+constexpr const char* kMultiarch = "aarch64-linux-gnu";
+#else
+constexpr const char* kMultiarch = "";
+#endif
 
 std::string trim(const std::string& s) {
     const auto begin = s.find_first_not_of(" \t\r\n");
@@ -52,17 +62,21 @@ std::optional<std::string> confValue(const std::string& text, const std::string&
     return std::nullopt;
 }
 
-std::string bundleResourcesDir() {
+std::string bundleBinaryDir() {
     Dl_info info{};
-    if (dladdr(reinterpret_cast<const void*>(&bundleResourcesDir), &info) == 0 || info.dli_fname == nullptr) return {};
-    // .../Chromaluma.ofx.bundle/Contents/Linux-x86-64/Chromaluma.ofx -> .../Chromaluma.ofx.bundle/Contents/Resources
-    return parentDir(parentDir(info.dli_fname)) + "/Resources";
+    if (dladdr(reinterpret_cast<const void*>(&bundleBinaryDir), &info) == 0 || info.dli_fname == nullptr) return {};
+    return parentDir(info.dli_fname);  // .../Chromaluma.ofx.bundle/Contents/Linux-x86-64
+}
+
+std::string bundleResourcesDir() {
+    const std::string binaryDir = bundleBinaryDir();
+    return binaryDir.empty() ? std::string() : parentDir(binaryDir) + "/Resources";
 }
 
 std::optional<PythonLocation> locatePython(const std::string& resourcesDir, std::string& error) {
     PythonLocation location;
     if (const char* env = std::getenv(kPythonEnvVar); env != nullptr && *env != '\0') {
-        location = {env, std::string(kPythonEnvVar)};
+        location = {env, std::string(kPythonEnvVar), {}, {}};
     } else {
         const std::string conf = resourcesDir + "/" + kConfFileName;
         const auto text = readFile(conf);
@@ -71,7 +85,11 @@ std::optional<PythonLocation> locatePython(const std::string& resourcesDir, std:
             error = text ? conf + " has no `python = /path/to/venv/bin/python` line" : conf + " is missing";
             return std::nullopt;
         }
-        location = {*python, conf};
+        location = {*python, conf, confValue(*text, "libpython").value_or(""), conf};
+    }
+    if (const char* env = std::getenv(kLibpythonEnvVar); env != nullptr && *env != '\0') {
+        location.libpython = env;
+        location.libpythonOrigin = kLibpythonEnvVar;
     }
     if (!isExecutableFile(location.python)) {
         error = "the Python named by " + location.origin + " (" + location.python + ") is not an executable file";
@@ -94,10 +112,65 @@ std::string venvPythonVersion(const std::string& python) {
 
 std::string environmentPrefix(const std::string& python) { return parentDir(parentDir(python)); }
 
+std::vector<std::string> libpythonCandidates(const std::string& python, const std::string& version) {
+    std::vector<std::string> prefixes;
+    const auto add = [&prefixes](const std::string& prefix) {
+        if (!prefix.empty() && std::find(prefixes.begin(), prefixes.end(), prefix) == prefixes.end())
+            prefixes.push_back(prefix);
+    };
+    const std::string bin = parentDir(python);
+    for (const std::string& dir : {bin, parentDir(bin)}) {  // a venv: its base installation's prefix
+        if (const auto text = readFile(dir + "/pyvenv.cfg")) {
+            if (const auto home = confValue(*text, "home")) add(parentDir(*home));
+            break;
+        }
+    }
+    if (char* real = realpath(python.c_str(), nullptr)) {  // bin/python may link into the base installation
+        add(environmentPrefix(real));
+        std::free(real);
+    }
+    add(environmentPrefix(python));
+    std::vector<std::string> candidates;
+    for (const std::string& prefix : prefixes) {
+        for (const std::string& lib : {prefix + "/lib", prefix + "/lib64", prefix + "/lib/" + kMultiarch}) {
+            candidates.push_back(lib + "/libpython" + version + ".so.1.0");
+            candidates.push_back(lib + "/libpython" + version + ".so");
+        }
+    }
+    return candidates;
+}
+
 std::string environmentHelp(const std::string& reason) {
     return "Chromaluma cannot use its Python environment: " + reason +
            ". Set CHROMALUMA_PYTHON=/path/to/venv/bin/python (a Python environment with chromaluma installed) "
            "in the host's environment, or re-run `make install-plugin`, then restart the host.";
+}
+
+std::string libpythonHelp(const std::string& reason, const std::string& version) {
+    return "Chromaluma cannot load the Python library of its environment: " + reason +
+           ". Set CHROMALUMA_LIBPYTHON=/path/to/libpython" + version + ".so.1.0 (the shared library of the Python " +
+           version + " that environment was made from; a Python built with --enable-shared) or " +
+           "CHROMALUMA_PYTHON=/path/to/venv/bin/python in the host's environment, or re-run `make install-plugin`, "
+           "then restart the host.";
+}
+
+std::string loadedLibpython(const std::string& version) {
+    struct Search {
+        std::string wanted;
+        std::string found;
+    } search{"libpython" + version + ".", {}};
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* data) -> int {
+            auto* s = static_cast<Search*>(data);
+            const std::string name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+            const auto slash = name.find_last_of('/');
+            const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
+            if (base.rfind(s->wanted, 0) != 0 || base.find(".so") == std::string::npos) return 0;
+            s->found = name;
+            return 1;
+        },
+        &search);
+    return search.found;
 }
 
 std::string foreignLibpython(const std::string& ourVersion) {
@@ -122,12 +195,9 @@ std::string foreignLibpython(const std::string& ourVersion) {
     return search.found;
 }
 
-bool promoteToGlobal(const void* symbol, std::string& libraryPath) {
-    Dl_info info{};
-    if (dladdr(symbol, &info) == 0 || info.dli_fname == nullptr) return false;
-    libraryPath = info.dli_fname;
+bool promoteToGlobal(const std::string& path) {
     // RTLD_NOLOAD: only raise the already loaded library to global scope; never load a second copy.
-    void* handle = dlopen(info.dli_fname, RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL | RTLD_NOLOAD);
     return handle != nullptr;  // deliberately never dlclose'd: Python stays loaded until process exit
 }
 

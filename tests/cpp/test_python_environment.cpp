@@ -54,6 +54,35 @@ static void locating(const std::string& root) {
     EXPECT(error.find("CHROMALUMA_PYTHON") != std::string::npos && error.find("nowhere") != std::string::npos);
     unsetenv(chromaluma::kPythonEnvVar);
 
+    write(resources + "/chromaluma.conf", "python = " + python + "\nlibpython = /opt/py/lib/libpython3.11.so.1.0\n");
+    error.clear();
+    auto named = chromaluma::locatePython(resources, error);
+    EXPECT(named.has_value() && named->libpython == "/opt/py/lib/libpython3.11.so.1.0" &&
+           named->libpythonOrigin == resources + "/chromaluma.conf");
+    setenv(chromaluma::kPythonEnvVar, python.c_str(), 1);  // the conf's libpython belongs to the conf's python
+    named = chromaluma::locatePython(resources, error);
+    EXPECT(named.has_value() && named->origin == "CHROMALUMA_PYTHON" && named->libpython.empty());
+    setenv(chromaluma::kLibpythonEnvVar, "/elsewhere/libpython3.11.so.1.0", 1);  // the variable always wins
+    named = chromaluma::locatePython(resources, error);
+    EXPECT(named.has_value() && named->libpython == "/elsewhere/libpython3.11.so.1.0" &&
+           named->libpythonOrigin == "CHROMALUMA_LIBPYTHON");
+    unsetenv(chromaluma::kPythonEnvVar);
+    unsetenv(chromaluma::kLibpythonEnvVar);
+
+    // Derived from the venv's base installation (pyvenv.cfg home = /usr/bin), then the venv's own prefix.
+    const auto candidates = chromaluma::libpythonCandidates(python, "3.11");
+    EXPECT(!candidates.empty() && candidates.front() == "/usr/lib/libpython3.11.so.1.0");
+    bool multiarch = false, ownPrefix = false;
+    for (const std::string& c : candidates) {
+        multiarch = multiarch || (c.find("/usr/lib/") == 0 && c.find("-linux-gnu/libpython3.11.so.1.0") != std::string::npos);
+        ownPrefix = ownPrefix || c == root + "/venv/lib/libpython3.11.so.1.0";
+    }
+    EXPECT(multiarch && ownPrefix);
+    const std::string libHelp = chromaluma::libpythonHelp("x", "3.11");
+    EXPECT(libHelp.find("CHROMALUMA_LIBPYTHON=/path/to/libpython3.11.so.1.0") != std::string::npos &&
+           libHelp.find("CHROMALUMA_PYTHON=") != std::string::npos);
+    EXPECT(chromaluma::loadedLibpython("3.11").empty());  // this test program does not load Python
+
     EXPECT(chromaluma::venvPythonVersion(python) == "3.11");
     EXPECT(chromaluma::venvPythonVersion("/nonexistent/bin/python").empty());
     EXPECT(chromaluma::environmentPrefix(python) == root + "/venv");

@@ -106,10 +106,36 @@ def test_bundle_layout_and_conf(build: PluginBuild) -> None:
     conf = (contents / "Resources" / "chromaluma.conf").read_text()
     python = next(line.split("=", 1)[1].strip() for line in conf.splitlines() if line.startswith("python"))
     assert Path(python).is_file(), f"chromaluma.conf names {python}, which does not exist"
-    exports = subprocess.run(["nm", "-D", "--defined-only", str(contents / "Linux-x86-64" / "Chromaluma.ofx")],
-                             capture_output=True, text=True, check=False).stdout
-    exported = {row.split()[-1] for row in exports.splitlines() if " T " in row}
-    assert exported == {"OfxGetPlugin", "OfxGetNumberOfPlugins"}, f"hidden visibility broken: {sorted(exported)}"
+    libpython = next(line.split("=", 1)[1].strip() for line in conf.splitlines() if line.startswith("libpython"))
+    assert Path(libpython).is_file(), f"chromaluma.conf names {libpython}, which does not exist"
+    assert exported_functions(contents / "Linux-x86-64" / "Chromaluma.ofx") == {"OfxGetPlugin", "OfxGetNumberOfPlugins"}
+    assert exported_functions(contents / "Linux-x86-64" / "ChromalumaPython.so") == {
+        "chromaluma_bridge_abi", "chromaluma_bridge_start", "chromaluma_bridge_describe", "chromaluma_bridge_process"}
+
+
+def exported_functions(binary: Path) -> set[str]:
+    exports = subprocess.run(["nm", "-D", "--defined-only", str(binary)], capture_output=True, text=True,
+                             check=True).stdout
+    return {row.split()[-1] for row in exports.splitlines() if " T " in row}
+
+
+def dynamic_section(binary: Path) -> str:
+    return subprocess.run(["readelf", "-d", str(binary)], capture_output=True, text=True, check=True).stdout
+
+
+def test_plugin_binary_does_not_link_libpython(build: PluginBuild) -> None:
+    """A host must load the effect where Python is missing: only the bridge module (loaded later) needs it."""
+    binaries = build.bundle / "Contents" / "Linux-x86-64"
+    plugin = dynamic_section(binaries / "Chromaluma.ofx")
+    assert "NEEDED" in plugin, plugin  # readelf worked: the check below would prove nothing otherwise
+    assert "libpython" not in plugin, f"Chromaluma.ofx links libpython:\n{plugin}"
+    assert "RPATH" not in plugin and "RUNPATH" not in plugin, f"Chromaluma.ofx bakes in a library path:\n{plugin}"
+    # The bridge does not link it either: its Py* symbols come from the libpython the plug-in made global.
+    bridge = dynamic_section(binaries / "ChromalumaPython.so")
+    assert "libpython" not in bridge and "RUNPATH" not in bridge and "RPATH" not in bridge, bridge
+    undefined = subprocess.run(["nm", "-D", "--undefined-only", str(binaries / "ChromalumaPython.so")],
+                               capture_output=True, text=True, check=True).stdout
+    assert "Py_InitializeFromConfig" in undefined, "the bridge module does not use Python: wrong file?"
 
 
 @pytest.mark.parametrize("depth", ["float", "short", "byte"])
@@ -242,5 +268,28 @@ def test_uses_the_hosts_python_interpreter(build: PluginBuild, pointwise: Path, 
     assert_render_ok(done)
     assert "host Python" in done.stderr, "the preloaded host interpreter did not start: the test proves nothing"
     assert "using the host's Python interpreter" in done.stderr, done.stderr
+    np.testing.assert_allclose(read_output(out, 1, "float")[..., :3], pointwise_expected(frame[..., :3]),
+                               atol=1e-5, rtol=0)
+
+
+def test_install_plugin_writes_conf_and_renders(build: PluginBuild, pointwise: Path, tmp_path: Path,
+                                                rng: np.random.Generator) -> None:
+    """scripts/install_plugin.sh: the installed bundle names the venv's python and its libpython, and renders."""
+    root = Path(__file__).resolve().parents[2]
+    dest = tmp_path / "OFX" / "Plugins"
+    env = {**os.environ, "OFX_PLUGIN_PATH": f"{dest}:/nonexistent"}
+    done = subprocess.run([str(root / "scripts" / "install_plugin.sh"), str(build.plugin_dir.parent), sys.executable],
+                          capture_output=True, text=True, timeout=120, check=False, env=env)
+    assert done.returncode == 0, done.stderr
+    conf = (dest / "Chromaluma.ofx.bundle" / "Contents" / "Resources" / "chromaluma.conf").read_text()
+    values = dict(line.split(" = ", 1) for line in conf.splitlines() if " = " in line and not line.startswith("#"))
+    assert values["python"] == os.path.abspath(sys.executable)  # the venv's python, symlink not resolved
+    assert Path(values["libpython"]).is_file() and f"libpython{sys.version_info[0]}.{sys.version_info[1]}" in conf
+    frame = random_frame(rng, opaque=True)
+    pattern = write_sequence(tmp_path / "shot", [frame])
+    installed = PluginBuild(host=build.host, plugin_dir=dest)
+    out = tmp_path / "out.####.tif"
+    no_overrides = {"CHROMALUMA_PYTHON": "", "CHROMALUMA_LIBPYTHON": ""}
+    assert_render_ok(ofx_render(installed, pattern, out, {"modelFile": pointwise}, env=no_overrides))
     np.testing.assert_allclose(read_output(out, 1, "float")[..., :3], pointwise_expected(frame[..., :3]),
                                atol=1e-5, rtol=0)

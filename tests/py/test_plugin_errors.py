@@ -2,8 +2,10 @@
 render status, the host process survives, and it goes on to the next frame.
 
 Covered: missing model, corrupt model, a Python exception inside the backend (only on one frame, so the frames
-around it must still render correctly), and a bad Python environment (nonexistent, without chromaluma, wrong
-Python version, named by the bundle's chromaluma.conf).
+around it must still render correctly), a bad Python environment (nonexistent, without chromaluma, wrong
+Python version, named by the bundle's chromaluma.conf), and a Python library (libpython) that cannot be loaded
+(moved away, another version's, a venv whose base Python is gone): the effect still loads and lists, since
+Chromaluma.ofx does not link libpython, and every render names what to set.
 """
 
 from __future__ import annotations
@@ -133,3 +135,76 @@ def test_conf_naming_a_missing_python(build: PluginBuild, model: Path, shot: Pat
     moved = PluginBuild(host=build.host, plugin_dir=plugins)
     done = ofx_render(moved, shot, tmp_path / "out.####.tif", {"modelFile": model}, frames=(1, 2))
     assert_frames_failed_and_host_survived(done, 2, "/opt/moved-away/bin/python", str(conf), "make install-plugin")
+
+
+def copied_bundle(build: PluginBuild, folder: Path, conf: str) -> PluginBuild:
+    """A copy of the built bundle (a render node's install) whose chromaluma.conf says `conf`."""
+    shutil.copytree(build.bundle, folder / build.bundle.name)
+    (folder / build.bundle.name / "Contents" / "Resources" / "chromaluma.conf").write_text(conf)
+    return PluginBuild(host=build.host, plugin_dir=folder)
+
+
+def conf_value(build: PluginBuild, key: str) -> str:
+    conf = (build.bundle / "Contents" / "Resources" / "chromaluma.conf").read_text()
+    return next(line.split("=", 1)[1].strip() for line in conf.splitlines() if line.split("=")[0].strip() == key)
+
+
+def assert_lists_the_effect(build: PluginBuild, env: dict[str, str]) -> None:
+    listed = subprocess.run([str(build.host), "--plugin-path", str(build.plugin_dir), "--list"], capture_output=True,
+                            text=True, timeout=60, check=False, env={**os.environ, **env})
+    assert listed.returncode == 0 and "org.chromaluma.Restore\t" in listed.stdout, listed
+    assert "Chromaluma Restore" in listed.stdout and "cannot load" not in listed.stderr, listed
+
+
+PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"  # the build's Python (tests run in its venv)
+NO_OVERRIDES = {"CHROMALUMA_PYTHON": "", "CHROMALUMA_LIBPYTHON": ""}  # empty counts as unset
+
+
+@pytest.mark.parametrize("libpython", [f"/opt/moved-away/lib/libpython{PYTHON_VERSION}.so.1.0", "wrong-version"])
+def test_libpython_not_loadable_still_lists_and_says_what_to_set(build: PluginBuild, model: Path, shot: Path,
+                                                                 tmp_path: Path, libpython: str) -> None:
+    """A render node whose Python library is gone: the effect loads, lists, and each render says what to set."""
+    if libpython == "wrong-version":  # exists, but is not this Python's library: never loaded
+        libpython = str(tmp_path / "libpython3.8.so.1.0")
+        Path(libpython).write_bytes(b"\x7fELF not really")
+    node = copied_bundle(build, tmp_path / "plugins",
+                         f"python = {conf_value(build, 'python')}\nlibpython = {libpython}\n")
+    assert_lists_the_effect(node, NO_OVERRIDES)
+    done = ofx_render(node, shot, tmp_path / "out.####.tif", {"modelFile": model}, frames=(1, 2), env=NO_OVERRIDES)
+    assert_frames_failed_and_host_survived(done, 2, libpython, "CHROMALUMA_PYTHON=",
+                                           f"CHROMALUMA_LIBPYTHON=/path/to/libpython{PYTHON_VERSION}")
+    assert not (tmp_path / "out.0001.tif").exists()
+
+
+def test_venv_whose_base_python_is_gone(build: PluginBuild, model: Path, shot: Path, tmp_path: Path) -> None:
+    """CHROMALUMA_PYTHON names a venv whose base Python (pyvenv.cfg home) was removed: no libpython to derive."""
+    venv = tmp_path / "orphan-venv"
+    (venv / "bin").mkdir(parents=True)
+    python = venv / "bin" / "python"
+    python.write_text("#!/bin/sh\nexit 1\n")
+    python.chmod(0o755)
+    (venv / "pyvenv.cfg").write_text(f"home = {tmp_path}/removed-python/bin\nversion = {PYTHON_VERSION}.1\n")
+    env = {"CHROMALUMA_PYTHON": str(python), "CHROMALUMA_LIBPYTHON": ""}
+    assert_lists_the_effect(build, env)
+    done = ofx_render(build, shot, tmp_path / "out.####.tif", {"modelFile": model}, frames=(1, 2), env=env)
+    assert_frames_failed_and_host_survived(done, 2, f"no libpython{PYTHON_VERSION}.so found for {python}",
+                                           f"{tmp_path}/removed-python/lib/libpython{PYTHON_VERSION}.so.1.0",
+                                           "CHROMALUMA_LIBPYTHON=")
+
+
+def test_libpython_from_environment_variable_or_derived(build: PluginBuild, model: Path, shot: Path,
+                                                        tmp_path: Path) -> None:
+    """CHROMALUMA_LIBPYTHON overrides a stale conf; a conf without `libpython` derives it from the venv."""
+    frames = [read_frame(str(shot).replace("####", f"{index:04d}"))[0] for index in (1, 2)]
+    stale = copied_bundle(build, tmp_path / "stale", f"python = {conf_value(build, 'python')}\n"
+                                                     f"libpython = /opt/moved-away/libpython{PYTHON_VERSION}.so.1.0\n")
+    derived = copied_bundle(build, tmp_path / "derived", f"python = {conf_value(build, 'python')}\n")
+    for node, env in ((stale, {"CHROMALUMA_PYTHON": "", "CHROMALUMA_LIBPYTHON": conf_value(build, "libpython")}),
+                      (derived, NO_OVERRIDES)):
+        out = node.plugin_dir / "out.####.tif"
+        done = ofx_render(node, shot, out, {"modelFile": model}, frames=(1, 2), env=env)
+        assert done.returncode == 0, done.stderr
+        assert f"libpython{PYTHON_VERSION}" in done.stderr  # the plug-in says which library it loaded
+        for index, frame in enumerate(frames, start=1):
+            got, _ = read_frame(str(out).replace("####", f"{index:04d}"))
+            np.testing.assert_allclose(got[..., :3], pointwise_expected(frame[..., :3]), atol=1e-5, rtol=0)

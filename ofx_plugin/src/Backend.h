@@ -1,0 +1,78 @@
+// The backend as the OFX side sees it: chromaluma.api.process (docs/CONTRACT.md §1) behind plain C++ types.
+//
+// Backend.cpp finds the Python environment, loads that Python's libpython and the bridge module
+// (Contents/Linux-x86-64/ChromalumaPython.so, PyBridge.cpp) on first use, and calls the bridge's C interface
+// (PyBridge.h). Chromaluma.ofx itself never links libpython, so a host always loads and lists the effect; when
+// Python cannot be used, every instance says what to set instead.
+//
+// Threading: one interpreter per process, started on first use. If the host already runs Python (Nuke, Natron),
+// its interpreter is used and no second one is started. The GIL is released right after start and taken per
+// call, so concurrent renders are serialised by the GIL except where ONNX Runtime releases it while it computes.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ImageView.h"
+
+namespace chromaluma {
+
+// A Python exception (or an environment failure) as a C++ error: Python type name + message.
+class BackendError : public std::runtime_error {
+public:
+    BackendError(std::string type, const std::string& message, bool chromalumaError)
+        : std::runtime_error(message), type_(std::move(type)), chromalumaError_(chromalumaError) {}
+    const std::string& type() const { return type_; }
+    bool isChromalumaError() const { return chromalumaError_; }  // a ChromalumaError: message names the fix
+    std::string userMessage() const;
+
+private:
+    std::string type_;
+    bool chromalumaError_;
+};
+
+// One array argument: a top-down strided view of host memory, never copied.
+struct ArrayArg {
+    TopDownLayout layout;
+    BitDepth depth = BitDepth::None;
+    bool writable = false;
+};
+
+// The scalar entries of `params` (docs/CONTRACT.md §1.4).
+struct BackendParams {
+    std::string model;
+    double mix = 1.0;
+    std::string device = "auto";       // "auto" | "gpu" | "cpu"
+    int tileSize = 0;
+    std::string outputMode = "restored";  // "restored" | "confidence" | "difference"
+    bool premultiplied = true;
+    int windowX = 0, windowY = 0;        // dst's top-left inside src
+    int originX = 0, originY = 0;        // src's top-left inside the frame (top-down)
+};
+
+// What the backend reported about a model (params["report"]) plus what the plug-in needs for regions of interest.
+struct ModelReport {
+    std::string provider;
+    std::string summary;
+    std::vector<std::string> warnings;
+    int receptiveField = 0;       // chromaluma.receptive_field (full-resolution pixels)
+    double processingScale = 1.0; // chromaluma.processing_scale
+    std::string text() const;     // what modelInfo shows
+};
+
+namespace bridge {
+
+// Locates the environment, loads libpython and the bridge, starts (or attaches to) Python and imports the backend
+// on first call; false with `why` (a user message naming what to set) if that is impossible. Never throws, never
+// terminates the process, and never retries a failed start.
+bool available(std::string& why);
+
+// process(None, None, params): validate and load the model, fill the report, render nothing. Throws BackendError.
+ModelReport describe(const BackendParams& params);
+
+// process(src, dst, params) with `mask` (nullptr for none). Throws BackendError.
+ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg* mask, const BackendParams& params);
+
+}  // namespace bridge
+}  // namespace chromaluma
