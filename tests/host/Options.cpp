@@ -28,8 +28,11 @@ const char *usageText() {
          "  --rowbytes-padding B    B extra bytes at the end of every image row\n"
          "  --negative-rowbytes     rows stored top-down, negative rowBytes (data still at bottom-left)\n"
          "  --origin X,Y            pixel bounds start at (X,Y) instead of (0,0)\n"
-         "  --render-scale S        proxy render at scale S in (0,1] (nearest-neighbour input)\n"
+         "  --render-scale S        proxy render at scale S in (0,1] (nearest-neighbour input); a plug-in that\n"
+         "                          declares kOfxImageEffectPropSupportsMultiResolution=0 renders at scale 1\n"
          "  --timing                JSON lines on stdout: one per frame, then a summary\n"
+         "  --print-params          JSON lines on stdout: every parameter's value after the instance-changed\n"
+         "                          actions of --param, and again after the renders (one line per instance)\n"
          "  --allow-missing         missing suites/properties are notes, not a failure\n"
          "exit status: 0 all frames rendered; 1-100 that many frames failed (capped); 120 bad command line;\n"
          "             121 plug-in setup failed; 122 the plug-in needed a suite/property this host lacks\n";
@@ -104,6 +107,7 @@ bool parseSwitch(const std::string &flag, Options &o) {
   if (flag == "--list") o.list = true;
   else if (flag == "--negative-rowbytes") o.layout.negativeRowBytes = true;
   else if (flag == "--timing") o.timing = true;
+  else if (flag == "--print-params") o.printParams = true;
   else if (flag == "--allow-missing") o.allowMissing = true;
   else return false;
   return true;

@@ -30,6 +30,7 @@ struct Options {
   int originX = 0, originY = 0;
   double renderScale = 1.0;
   bool timing = false;
+  bool printParams = false;
   bool allowMissing = false;
 };
 

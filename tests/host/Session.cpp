@@ -27,8 +27,63 @@ int componentsFromName(const std::string &name) {
 
 }  // namespace
 
+std::string jsonString(const std::string &text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+namespace {
+
+std::string jsonNumber(double value, bool integral) {
+  if (!std::isfinite(value)) return "null";
+  char text[32];
+  std::snprintf(text, sizeof text, integral ? "%.0f" : "%.17g", value);
+  return text;
+}
+
+std::string paramValueJson(Param &p) {
+  if (p.isText()) {
+    std::lock_guard<std::mutex> lock(p.textMutex);
+    return jsonString(p.text);
+  }
+  if (p.type == kOfxParamTypeBoolean) return p.values[0] != 0.0 ? "true" : "false";
+  if (p.type == kOfxParamTypeChoice) {
+    const std::vector<std::string> options = p.props.getStrings(kOfxParamPropChoiceOption);
+    const auto index = static_cast<std::size_t>(p.values[0]);
+    return p.values[0] >= 0 && index < options.size() ? jsonString(options[index]) : jsonNumber(p.values[0], true);
+  }
+  std::string out;
+  for (double v : p.values) out += (out.empty() ? "" : ", ") + jsonNumber(v, p.isIntegral());
+  return p.dimension() == 1 ? out : "[" + out + "]";
+}
+
+}  // namespace
+
+std::string paramValuesJson(Effect &instance) {
+  std::string out;
+  for (const auto &param : instance.params.all()) {
+    if (!param->isText() && param->dimension() == 0) continue;  // groups, pages, push buttons hold no value
+    out += (out.empty() ? "" : ", ") + jsonString(param->name) + ": " + paramValueJson(*param);
+  }
+  return "{" + out + "}";
+}
+
 Session::Session(const LoadedPlugin &plugin, const Options &options)
-    : plugin_(plugin), options_(options), frames_(options), outputComponents_(options.components) {}
+    : plugin_(plugin), options_(options), frames_(options_), outputComponents_(options.components) {}
 
 Session::~Session() {
   destroyInstances();
@@ -53,6 +108,13 @@ bool Session::describe() {
   if (!accepted(st)) {
     std::fprintf(stderr, "ofx-render: %s: describe returned %s\n", plugin_.identifier().c_str(), statusName(st));
     return false;
+  }
+  if (options_.renderScale != 1.0 && descriptor_->props.getInt(kOfxImageEffectPropSupportsMultiResolution, 0, 1) == 0) {
+    if (!options_.list) {
+      std::fprintf(stderr, "ofx-render: note: %s declares kOfxImageEffectPropSupportsMultiResolution=0: rendering at "
+                   "scale 1, not %g\n", plugin_.identifier().c_str(), options_.renderScale);
+    }
+    options_.renderScale = 1.0;
   }
   return true;
 }

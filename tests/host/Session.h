@@ -40,13 +40,20 @@ class FrameStore : public FrameSource {
 
 // Sets a parameter from command-line text, typed by the parameter's declared type.
 bool setParamFromText(Param &param, const std::string &text, std::string &error);
+// Every valued parameter of an instance as a JSON object: numbers, booleans, choices by option label, strings.
+std::string paramValuesJson(Effect &instance);
+// `text` as a JSON string literal.
+std::string jsonString(const std::string &text);
 
 class Session {
  public:
   Session(const LoadedPlugin &plugin, const Options &options);
   ~Session();
-  // Load, describe and describe in context; false (with a message printed) when the plug-in refuses.
+  // Load and describe; false (with a message printed) when the plug-in refuses. A plug-in that declares
+  // kOfxImageEffectPropSupportsMultiResolution=0 is rendered at scale 1 whatever --render-scale says (as real
+  // hosts do), with a note.
   bool describe();
+  double renderScale() const { return options_.renderScale; }
   std::string label() const;
   std::vector<std::string> contexts() const;
   std::string threadSafety() const;
@@ -73,7 +80,7 @@ class Session {
   bool identityCopy(Effect *instance, PropertySet &out, int frame, HostImage &output);
 
   const LoadedPlugin &plugin_;
-  const Options &options_;
+  Options options_;  // a copy: the render scale follows what the plug-in supports
   FrameStore frames_;
   bool loaded_ = false;
   std::unique_ptr<Effect> descriptor_;

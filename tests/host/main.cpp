@@ -14,16 +14,6 @@ using namespace ofxrender;
 
 namespace {
 
-std::string jsonString(const std::string &text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) out += ' ';
-    else out += c;
-  }
-  return out + "\"";
-}
-
 int listPlugins(const std::vector<LoadedPlugin> &plugins, const Options &options) {
   for (const LoadedPlugin &p : plugins) {
     Session session(p, options);
@@ -76,27 +66,44 @@ void renderWorker(Session &session, Effect *instance, unsigned index, bool seria
   }
 }
 
-// Returns the number of failed frames, or -1 when the plug-in could not be set up.
 // Instances per the plug-in's render thread safety: fully safe shares one, instance safe gets one per thread,
-// unsafe shares one and renders one frame at a time.
+// unsafe shares one and renders one frame at a time. Empty when one could not be created (message printed).
+std::vector<Effect *> createInstances(Session &session, unsigned workers) {
+  Effect *first = session.createInstance();
+  if (first == nullptr) return {};
+  session.clipPreferences(first);
+  std::vector<Effect *> instances{first};
+  if (session.threadSafety() == kOfxImageEffectRenderInstanceSafe) {
+    while (instances.size() < workers) {
+      Effect *more = session.createInstance();
+      if (more == nullptr) return {};
+      instances.push_back(more);
+    }
+  }
+  return instances;
+}
+
+// --print-params: one JSON line per instance with every parameter's value (`when`: after-instance-changed, or
+// after-render).
+void printParams(const std::vector<Effect *> &instances, const char *when) {
+  for (std::size_t i = 0; i < instances.size(); ++i) {
+    std::printf("{\"event\": \"params\", \"when\": \"%s\", \"instance\": %zu, \"values\": %s}\n", when, i,
+                paramValuesJson(*instances[i]).c_str());
+  }
+  std::fflush(stdout);
+}
+
+// Returns the number of failed frames, or -1 when the plug-in could not be set up.
 int renderFrames(const LoadedPlugin &plugin, const Options &o) {
   const auto start = std::chrono::steady_clock::now();
   Session session(plugin, o);
   if (!session.describe()) return -1;
   setTimeLineBounds(o.firstFrame, o.lastFrame);
-  Effect *first = session.createInstance();
-  if (first == nullptr) return -1;
-  session.clipPreferences(first);
   const std::string safety = session.threadSafety();
   const unsigned workers = static_cast<unsigned>(std::min(o.threads, o.lastFrame - o.firstFrame + 1));
-  std::vector<Effect *> instances{first};
-  if (safety == kOfxImageEffectRenderInstanceSafe) {
-    while (instances.size() < workers) {
-      Effect *more = session.createInstance();
-      if (more == nullptr) return -1;
-      instances.push_back(more);
-    }
-  }
+  const std::vector<Effect *> instances = createInstances(session, workers);
+  if (instances.empty()) return -1;
+  if (o.printParams) printParams(instances, "after-instance-changed");
   const bool sequential = workers == 1;
   for (Effect *e : instances) {
     const OfxStatus st = session.beginSequence(e, sequential);
@@ -117,6 +124,7 @@ int renderFrames(const LoadedPlugin &plugin, const Options &o) {
   }
   for (std::thread &t : threads) t.join();
   for (Effect *e : instances) session.endSequence(e, sequential);
+  if (o.printParams) printParams(instances, "after-render");
   if (outstandingImages() > 0) {
     std::fprintf(stderr, "ofx-render: warning: the plug-in did not release %d image(s)\n", outstandingImages());
   }

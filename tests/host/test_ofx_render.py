@@ -328,20 +328,36 @@ def case_cli(host: Host) -> None:
 
 
 def case_scale(host: Host) -> None:
-    """--render-scale 0.5 hands the effect half-size images (nearest samples) and says so in the render scale."""
+    """--render-scale 0.5 hands the effect half-size images (nearest samples) and says so in the render scale; an
+    effect declaring kOfxImageEffectPropSupportsMultiResolution=0 is rendered at full scale instead, with a note."""
     src = fixture("short", 4, seed=14, height=24, width=36)
     write_image(host.work / "s.0001.tif", src)
-    host.render(
-        "--input",
-        str(host.work / "s.####.tif"),
-        "--output",
-        str(host.work / "so.####.tif"),
-        "--depth",
-        "short",
-        "--render-scale",
-        "0.5",
-    )
+    args = ("--input", str(host.work / "s.####.tif"), "--depth", "short", "--render-scale", "0.5")
+    host.render(*args, "--output", str(host.work / "so.####.tif"))
     check_equal(read_image(host.work / "so.0001.tif"), inverted(src[::2, ::2]), "half-scale render")
+    full = host.render(*args, "--output", str(host.work / "sf.####.tif"), env={"CHROMALUMA_TEST_MULTIRES": "0"})
+    assert "kOfxImageEffectPropSupportsMultiResolution=0: rendering at scale 1, not 0.5" in full.stderr, full.stderr
+    check_equal(read_image(host.work / "sf.0001.tif"), inverted(src), "full-scale render of a single-resolution effect")
+    same = host.render(*args, "--output", str(host.work / "sm.####.tif"), env={"CHROMALUMA_TEST_MULTIRES": "1"})
+    assert "rendering at scale 1" not in same.stderr, same.stderr
+    check_equal(read_image(host.work / "sm.0001.tif"), inverted(src[::2, ::2]), "declared multi-resolution")
+
+
+def case_params(host: Host) -> None:
+    """--print-params: each parameter's final value (as JSON) after the instance-changed actions and after rendering,
+    including what the effect wrote itself."""
+    for frame in (1, 2):
+        write_image(host.work / f"v.{frame:04d}.tif", fixture("byte", 4, seed=20 + frame))
+    result = host.render("--input", str(host.work / "v.####.tif"), "--output", str(host.work / "vo.####.tif"),
+                         "--frames", "1-2", "--param", "amount=0.25", "--param", "mode=Invert",
+                         "--param", 'note=say "hi"\\', "--print-params")
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(e["event"], e["when"], e["instance"]) for e in events] == [
+        ("params", "after-instance-changed", 0), ("params", "after-render", 0)], events
+    changed, rendered = events[0]["values"], events[1]["values"]
+    assert changed == {"amount": 0.25, "failFrame": -1000000, "mode": "Invert", "note": 'say "hi"\\',
+                       "echo": "changed note"}, changed
+    assert rendered == {**changed, "echo": "rendered frame 2"}, rendered
 
 
 def main() -> int:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from chromaluma import api
-from chromaluma.benchmarks.plugin import PLUGIN_ID, PluginBuild, find_build, ofx_render
+from chromaluma.benchmarks.plugin import PLUGIN_ID, PluginBuild, find_build, ofx_render, timing_events
 from chromaluma.io.frames import FrameFormat, read_frame, write_frame
 from model_fixtures import CONFIDENCE_VALUE, chroma_conv_model, pointwise_expected, pointwise_model
 
@@ -237,6 +237,59 @@ def test_confidence_and_difference_modes(build: PluginBuild, pointwise: Path, tm
     rgb = frame[..., :3].astype(np.float64)
     np.testing.assert_allclose(read_output(out, 1, "float")[..., :3], pointwise_expected(rgb) - rgb + 0.5,
                                atol=1e-5, rtol=0)
+
+
+def model_info_shown(done: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    """modelInfo as `ofx-render --print-params` printed it, by when: after-instance-changed, after-render."""
+    events = [e for e in timing_events(done.stdout) if e["event"] == "params"]
+    assert [e["when"] for e in events] == ["after-instance-changed", "after-render"], done.stdout
+    return {e["when"]: str(e["values"]["modelInfo"]) for e in events}
+
+
+def test_model_info_shows_kind_training_and_provider(build: PluginBuild, tmp_path: Path,
+                                                     rng: np.random.Generator) -> None:
+    """modelInfo, end to end: the model's kind and training summary and the provider ONNX Runtime used, set when
+    modelFile changes (before any render) and kept after rendering; a GPU request that ran on CPU says so."""
+    import onnxruntime as ort
+
+    model = pointwise_model(tmp_path / "luma.onnx", kind="luma")  # not the fixtures' default kind: read, not assumed
+    pattern = write_sequence(tmp_path / "shot", [random_frame(rng, opaque=True)])
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    for device in ("CPU", "GPU"):
+        done = ofx_render(build, pattern, tmp_path / f"{device}.####.tif", {"modelFile": model, "device": device},
+                          options=["--print-params"])
+        assert_render_ok(done)
+        for when, info in model_info_shown(done).items():
+            assert info.startswith("luma model") and "0 steps" in info, (when, info)
+            if device == "CPU" or not has_cuda:
+                assert "ONNX Runtime provider: CPUExecutionProvider" in info, (when, info)
+            if device == "CPU":
+                assert "WARNING" not in info, (when, info)
+            elif not has_cuda:  # this machine: the GPU fallback must be visible to the user
+                assert "\nWARNING: GPU requested" in info and "running on CPU" in info, (when, info)
+
+
+def test_model_info_without_model_says_what_to_do(build: PluginBuild, tmp_path: Path,
+                                                  rng: np.random.Generator) -> None:
+    pattern = write_sequence(tmp_path / "shot", [random_frame(rng, opaque=True)])
+    done = ofx_render(build, pattern, tmp_path / "out.####.tif", {"device": "CPU"}, options=["--print-params"])
+    assert_render_ok(done)  # no model: identity, the host copies the source
+    assert model_info_shown(done)["after-instance-changed"].startswith("No model: choose a Chromaluma .onnx file")
+
+
+def test_proxy_render_scale_renders_at_full_resolution(build: PluginBuild, pointwise: Path, tmp_path: Path,
+                                                       rng: np.random.Generator) -> None:
+    """The effect declares no multi-resolution support (its receptive field is in full-resolution pixels): a host
+    asked for a half-scale proxy renders it at scale 1, as real hosts do, and the result is the full frame."""
+    frame = random_frame(rng, opaque=True)
+    pattern = write_sequence(tmp_path, [frame])
+    out = tmp_path / "out.####.tif"
+    done = ofx_render(build, pattern, out, {"modelFile": pointwise}, options=["--render-scale", "0.5"])
+    assert_render_ok(done)
+    assert "kOfxImageEffectPropSupportsMultiResolution=0: rendering at scale 1, not 0.5" in done.stderr, done.stderr
+    got = read_output(out, 1, "float")
+    assert got.shape == (HEIGHT, WIDTH, 4)
+    np.testing.assert_allclose(got[..., :3], pointwise_expected(frame[..., :3]), atol=1e-5, rtol=0)
 
 
 @pytest.mark.slow

@@ -67,6 +67,8 @@ OfxStatus describe(OfxImageEffectHandle effect) {
   gProps->propSetString(props, kOfxImageEffectPluginRenderThreadSafety, 0, safety().c_str());
   gProps->propSetInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0, 0);
   gProps->propSetInt(props, kOfxImageEffectPropSupportsTiles, 0, 1);
+  const char *multires = std::getenv("CHROMALUMA_TEST_MULTIRES");  // "0": full-resolution renders only
+  if (multires != nullptr) gProps->propSetInt(props, kOfxImageEffectPropSupportsMultiResolution, 0, std::atoi(multires));
   return kOfxStatOK;
 }
 
@@ -101,6 +103,8 @@ OfxStatus describeInContext(OfxImageEffectHandle effect, OfxPropertySetHandle in
   gProps->propSetString(p, kOfxParamPropChoiceOption, 0, "Invert");
   gProps->propSetString(p, kOfxParamPropChoiceOption, 1, "Identity");
   gParams->paramDefine(params, kOfxParamTypeString, "note", &p);
+  gProps->propSetString(p, kOfxParamPropDefault, 0, "");
+  gParams->paramDefine(params, kOfxParamTypeString, "echo", &p);  // written by the effect (--print-params test)
   gProps->propSetString(p, kOfxParamPropDefault, 0, "");
   return kOfxStatOK;
 }
@@ -238,6 +242,16 @@ OfxStatus renderImages(OfxImageEffectHandle effect, OfxTime time, const OfxRectI
   return gEffects->abort(effect) ? kOfxStatFailed : kOfxStatOK;
 }
 
+// The effect writes a parameter itself, as Chromaluma Restore writes modelInfo: "changed NAME" here,
+// "rendered frame N" after a render.
+OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
+  char *name = nullptr;
+  gProps->propGetString(inArgs, kOfxPropName, 0, &name);
+  const std::string text = std::string("changed ") + (name != nullptr ? name : "?");
+  gParams->paramSetValue(param(effect, "echo"), text.c_str());
+  return kOfxStatOK;
+}
+
 OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   OfxTime time = 0;
   OfxRectI window;
@@ -250,6 +264,10 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   OfxStatus st = overlapAllowed(effect, global, local) ? renderImages(effect, time, window) : kOfxStatFailed;
   --data->rendersInFlight;
   --gRendersInFlight;
+  if (st == kOfxStatOK) {
+    const std::string text = "rendered frame " + std::to_string(static_cast<int>(time));
+    gParams->paramSetValue(param(effect, "echo"), text.c_str());
+  }
   return st;
 }
 
@@ -286,7 +304,8 @@ OfxStatus mainEntry(const char *action, const void *handle, OfxPropertySetHandle
   if (a == kOfxActionDestroyInstance) return destroyInstance(effect);
   if (a == kOfxImageEffectActionIsIdentity) return isIdentity(effect, inArgs, outArgs);
   if (a == kOfxImageEffectActionRender) return render(effect, inArgs);
-  if (a == kOfxActionInstanceChanged || a == kOfxActionUnload) return kOfxStatOK;
+  if (a == kOfxActionInstanceChanged) return instanceChanged(effect, inArgs);
+  if (a == kOfxActionUnload) return kOfxStatOK;
   return kOfxStatReplyDefault;
 }
 
