@@ -1,7 +1,10 @@
 """Conan 2 recipe: builds the same plug-in bundle as `make build`, with no remote.
 
 pybind11 and Python come from the active Python environment (the Makefile's .venv), not from a conan remote,
-so `conan build .` works offline. The version is read from pybackend/chromaluma/_version.py, like CMake does.
+so `conan build .` works offline (no requirements; tests/py/test_plugin_conan.py runs it with every remote removed).
+Run it with that environment's conan (`.venv/bin/conan build .`): the recipe hands CMake the Python running conan.
+The version is read from pybackend/chromaluma/_version.py, like CMake does. `exports_sources` lists everything the
+top-level CMakeLists.txt builds (the plug-in, the ofx-render test host, the C++ tests).
 """
 
 import re
@@ -24,7 +27,8 @@ class ChromalumaConan(ConanFile):
     license = "Apache-2.0"
     description = "OpenFX plug-in applying Chromaluma restoration models through an embedded Python backend"
     settings = "os", "compiler", "build_type", "arch"
-    exports_sources = "CMakeLists.txt", "ofx_plugin/*", "tests/cpp/*", "pybackend/chromaluma/_version.py"
+    exports_sources = ("CMakeLists.txt", "ofx_plugin/*", "tests/host/*", "tests/cpp/*",
+                       "pybackend/chromaluma/_version.py")
 
     def layout(self):
         cmake_layout(self)
