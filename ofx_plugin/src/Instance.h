@@ -50,7 +50,8 @@ ModelReport describeModel(Instance& instance, const BackendParams& params);
 // Describe the current model and show the result in modelInfo; errors become a persistent message.
 void refreshModelInfo(Instance& instance, OfxTime time);
 
-// Show `text` in modelInfo when it differs from what is shown (hosts may refuse writes during render: ignored).
+// Show `text` in modelInfo when it differs from what is shown. Only from actions where OFX allows parameter
+// writes (create instance, instance changed), never from render.
 void showModelInfo(Instance& instance, const std::string& text);
 
 // Persistent error message on the instance (remembered, so a later success clears it).

@@ -57,18 +57,23 @@ OfxStatus describe(OfxImageEffectHandle effect) {
     setString(props, kOfxPropPluginDescription, kPluginDescription);
     setStrings(props, kOfxImageEffectPropSupportedContexts, {kOfxImageEffectContextFilter, kOfxImageEffectContextGeneral});
     setStrings(props, kOfxImageEffectPropSupportedPixelDepths, {kOfxBitDepthFloat, kOfxBitDepthShort, kOfxBitDepthByte});
-    setInt(props, kOfxImageEffectPropSupportsTiles, 1);  // we render only the render window
+    // Tiles: render() writes only the render window, from the source region regionsOfInterest() asked for (the
+    // window grown by the model's receptive field and aligned to its processing scale, clipped to the frame).
+    setInt(props, kOfxImageEffectPropSupportsTiles, 1);
     // The model's receptive field is in full-resolution pixels: at a proxy scale it would see a different picture,
     // so we ask the host for full-resolution renders instead of pretending.
     setInt(props, kOfxImageEffectPropSupportsMultiResolution, 0);
     setInt(props, kOfxImageEffectPropTemporalClipAccess, 0);
     setInt(props, kOfxImageEffectPropSupportsMultipleClipDepths, 0);
     setInt(props, kOfxImageEffectPluginPropSingleInstance, 0);
-    // Fully safe: instance state is mutex-guarded and each Python call holds the GIL, so concurrent renders are
-    // correct; they are serialised by the GIL except while ONNX Runtime computes (it releases the GIL).
+    // Fully safe: the host may render several frames at once, on one instance or several. Instance state (the
+    // model description cache) is mutex-guarded and not held during process(); api.process and its session cache
+    // are thread safe; each backend call takes the GIL. So concurrent renders are correct, but their Python parts
+    // run one at a time: they overlap only while ONNX Runtime computes (it releases the GIL in run()), and one
+    // render's ORT call already uses every core, so several at once mainly cost memory, not correctness.
     setString(props, kOfxImageEffectPluginRenderThreadSafety, kOfxImageEffectRenderFullySafe);
-    // No host frame threading: splitting a frame into tiles would re-run the model's context margins per tile;
-    // ONNX Runtime already uses all cores within one call.
+    // No host frame threading (the host cutting one frame into strips rendered on its threads): every strip would
+    // re-run the model over its receptive-field margins and wait for the GIL; ORT already threads within a call.
     setInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0);
     return kOfxStatOK;
 }

@@ -128,13 +128,11 @@ Rect placeRegions(const Rect& frame, const ImageView& src, const Rect& region, c
     return fetched;
 }
 
-// After a successful render: show what the backend reported (provider, fallback warnings) when it changed.
-void reportAfterRender(Instance& instance, const ModelReport& rendered, const ModelReport& described) {
-    ModelReport shown = rendered;
-    shown.receptiveField = described.receptiveField;
-    shown.processingScale = described.processingScale;
-    if (shown.summary.empty()) shown.summary = described.summary;
-    showModelInfo(instance, shown.text());
+// After a successful render: a persistent message clears, and what the backend warned about on this frame (GPU
+// fallback, non-finite samples) becomes a persistent warning. modelInfo is not written here: OFX lets a plug-in set
+// parameter values only outside render (create instance, instance changed), where refreshModelInfo() shows the
+// same provider and fallback warnings, since describing the model creates the session the renders use.
+void reportAfterRender(Instance& instance, const ModelReport& rendered) {
     clearError(instance);
     if (!rendered.warnings.empty()) {
         std::string text = "Chromaluma Restore: ";
@@ -188,7 +186,7 @@ OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs) {
     if (suites().effect->abort(instance.handle) != 0) return kOfxStatOK;  // the host discards this frame
 
     // 4. report
-    reportAfterRender(instance, rendered, described);
+    reportAfterRender(instance, rendered);
     return kOfxStatOK;
 }
 

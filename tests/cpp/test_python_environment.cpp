@@ -28,34 +28,10 @@ static void confParsing() {
     EXPECT(!chromaluma::confValue("pythonx = 1\n", "python").has_value());
 }
 
-static void locating(const std::string& root) {
-    const std::string resources = root + "/Resources", bin = root + "/venv/bin";
-    mkdir(resources.c_str(), 0755);
-    mkdir((root + "/venv").c_str(), 0755);
-    mkdir(bin.c_str(), 0755);
-    const std::string python = bin + "/python";
-    write(python, "#!/bin/sh\n");
-    chmod(python.c_str(), 0755);
-    write(root + "/venv/pyvenv.cfg", "home = /usr/bin\nversion = 3.11.7\n");
-    unsetenv(chromaluma::kPythonEnvVar);
-
+// Which libpython: named by the conf (for its own python only) or CHROMALUMA_LIBPYTHON, else derived.
+static void libpythonLookup(const std::string& root, const std::string& resources, const std::string& python) {
     std::string error;
-    EXPECT(!chromaluma::locatePython(resources, error).has_value());
-    EXPECT(error.find("chromaluma.conf is missing") != std::string::npos);
-
-    write(resources + "/chromaluma.conf", "python = " + python + "\n");
-    error.clear();
-    const auto found = chromaluma::locatePython(resources, error);
-    EXPECT(found.has_value() && found->python == python && found->origin == resources + "/chromaluma.conf");
-
-    setenv(chromaluma::kPythonEnvVar, (root + "/nowhere/python").c_str(), 1);  // the variable wins, even if bad
-    error.clear();
-    EXPECT(!chromaluma::locatePython(resources, error).has_value());
-    EXPECT(error.find("CHROMALUMA_PYTHON") != std::string::npos && error.find("nowhere") != std::string::npos);
-    unsetenv(chromaluma::kPythonEnvVar);
-
     write(resources + "/chromaluma.conf", "python = " + python + "\nlibpython = /opt/py/lib/libpython3.11.so.1.0\n");
-    error.clear();
     auto named = chromaluma::locatePython(resources, error);
     EXPECT(named.has_value() && named->libpython == "/opt/py/lib/libpython3.11.so.1.0" &&
            named->libpythonOrigin == resources + "/chromaluma.conf");
@@ -82,6 +58,35 @@ static void locating(const std::string& root) {
     EXPECT(libHelp.find("CHROMALUMA_LIBPYTHON=/path/to/libpython3.11.so.1.0") != std::string::npos &&
            libHelp.find("CHROMALUMA_PYTHON=") != std::string::npos);
     EXPECT(chromaluma::loadedLibpython("3.11").empty());  // this test program does not load Python
+}
+
+static void locating(const std::string& root) {
+    const std::string resources = root + "/Resources", bin = root + "/venv/bin";
+    mkdir(resources.c_str(), 0755);
+    mkdir((root + "/venv").c_str(), 0755);
+    mkdir(bin.c_str(), 0755);
+    const std::string python = bin + "/python";
+    write(python, "#!/bin/sh\n");
+    chmod(python.c_str(), 0755);
+    write(root + "/venv/pyvenv.cfg", "home = /usr/bin\nversion = 3.11.7\n");
+    unsetenv(chromaluma::kPythonEnvVar);
+
+    std::string error;
+    EXPECT(!chromaluma::locatePython(resources, error).has_value());
+    EXPECT(error.find("chromaluma.conf is missing") != std::string::npos);
+
+    write(resources + "/chromaluma.conf", "python = " + python + "\n");
+    error.clear();
+    const auto found = chromaluma::locatePython(resources, error);
+    EXPECT(found.has_value() && found->python == python && found->origin == resources + "/chromaluma.conf");
+
+    setenv(chromaluma::kPythonEnvVar, (root + "/nowhere/python").c_str(), 1);  // the variable wins, even if bad
+    error.clear();
+    EXPECT(!chromaluma::locatePython(resources, error).has_value());
+    EXPECT(error.find("CHROMALUMA_PYTHON") != std::string::npos && error.find("nowhere") != std::string::npos);
+    unsetenv(chromaluma::kPythonEnvVar);
+
+    libpythonLookup(root, resources, python);
 
     EXPECT(chromaluma::venvPythonVersion(python) == "3.11");
     EXPECT(chromaluma::venvPythonVersion("/nonexistent/bin/python").empty());
