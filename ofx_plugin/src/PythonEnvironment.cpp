@@ -177,7 +177,7 @@ std::string foreignLibpython(const std::string& ourVersion) {
     struct Search {
         std::string wanted;
         std::string found;
-    } search{"libpython" + ourVersion, {}};
+    } search{"libpython" + ourVersion + ".", {}};  // "3.1" must not pass for "3.11"
     dl_iterate_phdr(
         [](dl_phdr_info* info, size_t, void* data) -> int {
             auto* s = static_cast<Search*>(data);

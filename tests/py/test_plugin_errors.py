@@ -208,3 +208,20 @@ def test_libpython_from_environment_variable_or_derived(build: PluginBuild, mode
         for index, frame in enumerate(frames, start=1):
             got, _ = read_frame(str(out).replace("####", f"{index:04d}"))
             np.testing.assert_allclose(got[..., :3], pointwise_expected(frame[..., :3]), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(("helper", "needle"), [("libpython3.99.so.1.0", "already runs another Python ("),
+                                                ("libfake_host_python.so", "already runs Python 3.99.0")])
+def test_host_running_another_python_version_is_refused(build: PluginBuild, model: Path, shot: Path,
+                                                        tmp_path: Path, helper: str, needle: str) -> None:
+    """A host that runs another Python (by its libpython's name, or only by its Py_GetVersion symbol): the plug-in
+    starts no interpreter and mixes no two Pythons; every render says why, and the host goes on."""
+    preload = build.plugin_dir.parent / "tests" / "cpp" / helper
+    if not preload.is_file():
+        pytest.skip(f"{preload} not built")
+    done = ofx_render(build, shot, tmp_path / "out.####.tif", {"modelFile": model}, frames=(1, 2),
+                      env={"LD_PRELOAD": str(preload)})
+    assert_frames_failed_and_host_survived(done, 2, needle, f"built for Python {PYTHON_VERSION}",
+                                           "rebuild it with the host's Python version")
+    assert "using the host's Python interpreter" not in done.stderr, done.stderr
+    assert "[Chromaluma Restore] using /" not in done.stderr, "a libpython was loaded beside the host's Python"
