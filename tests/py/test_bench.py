@@ -77,10 +77,31 @@ def test_quality_quick_run_scores_every_method(tmp_path: Path) -> None:
 
     sections = run(tmp_path, quick=True)
     assert [s.title.split(":")[1].strip() for s in sections] == [
-        "colour (chroma) restoration", "detail (luma) restoration", "temporal stability (static camera)"]
-    rows = {row["method"]: row for row in sections[0].raw["rows"]}
-    faded = rows["faded scan (input)"]["delta_e2000_mean"]
-    assert rows["3D LUT (17³)"]["delta_e2000_mean"] < faded  # a fitted LUT must undo part of the fade
-    assert rows["Reinhard colour transfer"]["delta_e2000_mean"] < faded
-    assert any(name.startswith("Chromaluma chroma") for name in rows)  # measured or marked not measured
-    assert all(Path(p).is_file() for p in sections[0].plots)
+        "colour (chroma) restoration — faded print, density graded",
+        "colour (chroma) restoration — faded print, ungraded (chroma-only floor)",
+        "detail (luma) restoration", "temporal stability (static camera)"]
+    graded = {row["method"]: row for row in sections[0].raw["rows"]}
+    ungraded = {row["method"]: row for row in sections[1].raw["rows"]}
+    faded = graded["faded scan, density graded (input)"]["delta_e2000_mean"]
+    assert faded < ungraded["faded scan, ungraded (input)"]["delta_e2000_mean"]  # the grade fixes lightness
+    assert graded["3D LUT (17³)"]["delta_e2000_mean"] < faded  # a fitted LUT must undo part of the fade
+    assert graded["Reinhard colour transfer"]["delta_e2000_mean"] < faded
+    assert any(name.startswith("truth chroma on the graded") for name in graded)
+    assert any(name.startswith("truth chroma on the scan's luma") for name in ungraded)
+    for rows in (graded, ungraded):
+        assert any(name.startswith("Chromaluma chroma") for name in rows)  # measured or marked not measured
+    assert sections[0].raw["goal"]["met"] is not None  # Chromaluma was trained and measured
+    assert all(Path(p).is_file() for p in sections[0].plots + sections[1].plots)
+    # a second run in the same work folder starts fresh run folders (train() refuses a used one)
+    again = run(tmp_path, quick=True)
+    assert again[0].raw["goal"]["met"] is not None
+
+
+def test_benchmark_training_uses_fresh_folders(tmp_path: Path) -> None:
+    from chromaluma.benchmarks.quality_training import ChromalumaTrainer
+
+    trainer = ChromalumaTrainer(tmp_path, quick=True)
+    used = trainer.fresh_folder("run-chroma-1min")
+    (used / "config.json").write_text("{}")
+    again = trainer.fresh_folder("run-chroma-1min")
+    assert again == used and not list(again.iterdir())

@@ -2,12 +2,15 @@
 :func:`chromaluma.api.process` — the same path the plug-in and `chromaluma apply` take.
 
 Training is :func:`chromaluma.train.train` (a wall-clock budget in minutes, CPU, exporting the model itself); if it
-cannot run, the rows are reported as not measured, with the reason.
+cannot run, the rows are reported as not measured, with the reason. Every run gets a fresh run folder and every
+benchmark run fresh pairs folders (`train` refuses a folder that already holds a run, and pairs left by an
+earlier benchmark with other settings must never be trained on).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,32 +49,44 @@ class TrainedModel:
 
 
 class ChromalumaTrainer:
-    """Trains one model per (kind, CPU minutes) on the shots' training pairs, under `workdir`."""
+    """Trains one model per (kind, situation, CPU minutes) on the shots' training pairs, under `workdir`."""
 
     def __init__(self, workdir: Path, quick: bool) -> None:
         self.workdir = workdir
         self.quick = quick
+        self._pairs: dict[str, Path] = {}
 
-    def pairs_folder(self, kind: str, shots: Sequence[ShotPairs]) -> Path:
-        """The training pairs of every shot written once as one pairs folder (docs/CONTRACT.md §5)."""
-        folder = self.workdir / f"pairs-{kind}"
-        if not (folder / "manifest.json").is_file():
+    def fresh_folder(self, name: str) -> Path:
+        """`workdir/name`, emptied: leftovers of an earlier benchmark run in this scratch folder are removed."""
+        folder = self.workdir / name
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+        return folder
+
+    def pairs_folder(self, kind: str, shots: Sequence[ShotPairs], variant: str = "") -> Path:
+        """The training pairs of every shot written as one pairs folder (docs/CONTRACT.md §5), once per run."""
+        name = f"pairs-{kind}" + (f"-{variant}" if variant else "")
+        if name not in self._pairs:
+            folder = self.fresh_folder(name)
             scans = [s for shot in shots for s in shot.scans[shot.train]]
             references = [r for shot in shots for r in shot.references[shot.train]]
             write_pairs(folder, scans, references, list(range(1001, 1001 + len(scans))), source="benchmark")
-        return folder
+            self._pairs[name] = folder
+        return self._pairs[name]
 
-    def train(self, kind: str, shots: Sequence[ShotPairs], minutes: float) -> TrainedModel:
+    def train(self, kind: str, shots: Sequence[ShotPairs], minutes: float, variant: str = "") -> TrainedModel:
         """Train for `minutes` of CPU time and export; raises TrainingUnavailable with the reason if it cannot."""
         try:
             from chromaluma.train import TrainConfig, train
         except ImportError as exc:
             raise TrainingUnavailable(f"chromaluma.train not importable ({exc})") from exc
-        pairs = self.pairs_folder(kind, shots)
-        out = self.workdir / f"{kind}-{minutes:g}min.onnx"
+        pairs = self.pairs_folder(kind, shots, variant)
+        label = f"{kind}" + (f"-{variant}" if variant else "") + f"-{minutes:g}min"
+        out = self.workdir / f"{label}.onnx"
         started = time.perf_counter()
-        config = TrainConfig(run_dir=self.workdir / f"run-{kind}-{minutes:g}min", kind=kind, pairs_dir=pairs,
-                             out=out, minutes=minutes, device="cpu", seed=0,
+        config = TrainConfig(run_dir=self.fresh_folder(f"run-{label}"), kind=kind, pairs_dir=pairs, out=out,
+                             minutes=minutes, device="cpu", seed=0,
                              **({"crop": 96, "batch": 2, "preview_every": 10**6} if self.quick else {}))
         try:
             out = Path(train(config))
@@ -80,4 +95,3 @@ class ChromalumaTrainer:
         note = f"trained {time.perf_counter() - started:.0f} s on {len(list((pairs / 'scan').iterdir()))} pairs"
         log.info("quality: %s model %s (%s)", kind, out.name, note)
         return TrainedModel(out, note)
-
