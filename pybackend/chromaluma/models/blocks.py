@@ -7,9 +7,13 @@ pooling (docs/CONTRACT.md §3, tiling rule).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from chromaluma.models.colour import interleaved, planar
 
 # The linear path's weights are scaled up so that Adam (steps of about the learning rate per weight) reaches
 # colour gains of order 1 in tens of steps rather than hundreds.
@@ -57,20 +61,59 @@ class ContextNet(nn.Module):
 
 
 def pool_to_grid(x: torch.Tensor, factor: int) -> torch.Tensor:
-    """Average `factor`×`factor` cells anchored at the frame's top-left; a partial cell at the bottom/right edge
-    averages the pixels it has (ceil mode), which needs no padding pass over the full-resolution frame."""
+    """Average NHWC `x` over `factor`×`factor` cells anchored at the frame's top-left → NCHW grid.
+
+    A partial cell at the bottom/right edge averages the pixels it has (ceil mode), which needs no padding pass
+    over the full-resolution frame. The mean is taken along rows, then along columns, each as a 1-D pooling on a
+    view of the NHWC tensor itself: no full-resolution transpose (2-D pooling needs NCHW). The mean of the column
+    means is the cell mean, since every column of a cell has the same rows.
+    """
     if factor == 1:
-        return x
-    return F.avg_pool2d(x, factor, stride=factor, ceil_mode=True, count_include_pad=False)
+        return planar(x)
+    batch, height = x.shape[0], x.shape[1]
+    # [N, H, W, C] read as NCHW with H as channels: pool along W (pixels within a row, channel by channel)
+    rows = F.avg_pool2d(x, (factor, 1), stride=(factor, 1), ceil_mode=True, count_include_pad=False)
+    # [N, 1, H, W/f·C]: pool along H
+    cells = F.avg_pool2d(rows.reshape(batch, 1, height, -1), (factor, 1), stride=(factor, 1), ceil_mode=True,
+                         count_include_pad=False)
+    return planar(cells.reshape(batch, cells.shape[2], rows.shape[2], rows.shape[3]))
 
 
-def upsample_from_grid(x: torch.Tensor, factor: int, height: torch.Tensor | int, width: torch.Tensor | int
-                       ) -> torch.Tensor:
-    """Bilinear (half-pixel centres) back to full resolution, cropped to `height`×`width`."""
+def upsample_from_grid(x: torch.Tensor, factor: int, like: torch.Tensor) -> torch.Tensor:
+    """Bilinear (half-pixel centres) NCHW grid → full-resolution NHWC, cropped to the height and width of NHWC `like`.
+
+    Exported as one Resize of the small grid made NHWC and one Slice over both axes: the full-resolution result
+    is written once, in the contract's layout, rather than resized planar, cropped per axis and transposed.
+    """
     if factor == 1:
-        return x
-    up = F.interpolate(x, scale_factor=float(factor), mode="bilinear", align_corners=False)
-    return up[:, :, :height, :width]
+        return interleaved(x)
+    if torch.onnx.is_in_onnx_export():
+        return _ResizeNHWC.apply(interleaved(x).contiguous(), like, factor)
+    return _bilinear_nhwc(interleaved(x), like, factor)
+
+
+def _bilinear_nhwc(grid: torch.Tensor, like: torch.Tensor, factor: int) -> torch.Tensor:
+    up = F.interpolate(planar(grid), scale_factor=float(factor), mode="bilinear", align_corners=False)
+    return interleaved(up[:, :, :like.shape[1], :like.shape[2]])
+
+
+class _ResizeNHWC(torch.autograd.Function):
+    """Export only: ONNX Resize (linear, half_pixel) of an NHWC grid by `factor` along H and W, then one Slice."""
+
+    @staticmethod
+    def forward(ctx: Any, grid: torch.Tensor, like: torch.Tensor, factor: int) -> torch.Tensor:  # noqa: ARG004
+        return _bilinear_nhwc(grid, like, factor)
+
+    @staticmethod
+    def symbolic(g: Any, grid: Any, like: Any, factor: int) -> Any:
+        def constant(values: list[float] | list[int], dtype: torch.dtype) -> Any:
+            return g.op("Constant", value_t=torch.tensor(values, dtype=dtype))
+
+        up = g.op("Resize", grid, constant([], torch.float32), constant([1.0, factor, factor, 1.0], torch.float32),
+                  coordinate_transformation_mode_s="half_pixel", mode_s="linear", nearest_mode_s="floor",
+                  cubic_coeff_a_f=-0.75)
+        size = g.op("Slice", g.op("Shape", like), constant([1], torch.int64), constant([3], torch.int64))
+        return g.op("Slice", up, constant([0, 0], torch.int64), size, constant([1, 2], torch.int64))
 
 
 def grid_factor(processing_scale: float) -> int:

@@ -44,11 +44,19 @@ class _GridModel(nn.Module):
 
     def grid_statistics(self, x: torch.Tensor) -> torch.Tensor:
         """Per cell: mean Y, Cb, Cr, std Y, and the guided filter's slopes cov(Y,Cb)/var Y, cov(Y,Cr)/var Y."""
+        return self.statistics_of(x, fixed_mix(x.float(), self.guide_matrix))
+
+    def statistics_of(self, x: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        """:meth:`grid_statistics` given `guide` = x·GUIDE ([Y, Y, Y, A], full resolution, reused by the caller).
+
+        The colour mix is linear, so it is applied after pooling, on the grid: mean [Y, Cb, Cr] = YCC·E[RGBA] and
+        [E[Y²], E[Y·Cb], E[Y·Cr]] = YCC·E[Y·RGBA]. At full resolution that leaves one product (Y·RGBA) and two
+        poolings.
+        """
         with torch.autocast(device_type=x.device.type, enabled=False):  # E[Y²] − E[Y]² needs float32 under AMP
             x = x.float()
-            ycc = fixed_mix(x, self.ycc_matrix)  # [Y, Cb, Cr, 0]
-            mean = pool_to_grid(planar(ycc), self.factor)
-            second = pool_to_grid(planar(ycc * fixed_mix(x, self.guide_matrix)), self.factor)  # [Y², Y·Cb, Y·Cr, 0]
+            mean = _mix_planar(pool_to_grid(x, self.factor), self.ycc_matrix)  # [Y, Cb, Cr, 0]
+            second = _mix_planar(pool_to_grid(x * guide.float(), self.factor), self.ycc_matrix)  # [Y², Y·Cb, Y·Cr]
             mean_y = mean[:, 0:1]
             var_y = (second[:, 0:1] - mean_y * mean_y).clamp(min=0.0)
             slope = (second[:, 1:3] - mean_y * mean[:, 1:3]) / (var_y + GUIDE_EPS)
@@ -56,7 +64,7 @@ class _GridModel(nn.Module):
 
     def upsample(self, coefficients: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """Grid coefficients (NCHW) → full-resolution NHWC, the size of `like` (NHWC)."""
-        return interleaved(upsample_from_grid(coefficients, self.factor, like.shape[1], like.shape[2]))
+        return upsample_from_grid(coefficients, self.factor, like)
 
 
 class ChromaModel(_GridModel):
@@ -75,7 +83,8 @@ class ChromaModel(_GridModel):
         self.register_buffer("chroma_to_rgb", torch.tensor(RGB_FROM_CHROMA), persistent=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        stats = self.grid_statistics(x)
+        guide = fixed_mix(x, self.guide_matrix)
+        stats = self.statistics_of(x, guide)
         mean_y, mean_c, slope0 = stats[:, 0:1], stats[:, 1:3], stats[:, 4:6]
         delta = self.net(stats)
         slope = slope0 + delta[:, 0:2]
@@ -83,7 +92,6 @@ class ChromaModel(_GridModel):
         ones, zeros = torch.ones_like(mean_y), torch.zeros_like(mean_y)  # alpha: out = A·1 + 0
         scale = torch.cat([1.0 + _mix_planar(slope, self.chroma_to_rgb), ones], dim=1)
         shift = torch.cat([_mix_planar(offset, self.chroma_to_rgb), zeros], dim=1)
-        guide = fixed_mix(x, self.guide_matrix)
         restored = guide * self.upsample(scale, x) + self.upsample(shift, x)
         return restored, delta[:, 4:5] + LOG_SIGMA0
 
