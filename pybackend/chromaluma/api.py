@@ -12,6 +12,8 @@ choice). The report also gets `model_sha256`, `kind`, `colorspace`, `receptive_f
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,20 +160,25 @@ class _Job:
     def premultiplied(self) -> bool:
         return self.settings.premultiplied and self.src.shape[2] == 4
 
-    def _model_input(self, row: tiling.Span, col: tiling.Span) -> np.ndarray:
+    @contextmanager
+    def _outputs(self, row: tiling.Span, col: tiling.Span) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """The model's outputs for one tile; its input tensor goes back to the pool when they are no longer used
+        (an output may share the input's memory: ORT can run an Identity in place)."""
         tile = pixels.model_input(self.src, row, col, self.premultiplied)
         self.nonfinite |= tile.nonfinite
         self.translucent |= tile.premultiplied
-        return tile.tensor
+        try:
+            yield self.model.run(tile.tensor)
+        finally:
+            pixels.release(tile)
 
     def render_whole(self, row: tiling.Span, col: tiling.Span) -> int:
         """The region fits one tile: one model run, results finished straight from the model's output."""
-        restored, confidence = self.model.run(self._model_input(row, col))
         top, left = row.out_start - row.in_start, col.out_start - col.in_start
         inside = (0, slice(top, top + row.out_len), slice(left, left + col.out_len))
-        rgb = restored[inside]
-        conf = None if confidence is None else confidence[inside]
-        return self.finish((row.out_start, row.out_stop), (col.out_start, col.out_stop), rgb, conf)
+        with self._outputs(row, col) as (restored, confidence):
+            conf = None if confidence is None else confidence[inside]
+            return self.finish((row.out_start, row.out_stop), (col.out_start, col.out_stop), restored[inside], conf)
 
     def render_strips(self, rows: list[tiling.Span], cols: list[tiling.Span]) -> int:
         """Tiles in raster order, blended in a strip buffer (rows of one tile × the region's width).
@@ -196,15 +203,16 @@ class _Job:
         return passed
 
     def _add_tile(self, strip: np.ndarray, row: tiling.Span, col: tiling.Span, win_x: int) -> None:
-        restored, confidence = self.model.run(self._model_input(row, col))
         top, left = row.out_start - row.in_start, col.out_start - col.in_start
-        part = restored[0, top:top + row.out_len, left:left + col.out_len]
-        part[..., 3] = 0.0 if confidence is None else confidence[0, top:top + row.out_len, left:left + col.out_len, 0]
-        if row.weights is not None:
-            part *= row.weights[:, np.newaxis, np.newaxis]
-        if col.weights is not None:
-            part *= col.weights[np.newaxis, :, np.newaxis]
-        strip[:, col.out_start - win_x:col.out_stop - win_x] += part
+        rows, cols = slice(top, top + row.out_len), slice(left, left + col.out_len)
+        with self._outputs(row, col) as (restored, confidence):
+            part = restored[0, rows, cols]
+            part[..., 3] = 0.0 if confidence is None else confidence[0, rows, cols, 0]
+            if row.weights is not None:
+                part *= row.weights[:, np.newaxis, np.newaxis]
+            if col.weights is not None:
+                part *= col.weights[np.newaxis, :, np.newaxis]
+            strip[:, col.out_start - win_x:col.out_stop - win_x] += part
 
     def finish(self, rows: tuple[int, int], cols: tuple[int, int], rgb: np.ndarray, conf: np.ndarray | None) -> int:
         """Compose one finished region (src coordinates) into dst; returns non-finite pixels passed through."""
@@ -212,13 +220,18 @@ class _Job:
         dst_rows, dst_cols = (rows[0] - win_y, rows[1] - win_y), (cols[0] - win_x, cols[1] - win_x)
         if self.confidence is not None and conf is not None:
             self.confidence[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]] = conf
-        weight = pixels.mask_weight(self.mask, self.settings.mix, dst_rows, dst_cols)
-        return pixels.compose(
-            self.src[rows[0]:rows[1], cols[0]:cols[1]], rgb, conf, weight,
-            self.dst[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]],
-            mode=self.settings.output_mode, premultiplied=self.translucent,
-            nonfinite=self.nonfinite and self.src.dtype == np.float32,
-        )
+        src = self.src[rows[0]:rows[1], cols[0]:cols[1]]
+        dst = self.dst[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]]
+        nonfinite = self.nonfinite and self.src.dtype == np.float32
+
+        def compose_rows(first: int, stop: int) -> int:  # pixel by pixel: any block of rows composes alone
+            weight = pixels.mask_weight(self.mask, self.settings.mix, (dst_rows[0] + first, dst_rows[0] + stop),
+                                        dst_cols)
+            return pixels.compose(src[first:stop], rgb[first:stop], None if conf is None else conf[first:stop],
+                                  weight, dst[first:stop], mode=self.settings.output_mode,
+                                  premultiplied=self.translucent, nonfinite=nonfinite)
+
+        return sum(pixels.row_blocks(dst.shape[0], rgb.strides[0], compose_rows))
 
 
 def _check_window(src: np.ndarray, dst: np.ndarray, settings: RenderSettings) -> None:

@@ -9,7 +9,12 @@ full-size passes as the contract allows.
 from __future__ import annotations
 
 import math
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -67,12 +72,55 @@ class TileInput:
 def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) -> TileInput:
     """The [1, h, w, 4] float32 straight-RGBA model input for one tile (§1.2, §1.3).
 
-    Non-finite pixels are set to 0 for the model (§1.2) so they cannot spread into their neighbours.
+    Non-finite pixels are set to 0 for the model (§1.2) so they cannot spread into their neighbours. The tensor
+    is filled in blocks of rows, each checked while it is still in cache (one sum decides finiteness, min/max
+    decide opacity), in two threads: the copy is the only full pass over the frame.
     """
     region = src[rows.in_start:rows.in_stop, cols.in_start:cols.in_stop]
-    height, width, channels = region.shape
-    tensor = np.empty((1, height, width, 4), dtype=np.float32)
-    planes = tensor[0]
+    height, width, _ = region.shape
+    tensor = _tensors.take((1, height, width, 4))
+    flags = row_blocks(height, tensor.strides[1],
+                       lambda first, stop: _fill_rows(region[first:stop], tensor[0, first:stop], premultiplied))
+    return TileInput(tensor, any(f[0] for f in flags), any(f[1] for f in flags))
+
+
+class _TensorPool:
+    """Model input buffers kept for the next call of the same shape (hand them back with :func:`release`).
+
+    Fresh memory for a 2K tensor costs about six times the copy into it (the kernel zeroes every page on first
+    touch), so input buffers are reused; at most `limit` bytes wait here, so memory stays bounded by the tile size.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._free: list[np.ndarray] = []
+
+    def take(self, shape: tuple[int, ...]) -> np.ndarray:
+        with self._lock:
+            for index, array in enumerate(self._free):
+                if array.shape == shape:
+                    return self._free.pop(index)
+        return np.empty(shape, dtype=np.float32)
+
+    def give(self, array: np.ndarray) -> None:
+        with self._lock:
+            self._free.insert(0, array)
+            while sum(a.nbytes for a in self._free) > self._limit:
+                self._free.pop()
+
+
+_tensors = _TensorPool(limit=256 * 2**20)  # two 2K/DCI full-aperture tensors, or a few tiles
+
+
+def release(tile: TileInput) -> None:
+    """Hand a tile's tensor back once the model has run on it (`tile` must not be used afterwards)."""
+    _tensors.give(tile.tensor)
+
+
+def _fill_rows(region: np.ndarray, planes: np.ndarray, premultiplied: bool) -> tuple[bool, bool]:
+    """Fill `planes` (rows of the tensor) from `region`; returns (held NaN/Inf, was unpremultiplied)."""
+    channels = region.shape[2]
     if region.dtype == np.float32:
         planes[..., :channels] = region
     else:
@@ -85,11 +133,42 @@ def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) ->
         bad = ~np.isfinite(planes).all(axis=2)
         nonfinite = bool(bad.any())
         planes[bad] = 0.0
+    # Rows with every alpha 1 need no division (x / 1 = x exactly), so deciding per block gives the same tensor.
     premultiplied = premultiplied and channels == 4 and not is_opaque(planes[..., 3], 1.0)
     if premultiplied:
         alpha = planes[..., 3:4]
         np.divide(planes[..., :3], alpha, out=planes[..., :3], where=alpha > 0)
-    return TileInput(tensor, nonfinite, premultiplied)
+    return nonfinite, premultiplied
+
+
+T = TypeVar("T")
+ROW_BLOCK_BYTES = 1 << 20  # a block of rows small enough to stay in cache between the passes made over it
+_HELPERS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) - 1
+_helper_pool = ThreadPoolExecutor(max_workers=_HELPERS, thread_name_prefix="chromaluma-rows") if _HELPERS else None
+_helper_free = threading.Semaphore(_HELPERS)
+
+
+def row_blocks(height: int, row_bytes: int, work: Callable[[int, int], T]) -> list[T]:
+    """`work(first, stop)` over blocks of rows covering [0, height), in block order; results in that order.
+
+    The lower half of the blocks runs in a helper thread while the caller does the upper half (numpy releases
+    the GIL in copies and reductions), using the core ONNX Runtime leaves idle between model runs. Host threads
+    calling at once share the one helper: whoever cannot have it does all its blocks itself.
+    """
+    step = max(1, ROW_BLOCK_BYTES // max(1, abs(row_bytes)))
+    blocks = [(first, min(height, first + step)) for first in range(0, height, step)]
+    if len(blocks) < 2 or _helper_pool is None or not _helper_free.acquire(blocking=False):
+        return [work(first, stop) for first, stop in blocks]
+    half = (len(blocks) + 1) // 2
+    try:
+        lower = _helper_pool.submit(lambda: [work(first, stop) for first, stop in blocks[half:]])
+        try:
+            upper = [work(first, stop) for first, stop in blocks[:half]]
+        finally:
+            wait([lower])  # never leave the helper writing into arrays the caller is done with
+        return upper + lower.result()
+    finally:
+        _helper_free.release()
 
 
 def is_opaque(alpha: np.ndarray, top: float) -> bool:
