@@ -3,8 +3,11 @@
 For a chroma and a luma model of the shipped architectures (chromaluma.models, exported by chromaluma.export;
 weights are untrained, which does not change speed): ms/frame of raw `session.run` on a prepared tensor, ms/frame
 of `api.process` on a host-layout view (float32 RGBA, rows bottom-up as an OFX host stores them: a negative row
-stride), their ratio (goal ≤ 1.05) and fps; then the memory `process()` adds for 4K and 8K frames, measured as
-RSS growth in a fresh process (ONNX Runtime's own allocations included, the host's frames excluded).
+stride), their ratio (goal ≤ 1.05) and fps; then the memory `process()` adds for 4K and 8K frames: in a fresh process
+the host's frames are allocated and written (resident), the peak RSS is reset (`/proc/self/clear_refs`), one
+`process()` runs, and the peak RSS over that baseline is its memory (ONNX Runtime's allocations included).
+Raw ORT and `process()` runs alternate, so machine load moves both alike (the paired ratio is the median of
+each pair's ratio).
 Where a CUDA provider is present the speed table is repeated on the GPU, labelled with its name.
 """
 
@@ -53,14 +56,10 @@ def benchmark_models(folder: Path) -> dict[str, Path]:
     return paths
 
 
-def _median_ms(action: Any, repeats: int) -> float:
-    action()  # warm-up: first runs allocate ORT's arena and pick kernels
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        action()
-        times.append((time.perf_counter() - start) * 1000.0)
-    return statistics.median(times)
+def _timed_ms(action: Any) -> float:
+    start = time.perf_counter()
+    action()
+    return (time.perf_counter() - start) * 1000.0
 
 
 def host_view(frame: np.ndarray) -> np.ndarray:
@@ -71,7 +70,7 @@ def host_view(frame: np.ndarray) -> np.ndarray:
 
 def speed_rows(model_paths: dict[str, Path], sizes: tuple[tuple[int, int], ...], device: str,
                repeats: int) -> list[dict[str, Any]]:
-    """Raw ORT vs process() timings for each model and frame size on `device`."""
+    """Raw ORT vs process() timings for each model and frame size on `device`, runs alternating."""
     rng = np.random.default_rng(0)
     rows = []
     for kind, path in model_paths.items():
@@ -80,12 +79,22 @@ def speed_rows(model_paths: dict[str, Path], sizes: tuple[tuple[int, int], ...],
             frame = rng.random((height, width, 4), dtype=np.float32)
             frame[..., 3] = 1.0
             tensor = np.ascontiguousarray(frame[np.newaxis])
-            raw = _median_ms(lambda t=tensor, s=session: s.session.run(None, {"image": t}), repeats)
             src, dst = host_view(frame), host_view(np.zeros_like(frame))
             params = {"model": str(path), "device": device}
-            processed = _median_ms(lambda s=src, d=dst, p=params: api.process(s, d, p), repeats)
+
+            def raw_run(t: np.ndarray = tensor, s: Any = session) -> None:
+                s.session.run(None, {"image": t})
+
+            def process_run(s: np.ndarray = src, d: np.ndarray = dst, p: dict[str, Any] = params) -> None:
+                api.process(s, d, p)
+
+            raw_run(), process_run()  # warm-up: first runs allocate ORT's arena and pick kernels
+            pairs = [(_timed_ms(raw_run), _timed_ms(process_run)) for _ in range(repeats)]
+            raw = statistics.median(r for r, _ in pairs)
+            processed = statistics.median(p for _, p in pairs)
             rows.append({"kind": kind, "width": width, "height": height, "provider": session.provider,
-                         "raw_ms": raw, "process_ms": processed, "ratio": processed / raw,
+                         "raw_ms": raw, "process_ms": processed,
+                         "ratio": processed / raw, "paired_ratio": statistics.median(p / r for r, p in pairs),
                          "fps": 1000.0 / processed})
             log.info("inference %s %dx%d on %s: raw %.1f ms, process %.1f ms", kind, width, height,
                      session.provider, raw, processed)
@@ -93,24 +102,39 @@ def speed_rows(model_paths: dict[str, Path], sizes: tuple[tuple[int, int], ...],
 
 
 _MEMORY_PROBE = textwrap.dedent("""
-    import json, resource, sys, time
+    import json, sys, time
     import numpy as np
     from chromaluma import api
+
+    def status_kib(key):
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith(key + ":"))
+
     model, width, height = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    src = np.full((height, width, 4), 0.5, np.float32)
-    dst = np.zeros_like(src)
-    api.process(None, None, {"model": model, "device": "cpu"})
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    params = {"model": model, "device": "cpu"}
+    api.process(None, None, params)  # session creation is not a per-frame cost
+    stored = np.random.default_rng(0).random((height, width, 4), dtype=np.float32)  # the host's frames, resident
+    stored[..., 3] = 1.0
+    output = np.full_like(stored, 0.25)
+    src, dst = stored[::-1], output[::-1]  # bottom-up rows, as the plug-in hands them over
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # reset VmHWM (the peak) to the current RSS
+        method = "VmHWM reset by /proc/self/clear_refs"
+    except OSError:
+        method = "VmHWM not resettable: peak since start"
+    baseline = status_kib("VmRSS")
     start = time.perf_counter()
-    api.process(src, dst, {"model": model, "device": "cpu"})
+    api.process(src, dst, params)
     seconds = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"growth_bytes": (after - before) * 1024, "seconds": seconds}))
+    peak = status_kib("VmHWM")
+    print(json.dumps({"baseline_bytes": baseline * 1024, "peak_bytes": peak * 1024, "seconds": seconds,
+                      "frames_bytes": stored.nbytes + output.nbytes, "method": method}))
 """)
 
 
 def memory_rows(model_paths: dict[str, Path], sizes: tuple[tuple[str, int, int], ...]) -> list[dict[str, Any]]:
-    """RSS growth of one process() call per model and size, each in a fresh interpreter."""
+    """Peak RSS growth of one process() call per model and size over the host's frames, each in a fresh process."""
     rows = []
     for kind, path in model_paths.items():
         for label, width, height in sizes:
@@ -121,7 +145,9 @@ def memory_rows(model_paths: dict[str, Path], sizes: tuple[tuple[str, int, int],
                 continue
             probe = json.loads(result.stdout.strip().splitlines()[-1])
             rows.append({"kind": kind, "size": label, "width": width, "height": height,
-                         "growth_mib": probe["growth_bytes"] / 2**20, "seconds": probe["seconds"]})
+                         "growth_mib": (probe["peak_bytes"] - probe["baseline_bytes"]) / 2**20,
+                         "frames_mib": probe["frames_bytes"] / 2**20, "seconds": probe["seconds"],
+                         "method": probe["method"]})
     return rows
 
 
@@ -141,11 +167,14 @@ def gpu_label() -> str | None:
 
 def _speed_section(title: str, rows: list[dict[str, Any]]) -> BenchSection:
     table = markdown_table(
-        ["model", "frame", "provider", "raw ORT ms", "process() ms", "ratio", "fps"],
+        ["model", "frame", "provider", "raw ORT ms", "process() ms", "ratio", "paired ratio", "fps"],
         [[r["kind"], f"{r['width']}×{r['height']}", r["provider"].replace("ExecutionProvider", ""),
-          round(r["raw_ms"], 1), round(r["process_ms"], 1), f"{r['ratio']:.3f}", round(r["fps"], 2)] for r in rows])
+          round(r["raw_ms"], 1), round(r["process_ms"], 1), f"{r['ratio']:.3f}", f"{r['paired_ratio']:.3f}",
+          round(r["fps"], 2)] for r in rows])
     return BenchSection(title, table, notes=[f"Goals: {GOALS}.", "process(): float32 RGBA host view with a negative "
-                                             "row stride (OFX rows bottom-up), whole frame in one tile (automatic)."],
+                                             "row stride (OFX rows bottom-up), whole frame in one tile (automatic); "
+                                             "raw ORT and process() runs alternate; ratio = median process() / "
+                                             "median raw; paired ratio = median of each pair's ratio."],
                         raw={"rows": rows})
 
 
@@ -160,11 +189,14 @@ def run(workdir: Path, quick: bool) -> list[BenchSection]:
         sections.append(_speed_section(f"Inference speed (GPU: {gpu})", speed_rows(paths, sizes, "gpu", repeats)))
     memory = memory_rows(paths, (("tiny", 128, 96),) if quick else MEMORY_SIZES)
     table = markdown_table(
-        ["model", "frame", "RSS growth during process() MiB", "seconds"],
-        [[r["kind"], r["size"], round(r.get("growth_mib", float("nan")), 1), round(r.get("seconds", float("nan")), 2)]
-         for r in memory])
+        ["model", "frame", "host frames (src + dst) MiB", "peak RSS growth during process() MiB", "seconds"],
+        [[r["kind"], r["size"], round(r.get("frames_mib", float("nan")), 1),
+          round(r.get("growth_mib", float("nan")), 1), round(r.get("seconds", float("nan")), 2)] for r in memory])
+    methods = sorted({r["method"] for r in memory if "method" in r})
     sections.append(BenchSection("Inference memory (CPU, automatic tiling)", table,
                                  notes=["Goal: an 8K frame needs no more than ~2 GB beyond the host's own frames.",
-                                        "Frames above 2048×2048 pixels are processed in 1024-pixel tiles."],
+                                        "Frames above 2048×2048 pixels are processed in 1024-pixel tiles.",
+                                        "Fresh process per row: host frames allocated and written first, then the "
+                                        f"peak RSS over that baseline during one process() ({'; '.join(methods)})."],
                                  raw={"rows": memory}))
     return sections
