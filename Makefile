@@ -27,9 +27,10 @@ system-deps:
 
 ## build: the OpenFX plug-in bundle and the ofx-render test host, against .venv's Python and pybind11
 build: venv system-deps
+	mkdir -p $(BUILD_DIR)
 	cmake -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(PY) \
-	  -Dpybind11_DIR="$$($(PY) -m pybind11 --cmakedir)" -Wno-dev > $(BUILD_DIR).configure.log \
-	  || { cat $(BUILD_DIR).configure.log; exit 1; }
+	  -Dpybind11_DIR="$$($(PY) -m pybind11 --cmakedir)" -Wno-dev > $(BUILD_DIR)/configure.log \
+	  || { cat $(BUILD_DIR)/configure.log; exit 1; }
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 lint: venv
@@ -60,4 +61,4 @@ install-plugin: build
 	scripts/install_plugin.sh $(BUILD_DIR) $(PY)
 
 clean:
-	rm -rf $(BUILD_DIR) $(BUILD_DIR).configure.log demo
+	rm -rf $(BUILD_DIR) demo
