@@ -155,6 +155,7 @@ class _Job:
     confidence: np.ndarray | None
     nonfinite: bool = False  # some tile so far held NaN/Inf
     translucent: bool = False  # some tile so far had premultiplied colour with alpha != 1
+    opaque: bool = True  # every tile so far had alpha = the type's maximum everywhere (covers what is finished)
 
     @property
     def premultiplied(self) -> bool:
@@ -167,6 +168,7 @@ class _Job:
         tile = pixels.model_input(self.src, row, col, self.premultiplied)
         self.nonfinite |= tile.nonfinite
         self.translucent |= tile.premultiplied
+        self.opaque &= tile.opaque
         try:
             yield self.model.run(tile.tensor)
         finally:
@@ -229,7 +231,7 @@ class _Job:
                                         dst_cols)
             return pixels.compose(src[first:stop], rgb[first:stop], None if conf is None else conf[first:stop],
                                   weight, dst[first:stop], mode=self.settings.output_mode,
-                                  premultiplied=self.translucent, nonfinite=nonfinite)
+                                  premultiplied=self.translucent, nonfinite=nonfinite, opaque=self.opaque)
 
         return sum(pixels.row_blocks(dst.shape[0], rgb.strides[0], compose_rows))
 
