@@ -2,9 +2,12 @@
 
 Training shots are slow camera moves over scikit-image's bundled public-domain photographs (astronaut, coffee,
 rocket, hubble_deep_field — never "chelsea", which is the demo shot), faded by `chromaluma.synth` the way the
-demo shot is (dye fade 0.6, one print generation, light dust), each paired with a neutral PAL DVD of the clean
-frames registered onto the scan (`chromaluma.synth.reference`). A few minutes of CPU training
-(`chromaluma.train`) then export; the model card is also written beside the model as JSON.
+demo shot is (dye fade 0.6, faded unevenly, one print generation, light dust), each paired with a neutral PAL DVD
+of the clean frames registered onto the scan (`chromaluma.synth.reference`). Each shot's scan is density graded
+as the demo shot is and as a restorer would: one monotonic luma curve (`chromaluma.baselines.DensityGrade`)
+fitted on that shot's scan → DVD pairs, so the model learns colour on graded scans. A few minutes of CPU training
+(`chromaluma.train`) then export; the card gets a `provenance` entry saying how the model was made (this script,
+its settings, the material) and is also written beside the model as JSON.
 
     scripts/make_demo_model.py [--minutes 4] [--out models/chromaluma-demo-chroma.onnx]
 """
@@ -14,9 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
+from chromaluma.baselines import DensityGrade
 from chromaluma.contract import read_model_contract
 from chromaluma.synth.degrade import Degradation, degrade_shot
 from chromaluma.synth.pairs import write_json, write_pairs
@@ -26,19 +32,51 @@ from chromaluma.synth.shots import CameraMove, photo_shot
 log = logging.getLogger("chromaluma.make_demo_model")
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_SHOTS = (("astronaut", "pan"), ("coffee", "zoom"), ("rocket", "pan"), ("hubble_deep_field", "pan"))
-DEMO_FADE = Degradation(fade=0.6, generations=1, damage=0.1, seed=500)
+DEMO_FADE = Degradation(fade=0.6, generations=1, damage=0.1, seed=500, uneven=1.0)
 
 
 def build_pairs(folder: Path, frames: int, width: int, height: int) -> Path:
-    """The training pairs folder (docs/CONTRACT.md §5): faded scans and registered neutral DVD references."""
+    """The training pairs folder (docs/CONTRACT.md §5): density-graded faded scans and registered neutral DVDs."""
     scans, references = [], []
     for number, (photo, move) in enumerate(TRAINING_SHOTS):
         truth = photo_shot(photo, frames, width, height, CameraMove(move), seed=number)
-        scans += list(degrade_shot(truth, Degradation(**{**vars(DEMO_FADE), "seed": DEMO_FADE.seed + number})))
-        references += aligned_reference(truth, seed=number)[0]
-        log.info("pairs: %s (%s), %d frames at %dx%d", photo, move, frames, width, height)
+        faded = list(degrade_shot(truth, Degradation(**{**vars(DEMO_FADE), "seed": DEMO_FADE.seed + number})))
+        dvd, mask = aligned_reference(truth, seed=number)
+        grade = DensityGrade().fit(faded, dvd, [mask] * len(faded))
+        scans += [grade.apply(scan) for scan in faded]
+        references += dvd
+        log.info("pairs: %s (%s), %d frames at %dx%d, density graded", photo, move, frames, width, height)
     return write_pairs(folder, scans, references, list(range(1001, 1001 + len(scans))),
                        source="skimage.data public-domain photographs via chromaluma.synth").parent
+
+
+def provenance(args: argparse.Namespace) -> dict[str, Any]:
+    """How this model was made, for its card: the script, its settings and the public-domain material."""
+    return {"made_by": f"scripts/make_demo_model.py --minutes {args.minutes:g} --frames {args.frames}",
+            "material": "slow camera moves (960x540) over skimage.data " + ", ".join(
+                f"{photo} ({move})" for photo, move in TRAINING_SHOTS) + " (public domain / CC0)",
+            "degradation": f"chromaluma.synth: {vars(DEMO_FADE)} (seed + shot number)",
+            "reference": "neutral PAL DVD of the clean frames (720x576, 4:2:0, JPEG) registered onto the scan",
+            "density_grade": "each scan density graded by chromaluma.baselines.DensityGrade fitted on its shot's "
+                             "scan -> DVD pairs (as scripts/demo.py grades the demo shot)"}
+
+
+def add_provenance(model: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """Add `provenance` to the card inside the ONNX file (metadata only, graph untouched); returns the card."""
+    import onnx
+
+    from chromaluma.contract import contract_of_proto
+
+    proto = onnx.load(str(model))
+    card = dict(read_model_contract(model).card, provenance=entry)
+    for prop in proto.metadata_props:
+        if prop.key == "chromaluma.card":
+            prop.value = json.dumps(card, sort_keys=True)
+    contract_of_proto(proto, str(model))  # still a valid contract
+    tmp_path = model.with_name(f".{model.name}.partial")
+    onnx.save(proto, str(tmp_path))
+    os.replace(tmp_path, model)
+    return card
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model = Path(train(TrainConfig(run_dir=run_dir, kind="chroma", pairs_dir=pairs, out=args.out,
                                    minutes=args.minutes, device="cpu", seed=0)))
-    card = read_model_contract(model).card
+    card = add_provenance(model, provenance(args))
     write_json(model.with_suffix(".json"), card)
     log.info("wrote %s (%.0f KiB) and its model card %s", model, model.stat().st_size / 1024,
              model.with_suffix(".json").name)

@@ -1,4 +1,5 @@
-"""`make demo` in quick mode: the picture exists and the restoration is closer to the truth than the faded shot."""
+"""`make demo` in quick mode: the picture exists and the restoration is closer to the truth than the density-graded
+faded shot it restores."""
 
 from __future__ import annotations
 
@@ -28,6 +29,24 @@ def test_demo_without_a_model_says_how_to_make_one(tmp_path: Path, caplog) -> No
     assert "missing.onnx" in record["skipped"]["restoration"]
     assert "make_demo_model.py" in caplog.text
     assert len(list((tmp_path / "demo" / "shot" / "faded").glob("faded.*.png"))) == 3
+    assert len(list((tmp_path / "demo" / "shot" / "graded").glob("graded.*.png"))) == 3
+
+
+def test_demo_grade_is_fitted_without_the_truth(tmp_path: Path) -> None:
+    """The density grade only moves lightness towards the truth's: measured, it must lower the luma error."""
+    import numpy as np
+
+    from chromaluma.io import read_frame
+
+    demo = _demo_module()
+    run = demo.make_demo_shot(tmp_path / "demo", quick=True)
+    weights = np.array([0.2126, 0.7152, 0.0722], np.float32)
+    errors = {}
+    for name, folder in (("faded", run.faded_dir), ("graded", run.graded_dir)):
+        frame = read_frame(folder / f"{name}.{run.frame_ids[-1]}.png")[0][..., :3]
+        truth = read_frame(run.truth_dir / f"truth.{run.frame_ids[-1]}.png")[0][..., :3]
+        errors[name] = float(np.abs((frame - truth) @ weights).mean())
+    assert errors["graded"] < 0.6 * errors["faded"]
 
 
 @pytest.mark.slow
@@ -42,7 +61,10 @@ def test_quick_demo_restores_the_faded_shot(tmp_path: Path) -> None:
     figures = json.loads((out / "delta_e.json").read_text())["figures"]
     renders = [name for name in figures if name != "faded" and "delta_e2000_mean" in figures[name]]
     assert renders, "no render was measured"
+    assert figures["density graded"]["delta_e2000_mean"] < figures["faded"]["delta_e2000_mean"]
     for name in renders:
-        assert figures[name]["delta_e2000_mean"] < figures["faded"]["delta_e2000_mean"], name
+        if name == "density graded":
+            continue
+        assert figures[name]["delta_e2000_mean"] < figures["density graded"]["delta_e2000_mean"], name
     assert all(value["agree"] for value in figures.values() if "agree" in value)
     assert status == 0
