@@ -105,3 +105,15 @@ def test_benchmark_training_uses_fresh_folders(tmp_path: Path) -> None:
     (used / "config.json").write_text("{}")
     again = trainer.fresh_folder("run-chroma-1min")
     assert again == used and not list(again.iterdir())
+
+
+def test_each_area_starts_in_an_emptied_folder_so_a_second_run_passes(tmp_path: Path) -> None:
+    def strict(workdir: Path, quick: bool) -> list[BenchSection]:
+        if any(workdir.iterdir()):  # like `chromaluma align --out`, which refuses a non-empty folder
+            raise RuntimeError(f"{workdir} is not empty")
+        (workdir / "align_pairs").mkdir()
+        return []
+
+    for _ in range(2):
+        results = run_benchmarks(["alignment"], tmp_path, quick=True, runners={"alignment": strict})
+        assert [r.status for r in results] == ["ok"], results[0].error

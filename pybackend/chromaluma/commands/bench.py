@@ -1,9 +1,12 @@
 """`chromaluma bench` (and `make bench` → scripts/bench.py): run every benchmark area, write BENCHMARKS.md.
 
 Areas are the modules `chromaluma.benchmarks.<area>` (training, inference, plugin, alignment, quality), each
-with `run(workdir, quick) -> list[BenchSection]`. An area that is missing or fails is reported as such, with its
-error, and the others still run. The report states the exact command, the machine (CPU model, cores, RAM, GPU)
-and software versions; plots are copied next to it (default `docs/bench/`) and the raw numbers saved as JSON.
+with `run(workdir, quick) -> list[BenchSection]`, each in its own scratch folder `WORKDIR/<area>`, emptied before
+the area runs (a second `make bench` must never trip over the first one's run or pairs folders). An area that is
+missing or fails is reported as such, with its error, and the others still run; any failed area makes the
+command exit 1, so a broken benchmark is visible. The report states the exact command, the machine (CPU model,
+cores, RAM, GPU) and software versions; plots are copied next to it (default `docs/bench/`) and the raw numbers
+saved as JSON.
 """
 
 from __future__ import annotations
@@ -52,7 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"), help="report to write")
     parser.add_argument("--only", default="", help=f"comma-separated areas to run (of {', '.join(AREAS)})")
     parser.add_argument("--quick", action="store_true", help="smoke-sized run (seconds, not the real numbers)")
-    parser.add_argument("--workdir", type=Path, default=Path("build/bench"), help="scratch folder for runs")
+    parser.add_argument("--workdir", type=Path, default=Path("build/bench"),
+                        help="scratch folder for runs (each area's subfolder is emptied when that area starts)")
     parser.add_argument("--plots-dir", type=Path, default=None,
                         help="where plots are copied (default: docs/bench next to the report)")
 
@@ -86,7 +90,7 @@ def run_area(area: str, runner: AreaRunner | None, workdir: Path, quick: bool) -
     log.info("bench: %s …", area)
     started = time.perf_counter()
     try:
-        sections = list(runner(workdir / area, quick))
+        sections = list(runner(fresh_area_folder(workdir / area), quick))
     except Exception as exc:  # noqa: BLE001 — one area's failure is reported and the other areas still run
         log.error("bench: %s failed: %s", area, exc)
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
@@ -94,6 +98,14 @@ def run_area(area: str, runner: AreaRunner | None, workdir: Path, quick: bool) -
     seconds = time.perf_counter() - started
     log.info("bench: %s done in %.0f s (%d sections)", area, seconds, len(sections))
     return AreaResult(area, sections, seconds=seconds)
+
+
+def fresh_area_folder(folder: Path) -> Path:
+    """`folder` emptied (scratch of an earlier run removed) and created."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def run_benchmarks(areas: Sequence[str], workdir: Path, quick: bool,
