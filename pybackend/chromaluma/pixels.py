@@ -110,7 +110,7 @@ class _TensorPool:
                 self._free.pop()
 
 
-_tensors = _TensorPool(limit=256 * 2**20)  # two 2K/DCI full-aperture tensors, or a few tiles
+_tensors = _TensorPool(limit=128 * 2**20)  # two 2048×2048 tensors, or a few 1024-pixel tile shapes
 
 
 def release(tile: TileInput) -> None:
