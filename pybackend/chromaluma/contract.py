@@ -24,6 +24,9 @@ CONFIDENCE_NAME = "confidence"
 # Exporters write at most this ONNX IR version: newer `onnx` packages default to IRs that the ONNX Runtime
 # builds hosts ship with cannot load yet.
 MAX_IR_VERSION = 10
+# What "luma" means wherever Chromaluma separates it from chroma: Rec.709 weights on the encoded RGB values.
+# A chroma model's output has exactly the input's luma under these weights; a luma model keeps B−Y and R−Y.
+LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 CHANNELS = 4  # RGBA, straight (unpremultiplied) colour; see docs/CONTRACT.md
 
 METADATA_PREFIX = "chromaluma."

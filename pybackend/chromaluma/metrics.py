@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chromaluma.contract import LUMA_WEIGHTS
+
 
 @dataclass(frozen=True)
 class DeltaE:
@@ -43,7 +45,7 @@ def ssim(result: np.ndarray, truth: np.ndarray) -> float:
     """Structural similarity of the Rec.709 luma of two frames (0–1 data range)."""
     from skimage.metrics import structural_similarity
 
-    weights = np.array([0.2126, 0.7152, 0.0722], dtype=np.float64)
+    weights = np.array(LUMA_WEIGHTS, dtype=np.float64)
     luma_result = result[..., :3].astype(np.float64) @ weights if result.ndim == 3 else result.astype(np.float64)
     luma_truth = truth[..., :3].astype(np.float64) @ weights if truth.ndim == 3 else truth.astype(np.float64)
     return float(structural_similarity(luma_result, luma_truth, data_range=1.0))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from chromaluma.contract import LUMA_WEIGHTS
 from chromaluma.io import FrameFormat, write_frame
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ def _display(frame: np.ndarray) -> np.ndarray:
 
 
 def _edges(frame: np.ndarray) -> np.ndarray:
-    grey = np.clip(_display(frame) @ np.array([0.2126, 0.7152, 0.0722], np.float32) * 255.0, 0, 255).astype(np.uint8)
+    grey = np.clip(_display(frame) @ np.array(LUMA_WEIGHTS, np.float32) * 255.0, 0, 255).astype(np.uint8)
     return cv2.Canny(cv2.GaussianBlur(grey, (0, 0), 1.2), 30, 90).astype(np.float32) / 255.0
 
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-LUMA_WEIGHTS = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+from chromaluma import contract
+
+LUMA_WEIGHTS = np.array(contract.LUMA_WEIGHTS, dtype=np.float32)
 BLACK_BAR_LEVEL = 0.08  # mean luma below which a reference row/column counts as a letterbox/pillarbox bar
 
 

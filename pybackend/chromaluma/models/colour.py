@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import torch
 
-LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
+from chromaluma.contract import LUMA_WEIGHTS  # the one definition of luma (docs/CONTRACT.md)
+
 _WR, _WG, _WB = LUMA_WEIGHTS
 
 # RGBA → [Y, Cb, Cr]
