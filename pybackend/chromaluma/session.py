@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from chromaluma import contract
+from chromaluma.card import summary_line
 from chromaluma.errors import ChromalumaError, ModelFormatError, ModelNotFoundError, ParameterError
 
 log = logging.getLogger(__name__)
@@ -71,18 +72,8 @@ class ModelSession:
 
 def model_summary(model: contract.ModelContract) -> str:
     """`kind, colorspace, training summary` on one line (docs/CONTRACT.md §1.4 `model_summary`)."""
-    card = model.card
-    training = card.get("training") or {}
-    parameters = training.get("parameters") or {}
-    pairs = training.get("pairs")
-    parts = [f"{model.kind} model", f"colorspace {model.colorspace}", f"scale {model.processing_scale:g}"]
-    if isinstance(pairs, list):
-        parts.append(f"{len(pairs)} training pairs")
-    if "steps" in parameters:
-        parts.append(f"{parameters['steps']} steps")
-    validation = (card.get("metrics") or {}).get("validation") or {}
-    if "delta_e2000_mean" in validation:
-        parts.append(f"validation dE2000 {float(validation['delta_e2000_mean']):.2f}")
+    card = {"kind": model.kind, "colorspace": model.colorspace, **model.card}
+    parts = [summary_line(card), f"scale {model.processing_scale:g}"]
     if card.get("created"):
         parts.append(f"created {card['created']}")
     return ", ".join(parts)
