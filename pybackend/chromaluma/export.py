@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from torch import nn
 from chromaluma import contract
 from chromaluma.card import build_card, summary_line
 from chromaluma.errors import ChromalumaError
+from chromaluma.io.atomic import write_bytes_atomically
 from chromaluma.models import CONFIDENCE_MEANING, ContractGraph, architecture_of, build_model
 
 log = logging.getLogger(__name__)
@@ -156,15 +156,9 @@ def _pin_output_shapes(proto: Any) -> None:
 
 
 def _write_atomic(path: Path, payload: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
     try:
-        with open(tmp, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
+        write_bytes_atomically(path, payload)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise ExportError(f"{path}: could not write the model ({exc}); nothing written. Check free disk space and "
                           "permissions.") from exc
 

@@ -9,8 +9,6 @@ render starts (`status: "rendering"`) and rewritten when it ends (`complete`, `f
 
 from __future__ import annotations
 
-import json
-import os
 import platform
 import socket
 import sys
@@ -21,6 +19,7 @@ from typing import Any
 
 from chromaluma import __version__
 from chromaluma.errors import FrameWriteError
+from chromaluma.io.atomic import write_json_atomically
 
 LOG_FORMAT_VERSION = 1
 LOG_STEM = "chromaluma-render"
@@ -55,15 +54,8 @@ def host_name() -> str:
 
 def write_render_log(path: Path, record: dict[str, Any]) -> None:
     """Write `record` as JSON to `path` atomically (temp file in the same folder, then os.replace)."""
-    tmp_path = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
-        with open(tmp_path, "w", encoding="utf-8") as stream:
-            json.dump({"log_format_version": LOG_FORMAT_VERSION, **record}, stream, indent=2, sort_keys=False)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp_path, path)
+        write_json_atomically(path, {"log_format_version": LOG_FORMAT_VERSION, **record})
     except OSError as exc:
-        tmp_path.unlink(missing_ok=True)
         raise FrameWriteError(f"{path}: cannot write the render log ({exc.strerror}). Check free disk space and "
                               "permissions of the output folder.") from exc

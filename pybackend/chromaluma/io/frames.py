@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from chromaluma.errors import FrameReadError, FrameWriteError
+from chromaluma.io.atomic import partial_path
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def write_frame(path: str | Path, pixels: np.ndarray, frame_format: FrameFormat)
         raise FrameWriteError(f"{out_path}: expected HWC pixels, got shape {pixels.shape}.")
     height, width, channels = pixels.shape
     samples = _to_samples(pixels, frame_format)
-    tmp_path = out_path.with_name(f".{out_path.stem}.partial{out_path.suffix}")
+    tmp_path = partial_path(out_path)
     spec = oiio.ImageSpec(width, height, channels, _OIIO_TYPES[frame_format.sample_type])
     if frame_format.bits == 10:
         spec.attribute("oiio:BitsPerSample", 10)

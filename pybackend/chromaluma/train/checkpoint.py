@@ -7,7 +7,6 @@ file, which loading ignores; `--resume` continues from the newest checkpoint tha
 from __future__ import annotations
 
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import torch
 
 from chromaluma.errors import ChromalumaError
+from chromaluma.io.atomic import write_stream_atomically
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +41,9 @@ def save_checkpoint(run_dir: Path, step: int, state: dict[str, Any]) -> Path:
     folder = Path(run_dir) / CHECKPOINT_DIR
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step_{step:07d}.pt"
-    tmp = folder / f".{path.name}.partial"
     try:
-        with open(tmp, "wb") as stream:
-            torch.save(state, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
+        write_stream_atomically(path, lambda stream: torch.save(state, stream))
     except (OSError, RuntimeError) as exc:  # disk full, quota, I/O error (torch wraps some as RuntimeError)
-        tmp.unlink(missing_ok=True)
         previous = checkpoint_paths(run_dir)
         kept = f"the previous checkpoint {previous[-1]} is intact" if previous else "no earlier checkpoint exists"
         raise CheckpointError(f"{path}: checkpoint write failed ({exc}); {kept}. Free disk space, then continue "

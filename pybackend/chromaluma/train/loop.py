@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ import torch
 from tqdm import tqdm
 
 from chromaluma.errors import ChromalumaError, DeviceError
+from chromaluma.io.atomic import replace_atomically, write_text_atomically
 from chromaluma.models import architecture_of, build_model
 from chromaluma.train import objective
 from chromaluma.train.checkpoint import checkpoint_paths, load_latest, save_checkpoint
@@ -135,8 +135,8 @@ class _Session:
                 raise TrainingError(f"{record_path}: the training pairs changed since this run began (files or "
                                     "hashes differ). Restore them, or start a new run with another --run-dir.")
             return
-        _write_text(self.run_dir / CONFIG_NAME, self.config.to_json())
-        _write_text(record_path, json.dumps(record, indent=2))
+        write_text_atomically(self.run_dir / CONFIG_NAME, self.config.to_json())
+        write_text_atomically(record_path, json.dumps(record, indent=2))
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
@@ -259,16 +259,8 @@ class _Session:
         out = Path(self.config.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         for source, target in ((model_path, out), (model_path.with_suffix(".json"), out.with_suffix(".json"))):
-            tmp = target.with_name(f".{target.name}.partial")
-            shutil.copyfile(source, tmp)
-            os.replace(tmp, target)
+            replace_atomically(target, lambda tmp, source=source: shutil.copyfile(source, tmp))
         return out
-
-
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def _attach_run_log(run_dir: Path) -> logging.Handler:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from chromaluma.io import FrameFormat, write_frame
+from chromaluma.io.atomic import replace_atomically
 
 SHEET_PANEL_WIDTH = 384
 TITLE_HEIGHT = 18
@@ -79,8 +79,8 @@ def write_loss_curve(path: Path, losses: list[tuple[int, float]], validation: li
     axis.set_title("Chromaluma training")
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.partial.png")
-    figure.savefig(tmp)
-    plt.close(figure)
-    os.replace(tmp, path)
+    try:
+        replace_atomically(path, figure.savefig)
+    finally:
+        plt.close(figure)
     return path

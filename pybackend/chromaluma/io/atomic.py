@@ -1,0 +1,59 @@
+"""Writing any file so that a reader never sees half of it: a hidden temp file beside the target, flushed to
+disk, then renamed over it. A kill or a full disk leaves the previous file (or none) and removes the temp file.
+
+The temp name is hidden, unique to the writing process (two render-farm tasks never share one) and keeps the
+target's extension (`.NAME.PID.partial.EXT`), so writers that pick a format from the file name (OpenImageIO,
+matplotlib) work unchanged; sequence listings skip hidden files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+
+def partial_path(path: Path) -> Path:
+    """The hidden temp name used while `path` is being written."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+
+
+def replace_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call `write(temp_path)`, make the result durable, rename it to `path`. Raises what `write` or the
+    filesystem raised (OSError and friends) after removing the temp file; callers turn that into their own
+    actionable error."""
+    target = Path(path)
+    tmp = partial_path(target)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as stream:
+            os.fsync(stream.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def write_bytes_atomically(path: str | Path, payload: bytes) -> Path:
+    return replace_atomically(path, lambda tmp: tmp.write_bytes(payload))
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    return replace_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def write_json_atomically(path: str | Path, content: object) -> Path:
+    return write_text_atomically(path, json.dumps(content, indent=2) + "\n")
+
+
+def write_stream_atomically(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+    """For writers that take an open binary stream (torch.save, shutil.copyfileobj)."""
+
+    def through_stream(tmp: Path) -> None:
+        with open(tmp, "wb") as stream:
+            write(stream)
+
+    return replace_atomically(path, through_stream)
