@@ -9,7 +9,7 @@ fitted on that shot's scan → DVD pairs, so the model learns colour on graded s
 (`chromaluma.train`) then export; the card gets a `provenance` entry saying how the model was made (this script,
 its settings, the material) and is also written beside the model as JSON.
 
-    scripts/make_demo_model.py [--minutes 4] [--out models/chromaluma-demo-chroma.onnx]
+    scripts/make_demo_model.py [--minutes 5] [--out models/chromaluma-demo-chroma.onnx]
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def add_provenance(model: Path, entry: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=float, default=4.0, help="CPU training time (default 4)")
+    parser.add_argument("--minutes", type=float, default=5.0, help="CPU training time (default 5)")
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "chromaluma-demo-chroma.onnx")
     parser.add_argument("--workdir", type=Path, default=ROOT / "build" / "demo-model", help="pairs and run folder")
     parser.add_argument("--frames", type=int, default=4, help="frames per training shot (default 4)")
