@@ -33,10 +33,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chromaluma.contract import LUMA_WEIGHTS
 from chromaluma.errors import ChromalumaError, PairMismatchError
 
 log = logging.getLogger(__name__)
-REC709 = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
+REC709 = np.array(LUMA_WEIGHTS, dtype=np.float32)
 MAX_FIT_PIXELS = 400_000  # pixels drawn from the training pairs for colour fits (plenty for 3-D statistics)
 
 
@@ -286,12 +287,33 @@ def _centre(frame: np.ndarray, size: int = 384) -> np.ndarray:
     return frame[top:top + size, left:left + size]
 
 
+class _GridSearchedLuma(_Baseline):
+    """A luma filter whose parameters are the candidate from GRID with the best PSNR on the training pairs."""
+
+    GRID: list[dict[str, float]] = []
+    params: dict[str, float]
+
+    @staticmethod
+    def _restore(scan: np.ndarray, **params: float) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit(self, scans, references, masks=None) -> _GridSearchedLuma:
+        self.params = _best_by_psnr(self.GRID, self._restore, scans, references)
+        self.fitted = True
+        return self
+
+    def apply(self, scan: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return self._restore(scan, **self.params)
+
+
 @dataclass
-class UnsharpLuma(_Baseline):
+class UnsharpLuma(_GridSearchedLuma):
     """Unsharp mask on luma, radius and amount chosen on the training pairs."""
 
     name: str = "unsharp mask"
     params: dict[str, float] = field(default_factory=lambda: {"radius": 1.5, "amount": 1.0})
+    GRID = [{"radius": r, "amount": a} for r in (0.7, 1.5, 3.0) for a in (0.3, 0.7, 1.2, 2.0)]
 
     @staticmethod
     def _restore(scan: np.ndarray, radius: float, amount: float) -> np.ndarray:
@@ -299,16 +321,6 @@ class UnsharpLuma(_Baseline):
 
         luma = scan[..., :3] @ REC709
         return with_luma(scan, unsharp_mask(luma, radius=radius, amount=amount, preserve_range=True))
-
-    def fit(self, scans, references, masks=None) -> UnsharpLuma:
-        grid = [{"radius": r, "amount": a} for r in (0.7, 1.5, 3.0) for a in (0.3, 0.7, 1.2, 2.0)]
-        self.params = _best_by_psnr(grid, self._restore, scans, references)
-        self.fitted = True
-        return self
-
-    def apply(self, scan: np.ndarray) -> np.ndarray:
-        self._check_fitted()
-        return self._restore(scan, **self.params)
 
 
 def gaussian_psf(sigma: float) -> np.ndarray:
@@ -320,11 +332,12 @@ def gaussian_psf(sigma: float) -> np.ndarray:
 
 
 @dataclass
-class DeconvolveLuma(_Baseline):
+class DeconvolveLuma(_GridSearchedLuma):
     """Richardson–Lucy deconvolution of luma with a Gaussian PSF whose width is chosen on the training pairs."""
 
     name: str = "Richardson–Lucy deconvolution"
     params: dict[str, float] = field(default_factory=lambda: {"sigma": 1.0, "iterations": 10})
+    GRID = [{"sigma": s, "iterations": n} for s in (0.6, 1.0, 1.6, 2.4) for n in (5, 15)]
 
     @staticmethod
     def _restore(scan: np.ndarray, sigma: float, iterations: float) -> np.ndarray:
@@ -335,16 +348,6 @@ class DeconvolveLuma(_Baseline):
         luma = np.pad(np.clip(scan[..., :3] @ REC709, 1e-4, 1.0).astype(np.float64), pad, mode="reflect")
         sharp = richardson_lucy(luma, psf, num_iter=int(iterations), clip=True)[pad:-pad, pad:-pad]
         return with_luma(scan, sharp.astype(np.float32))
-
-    def fit(self, scans, references, masks=None) -> DeconvolveLuma:
-        grid = [{"sigma": s, "iterations": n} for s in (0.6, 1.0, 1.6, 2.4) for n in (5, 15)]
-        self.params = _best_by_psnr(grid, self._restore, scans, references)
-        self.fitted = True
-        return self
-
-    def apply(self, scan: np.ndarray) -> np.ndarray:
-        self._check_fitted()
-        return self._restore(scan, **self.params)
 
 
 def colour_baselines() -> list[_Baseline]:
