@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from chromaluma.baselines import DensityGrade
 from chromaluma.contract import read_model_contract
+from chromaluma.io.atomic import replace_atomically
 from chromaluma.synth.degrade import Degradation, degrade_shot
 from chromaluma.synth.pairs import write_json, write_pairs
 from chromaluma.synth.reference import aligned_reference
@@ -73,9 +73,7 @@ def add_provenance(model: Path, entry: dict[str, Any]) -> dict[str, Any]:
         if prop.key == "chromaluma.card":
             prop.value = json.dumps(card, sort_keys=True)
     contract_of_proto(proto, str(model))  # still a valid contract
-    tmp_path = model.with_name(f".{model.name}.partial")
-    onnx.save(proto, str(tmp_path))
-    os.replace(tmp_path, model)
+    replace_atomically(model, lambda tmp: onnx.save(proto, str(tmp)))
     return card
 
 

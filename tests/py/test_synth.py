@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from chromaluma.errors import FrameWriteError, ParameterError
+from chromaluma.io import atomic as atomic_module
 from chromaluma.synth import pairs as pairs_module
 from chromaluma.synth.damage import DamagePlan
 from chromaluma.synth.degrade import Degradation, degrade_shot
@@ -191,7 +192,7 @@ def test_json_write_keeps_the_old_file_when_replace_fails(tmp_path, monkeypatch)
     def refuse(*args, **kwargs):
         raise OSError("read-only file system (simulated)")
 
-    monkeypatch.setattr(pairs_module.os, "replace", refuse)
+    monkeypatch.setattr(atomic_module.os, "replace", refuse)  # where write_json renames (chromaluma.io.atomic)
     with pytest.raises(FrameWriteError, match="result.json"):
         write_json(target, {"new": True})
     assert json.loads(target.read_text()) == {"old": True}

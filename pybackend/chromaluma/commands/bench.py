@@ -30,7 +30,7 @@ from pathlib import Path
 
 from chromaluma.benchmarks import BenchSection
 from chromaluma.errors import ParameterError
-from chromaluma.synth.pairs import write_json
+from chromaluma.io.atomic import replace_atomically, write_json_atomically, write_text_atomically
 
 HELP = "run the speed and quality benchmarks and write BENCHMARKS.md (tables, plots, machine, versions)"
 AREAS = ("training", "inference", "plugin", "alignment", "quality")
@@ -139,21 +139,16 @@ def write_report(out: Path, results: Sequence[AreaResult], command: str, quick: 
             section.plots = [_copy_plot(plot, plots_dir) for plot in section.plots if Path(plot).is_file()]
     machine = describe_machine()
     text = render_markdown(results, command, quick, machine, out.parent)
-    tmp_path = out.with_name(f".{out.name}.partial")
-    tmp_path.write_text(text, encoding="utf-8")
-    os.replace(tmp_path, out)
+    write_text_atomically(out, text)
     raw = {"command": command, "quick": quick, "machine": machine,
            "areas": [{"area": r.area, "status": r.status, "error": r.error, "seconds": r.seconds,
                       "sections": [{"title": s.title, "raw": s.raw} for s in r.sections]} for r in results]}
-    write_json(plots_dir / "results.json", json.loads(json.dumps(raw, default=str)))
+    write_json_atomically(plots_dir / "results.json", json.loads(json.dumps(raw, default=str)))
 
 
 def _copy_plot(plot: Path, plots_dir: Path) -> Path:
     target = plots_dir / Path(plot).name
-    tmp_path = target.with_name(f".{target.name}.partial")
-    shutil.copyfile(plot, tmp_path)
-    os.replace(tmp_path, target)
-    return target
+    return replace_atomically(target, lambda tmp: shutil.copyfile(plot, tmp))
 
 
 def describe_machine() -> dict[str, str]:

@@ -7,8 +7,6 @@ Frames are 16-bit PNG; every file is written atomically (temp name, then rename)
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +16,7 @@ import numpy as np
 from chromaluma import __version__
 from chromaluma.errors import FrameWriteError, PairMismatchError
 from chromaluma.io import FrameFormat, write_frame
+from chromaluma.io.atomic import write_json_atomically
 
 PNG16 = FrameFormat(".png", "uint16", 16, 3)
 
@@ -27,13 +26,10 @@ def frame_name(frame_id: int, extension: str = ".png") -> str:
 
 
 def write_json(path: Path, content: object) -> None:
-    """Write JSON atomically: a hidden temp file renamed over `path`."""
-    tmp_path = path.with_name(f".{path.name}.partial")
+    """Write JSON atomically (chromaluma.io.atomic); a failure names the file and leaves no partial one."""
     try:
-        tmp_path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp_path, path)
+        write_json_atomically(path, content)
     except OSError as exc:
-        tmp_path.unlink(missing_ok=True)
         raise FrameWriteError(f"{path}: cannot write ({exc}). Check free disk space and permissions.") from exc
 
 
