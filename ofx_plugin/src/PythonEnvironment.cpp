@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <sys/stat.h>
 
@@ -45,6 +46,25 @@ std::optional<std::string> readFile(const std::string& path) {
     std::ostringstream text;
     text << in.rdbuf();
     return text.str();
+}
+
+// The path of the first shared object loaded in this process whose file name passes `matches`, or "".
+std::string firstLoadedLibrary(const std::function<bool(const std::string& base)>& matches) {
+    struct Search {
+        const std::function<bool(const std::string&)>* matches;
+        std::string found;
+    } search{&matches, {}};
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, size_t, void* data) -> int {
+            auto* s = static_cast<Search*>(data);
+            const std::string name = info->dlpi_name != nullptr ? info->dlpi_name : "";
+            const auto slash = name.find_last_of('/');
+            if (!(*s->matches)(slash == std::string::npos ? name : name.substr(slash + 1))) return 0;
+            s->found = name;
+            return 1;
+        },
+        &search);
+    return search.found;
 }
 
 }  // namespace
@@ -155,44 +175,18 @@ std::string libpythonHelp(const std::string& reason, const std::string& version)
 }
 
 std::string loadedLibpython(const std::string& version) {
-    struct Search {
-        std::string wanted;
-        std::string found;
-    } search{"libpython" + version + ".", {}};
-    dl_iterate_phdr(
-        [](dl_phdr_info* info, size_t, void* data) -> int {
-            auto* s = static_cast<Search*>(data);
-            const std::string name = info->dlpi_name != nullptr ? info->dlpi_name : "";
-            const auto slash = name.find_last_of('/');
-            const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
-            if (base.rfind(s->wanted, 0) != 0 || base.find(".so") == std::string::npos) return 0;
-            s->found = name;
-            return 1;
-        },
-        &search);
-    return search.found;
+    const std::string wanted = "libpython" + version + ".";  // "3.1" must not pass for "3.11"
+    return firstLoadedLibrary([&](const std::string& base) {
+        return base.rfind(wanted, 0) == 0 && base.find(".so") != std::string::npos;
+    });
 }
 
 std::string foreignLibpython(const std::string& ourVersion) {
-    struct Search {
-        std::string wanted;
-        std::string found;
-    } search{"libpython" + ourVersion + ".", {}};  // "3.1" must not pass for "3.11"
-    dl_iterate_phdr(
-        [](dl_phdr_info* info, size_t, void* data) -> int {
-            auto* s = static_cast<Search*>(data);
-            const std::string name = info->dlpi_name != nullptr ? info->dlpi_name : "";
-            const auto slash = name.find_last_of('/');
-            const std::string base = slash == std::string::npos ? name : name.substr(slash + 1);
-            const bool isLibpython = base.rfind("libpython3", 0) == 0 && base.find(".so") != std::string::npos;
-            if (isLibpython && base.rfind(s->wanted, 0) != 0 && base.rfind("libpython3.so", 0) != 0) {
-                s->found = name;
-                return 1;
-            }
-            return 0;
-        },
-        &search);
-    return search.found;
+    const std::string ours = "libpython" + ourVersion + ".";
+    return firstLoadedLibrary([&](const std::string& base) {
+        const bool isLibpython = base.rfind("libpython3", 0) == 0 && base.find(".so") != std::string::npos;
+        return isLibpython && base.rfind(ours, 0) != 0 && base.rfind("libpython3.so", 0) != 0;
+    });
 }
 
 bool promoteToGlobal(const std::string& path) {
