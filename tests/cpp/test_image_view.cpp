@@ -4,21 +4,13 @@
 #include <cstdio>
 #include <vector>
 
+#include "Expect.h"
 #include "ImageView.h"
 
 using chromaluma::BitDepth;
 using chromaluma::ImageView;
 using chromaluma::Rect;
 
-static int failures = 0;
-
-#define EXPECT(condition)                                                    \
-    do {                                                                     \
-        if (!(condition)) {                                                  \
-            std::fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #condition); \
-            ++failures;                                                      \
-        }                                                                    \
-    } while (0)
 
 // A host-style image whose pixel (x, y) holds the value 1000*y + x in its first channel, stored bottom-up
 // (or top-down when `negative`), with `padding` bytes after each row.
@@ -104,6 +96,6 @@ int main() {
     topDownMatchesBottomUp(6, false, {100, -40, 108, -34});
     regionOfInterestGrowsAlignsAndClips();
     positionsAndValidity();
-    if (failures == 0) std::puts("test_image_view: all passed");
-    return failures == 0 ? 0 : 1;
+    if (expectFailures() == 0) std::puts("test_image_view: all passed");
+    return expectFailures() == 0 ? 0 : 1;
 }

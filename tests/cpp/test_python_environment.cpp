@@ -6,17 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "Expect.h"
 #include "PythonEnvironment.h"
 
-static int failures = 0;
-
-#define EXPECT(condition)                                                                  \
-    do {                                                                                   \
-        if (!(condition)) {                                                                \
-            std::fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #condition); \
-            ++failures;                                                                    \
-        }                                                                                  \
-    } while (0)
 
 static void write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
@@ -102,6 +94,6 @@ int main() {
     confParsing();
     locating(root);
     std::system((std::string("rm -rf ") + root).c_str());
-    if (failures == 0) std::puts("test_python_environment: all passed");
-    return failures == 0 ? 0 : 1;
+    if (expectFailures() == 0) std::puts("test_python_environment: all passed");
+    return expectFailures() == 0 ? 0 : 1;
 }
