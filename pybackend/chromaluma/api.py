@@ -6,7 +6,8 @@ the tile size, else overlapping feathered tiles) and writes into `dst`. Everythi
 
 Besides the keys §1.4 lists, `params` may carry `threads` (int, ONNX Runtime intra-op threads, 0 = ORT's
 choice). The report also gets `model_sha256`, `kind`, `colorspace`, `receptive_field`, `processing_scale`,
-`has_confidence` (what the plug-in needs for its region of interest and modelInfo) and `nonfinite_pixels`.
+`has_confidence` (what the plug-in needs for its region of interest and modelInfo), `nonfinite_pixels` and
+`pixel_path` (whether the host's memory was read and written in place, §1.1).
 """
 
 from __future__ import annotations
@@ -25,6 +26,11 @@ from chromaluma.errors import ParameterError, PixelLayoutError
 from chromaluma.session import DEVICES, InferenceError, ModelSession, load_session, request_warnings
 
 log = logging.getLogger(__name__)
+
+# report["pixel_path"] (docs/CONTRACT.md §1.4): how the host's pixels reached the model and came back
+ZERO_COPY = "zero-copy"  # the model read src's memory and ONNX Runtime wrote dst's memory: no copy either way
+ZERO_COPY_INPUT = "zero-copy input"  # the model read src's memory; its output was finished into dst
+COPIED = "copied"  # the model input was copied (and converted) out of src
 
 
 @dataclass(frozen=True)
@@ -99,7 +105,7 @@ def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[s
     if np.may_share_memory(source, target):  # rendering in place: tiles must read the original, not our output
         source = source.copy()
     try:
-        passed = _render(model, source, target, settings, mask, confidence_view)
+        passed, pixel_path = _render(model, source, target, settings, mask, confidence_view)
     except MemoryError as exc:
         raise InferenceError(f"{settings.model}: out of memory rendering a {target.shape[1]}x{target.shape[0]} "
                              "region; set a smaller tile size (tile_size / --tile-size, e.g. 512).") from exc
@@ -110,6 +116,7 @@ def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[s
     if isinstance(report, dict):
         report["warnings"] = warnings
         report["nonfinite_pixels"] = passed
+        report["pixel_path"] = pixel_path
 
 
 def _describe(model: ModelSession, warnings: list[str]) -> dict[str, Any]:
@@ -121,8 +128,8 @@ def _describe(model: ModelSession, warnings: list[str]) -> dict[str, Any]:
 
 
 def _render(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: RenderSettings,
-            mask: np.ndarray | None, confidence: np.ndarray | None) -> int:
-    """Plan tiles and render them; returns the count of non-finite pixels passed through."""
+            mask: np.ndarray | None, confidence: np.ndarray | None) -> tuple[int, str]:
+    """Plan tiles and render them; returns the count of non-finite pixels passed through and the pixel path."""
     card = model.contract
     context = card.receptive_field
     factor = tiling.scale_factor(card.processing_scale)
@@ -140,7 +147,7 @@ def _render(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: Ren
     job = _Job(model, src, dst, settings, mask, confidence)
     if len(rows) == 1 and len(cols) == 1:
         return job.render_whole(rows[0], cols[0])
-    return job.render_strips(rows, cols)
+    return job.render_strips(rows, cols), COPIED
 
 
 @dataclass
@@ -162,25 +169,80 @@ class _Job:
         return self.settings.premultiplied and self.src.shape[2] == 4
 
     @contextmanager
-    def _outputs(self, row: tiling.Span, col: tiling.Span) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        """The model's outputs for one tile; its input tensor goes back to the pool when they are no longer used
-        (an output may share the input's memory: ORT can run an Identity in place)."""
-        tile = pixels.model_input(self.src, row, col, self.premultiplied)
+    def _tile(self, row: tiling.Span, col: tiling.Span, *, borrow: bool) -> Iterator[pixels.TileInput]:
+        """One tile's model input: the host's own memory if `borrow` and it allows (pixels.borrowed_input), else a
+        pooled copy, handed back when the block ends (after the outputs are used: an output may share the input's
+        memory, ORT can run an Identity in place)."""
+        tile = None
+        if borrow:
+            factor = tiling.scale_factor(self.model.contract.processing_scale) if self.model.mirrored else 0
+            tile = pixels.borrowed_input(self.src, row, col, self.premultiplied, factor)
+        if tile is None:
+            tile = pixels.model_input(self.src, row, col, self.premultiplied)
         self.nonfinite |= tile.nonfinite
         self.translucent |= tile.premultiplied
         self.opaque &= tile.opaque
         try:
-            yield self.model.run(tile.tensor)
+            yield tile
         finally:
             pixels.release(tile)
 
-    def render_whole(self, row: tiling.Span, col: tiling.Span) -> int:
-        """The region fits one tile: one model run, results finished straight from the model's output."""
+    def _run(self, tile: pixels.TileInput) -> tuple[np.ndarray, np.ndarray | None]:
+        """The model's outputs for `tile`, rows top-down, never sharing host memory (finish may write into them)."""
+        restored, confidence = self.model.run(tile.tensor, mirrored=tile.mirrored)
+        if tile.borrowed:
+            restored, confidence = _own(restored, tile.tensor), _own(confidence, tile.tensor)
+        if tile.mirrored:  # rows came out in stored (bottom-up) order, like they went in
+            restored, confidence = restored[:, ::-1], None if confidence is None else confidence[:, ::-1]
+        return restored, confidence
+
+    def render_whole(self, row: tiling.Span, col: tiling.Span) -> tuple[int, str]:
+        """The region fits one tile: one model run, its output written by ONNX Runtime straight into dst where
+        :meth:`_direct_target` allows, else finished from the model's output. Returns (passed, pixel path)."""
         top, left = row.out_start - row.in_start, col.out_start - col.in_start
         inside = (0, slice(top, top + row.out_len), slice(left, left + col.out_len))
-        with self._outputs(row, col) as (restored, confidence):
+        with self._tile(row, col, borrow=True) as tile:
+            target = self._direct_target(row, col, tile)
+            if target is not None:
+                self._run_into(tile, target)
+                return 0, ZERO_COPY
+            restored, confidence = self._run(tile)
             conf = None if confidence is None else confidence[inside]
-            return self.finish((row.out_start, row.out_stop), (col.out_start, col.out_stop), restored[inside], conf)
+            passed = self.finish((row.out_start, row.out_stop), (col.out_start, col.out_stop), restored[inside], conf)
+            return passed, ZERO_COPY_INPUT if tile.borrowed else COPIED
+
+    def _direct_target(self, row: tiling.Span, col: tiling.Span, tile: pixels.TileInput) -> np.ndarray | None:
+        """dst as the model's [1, H, W, 4] output, rows in the input tensor's order, when ONNX Runtime's output is
+        already the finished frame: input borrowed (finite; opaque or straight), no context margin to crop, float32
+        RGBA dst contiguous in that order, restored at mix 1 without mask, alpha verified copied bit-exact."""
+        settings = self.settings
+        if not (tile.borrowed and self.model.alpha_exact and settings.output_mode == "restored"
+                and settings.mix == 1.0 and self.mask is None):
+            return None
+        if (row.in_start, row.in_stop, col.in_start, col.in_stop) != (row.out_start, row.out_stop, col.out_start,
+                                                                      col.out_stop):
+            return None
+        if self.dst.dtype != np.float32 or self.dst.shape[2] != 4 or np.may_share_memory(self.src, self.dst):
+            return None
+        target = (self.dst[::-1] if tile.mirrored else self.dst)[np.newaxis]
+        return target if target.flags.c_contiguous and target.shape == tile.tensor.shape else None
+
+    def _run_into(self, tile: pixels.TileInput, target: np.ndarray) -> None:
+        """Run the model with `restored` written into `target` (dst) and confidence into the caller's view when it
+        is laid out like `target`, else into a pooled buffer copied from (or dropped when nobody asked for it)."""
+        shape = (*tile.tensor.shape[:3], 1)
+        wanted = None if self.confidence is None else (self.confidence[::-1] if tile.mirrored else self.confidence)
+        direct = wanted is not None and wanted.flags.c_contiguous and not np.may_share_memory(wanted, self.src)
+        has_confidence = self.model.contract.has_confidence
+        buffer = pixels.scratch(shape) if has_confidence and not direct else None
+        try:
+            conf = buffer if buffer is not None else (wanted[np.newaxis] if has_confidence and direct else None)
+            self.model.run_into(tile.tensor, target, conf, mirrored=tile.mirrored)
+            if wanted is not None and buffer is not None:
+                wanted[...] = buffer[0]
+        finally:
+            if buffer is not None:
+                pixels.give_back(buffer)
 
     def render_strips(self, rows: list[tiling.Span], cols: list[tiling.Span]) -> int:
         """Tiles in raster order, blended in a strip buffer (rows of one tile × the region's width).
@@ -207,7 +269,8 @@ class _Job:
     def _add_tile(self, strip: np.ndarray, row: tiling.Span, col: tiling.Span, win_x: int) -> None:
         top, left = row.out_start - row.in_start, col.out_start - col.in_start
         rows, cols = slice(top, top + row.out_len), slice(left, left + col.out_len)
-        with self._outputs(row, col) as (restored, confidence):
+        with self._tile(row, col, borrow=False) as tile:
+            restored, confidence = self._run(tile)
             part = restored[0, rows, cols]
             part[..., 3] = 0.0 if confidence is None else confidence[0, rows, cols, 0]
             if row.weights is not None:
@@ -234,6 +297,11 @@ class _Job:
                                   premultiplied=self.translucent, nonfinite=nonfinite, opaque=self.opaque)
 
         return sum(pixels.row_blocks(dst.shape[0], rgb.strides[0], compose_rows))
+
+
+def _own(output: np.ndarray | None, tensor: np.ndarray) -> np.ndarray | None:
+    """`output`, copied if it shares memory with the (borrowed, host-owned) input `tensor`."""
+    return output.copy() if output is not None and np.may_share_memory(output, tensor) else output
 
 
 def _check_window(src: np.ndarray, dst: np.ndarray, settings: RenderSettings) -> None:

@@ -1,9 +1,9 @@
 """Host pixels ↔ model tensors: docs/CONTRACT.md §1.1–§1.3 (sample types, alpha, non-finite samples, mix, mask).
 
 `src` and `dst` are numpy views of host memory with any row stride (padded or negative). The only copy made on
-the way in is the model's input tensor (it must be float32 RGBA, straight alpha); on the way out results go
-straight into `dst`, working in place on the model's own output wherever possible so a frame costs as few
-full-size passes as the contract allows.
+the way in is the model's input tensor (it must be float32 RGBA, straight alpha), and none when `src` already is
+such a tensor (:func:`borrowed_input`); on the way out results go straight into `dst`, working in place on the
+model's own output wherever possible so a frame costs as few full-size passes as the contract allows.
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ class TileInput:
     nonfinite: bool
     premultiplied: bool  # False when straight, RGB, or every alpha is 1 (then premultiplied = straight)
     opaque: bool = False  # every alpha sample of the tile's source is the type's maximum (or RGB)
+    borrowed: bool = False  # `tensor` is the host's own memory (zero-copy): read-only, never pooled
+    mirrored: bool = False  # `tensor` holds the rows bottom-up, in the host's stored order (run the mirrored model)
 
 
 def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) -> TileInput:
@@ -83,6 +85,42 @@ def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) ->
     flags = row_blocks(height, tensor.strides[1],
                        lambda first, stop: _fill_rows(region[first:stop], tensor[0, first:stop], premultiplied))
     return TileInput(tensor, any(f[0] for f in flags), any(f[1] for f in flags), all(f[2] for f in flags))
+
+
+def borrowed_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool, mirror_factor: int = 0
+                   ) -> TileInput | None:
+    """The tile's source itself as the model input (no copy), or None when it must be copied (:func:`model_input`).
+
+    The source must be float32 RGBA with its rows contiguous in memory: top-down, or bottom-up (the OFX order) when
+    `mirror_factor` > 0 (a mirrored model exists) and the height is a multiple of it (then `mirrored` is set and
+    the tensor holds the rows in stored order). Its samples must need no change: all finite (§1.2), and opaque
+    unless straight (§1.3). Both are decided by read-only passes over blocks of rows.
+    """
+    region = src[rows.in_start:rows.in_stop, cols.in_start:cols.in_stop]
+    if region.dtype != np.float32 or region.shape[2] != 4:
+        return None
+    mirrored = not region[np.newaxis].flags.c_contiguous
+    if mirrored and not (mirror_factor > 0 and region.shape[0] % mirror_factor == 0
+                         and region[::-1][np.newaxis].flags.c_contiguous):
+        return None
+    stored = region[::-1] if mirrored else region  # read in memory order: numpy is a third slower backwards
+    flags = row_blocks(stored.shape[0], stored.strides[0],
+                       lambda first, stop: _inspect_rows(stored[first:stop], premultiplied))
+    opaque = all(f[1] for f in flags)
+    if not all(f[0] for f in flags) or (premultiplied and not opaque):
+        return None  # NaN/Inf to zero or colour to unpremultiply: the copying path does both
+    tensor = stored[np.newaxis]
+    return TileInput(tensor, nonfinite=False, premultiplied=False, opaque=opaque, borrowed=True, mirrored=mirrored)
+
+
+def _inspect_rows(rows: np.ndarray, alpha: bool) -> tuple[bool, bool]:
+    """(every sample finite, every alpha exactly 1.0) for float32 RGBA rows; reads them, changes nothing.
+
+    Opacity is looked at only if `alpha` (premultiplied colour): straight colour is the model's input either way,
+    and an unchecked one counts as not opaque (its alpha is then copied, not written as 1).
+    """
+    finite = bool(np.isfinite(rows).all())
+    return finite, alpha and finite and bool(np.all(rows[..., 3].view(np.uint32) == _ONE_BITS))
 
 
 class _TensorPool:
@@ -116,7 +154,17 @@ _tensors = _TensorPool(limit=128 * 2**20)  # two 2048×2048 tensors, or a few 10
 
 def release(tile: TileInput) -> None:
     """Hand a tile's tensor back once the model has run on it (`tile` must not be used afterwards)."""
-    _tensors.give(tile.tensor)
+    if not tile.borrowed:
+        _tensors.give(tile.tensor)
+
+
+def scratch(shape: tuple[int, ...]) -> np.ndarray:
+    """A float32 buffer from the tensor pool (give it back with :func:`give_back`): memory already paged in."""
+    return _tensors.take(shape)
+
+
+def give_back(array: np.ndarray) -> None:
+    _tensors.give(array)
 
 
 def _fill_rows(region: np.ndarray, planes: np.ndarray, premultiplied: bool) -> tuple[bool, bool, bool]:
