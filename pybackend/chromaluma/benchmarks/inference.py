@@ -88,16 +88,18 @@ def speed_rows(model_paths: dict[str, Path], sizes: tuple[tuple[int, int], ...],
             def process_run(s: np.ndarray = src, d: np.ndarray = dst, p: dict[str, Any] = params) -> None:
                 api.process(s, d, p)
 
-            raw_run(), process_run()  # warm-up: first runs allocate ORT's arena and pick kernels
+            raw_run()  # warm-up: first runs allocate ORT's arena and pick kernels
+            report: dict[str, Any] = {}
+            api.process(src, dst, {**params, "report": report})
             pairs = [(_timed_ms(raw_run), _timed_ms(process_run)) for _ in range(repeats)]
             raw = statistics.median(r for r, _ in pairs)
             processed = statistics.median(p for _, p in pairs)
             rows.append({"kind": kind, "width": width, "height": height, "provider": session.provider,
                          "raw_ms": raw, "process_ms": processed,
                          "ratio": processed / raw, "paired_ratio": statistics.median(p / r for r, p in pairs),
-                         "fps": 1000.0 / processed})
-            log.info("inference %s %dx%d on %s: raw %.1f ms, process %.1f ms", kind, width, height,
-                     session.provider, raw, processed)
+                         "fps": 1000.0 / processed, "pixel_path": report.get("pixel_path", "")})
+            log.info("inference %s %dx%d on %s: raw %.1f ms, process %.1f ms (%s)", kind, width, height,
+                     session.provider, raw, processed, report.get("pixel_path"))
     return rows
 
 
@@ -171,10 +173,14 @@ def _speed_section(title: str, rows: list[dict[str, Any]]) -> BenchSection:
         [[r["kind"], f"{r['width']}×{r['height']}", r["provider"].replace("ExecutionProvider", ""),
           round(r["raw_ms"], 1), round(r["process_ms"], 1), f"{r['ratio']:.3f}", f"{r['paired_ratio']:.3f}",
           round(r["fps"], 2)] for r in rows])
+    paths = ", ".join(sorted({r["pixel_path"] for r in rows if r.get("pixel_path")})) or "not reported"
     return BenchSection(title, table, notes=[f"Goals: {GOALS}.", "process(): float32 RGBA host view with a negative "
                                              "row stride (OFX rows bottom-up), whole frame in one tile (automatic); "
+                                             "raw ORT: the file's model on a prepared top-down tensor, same outputs; "
                                              "raw ORT and process() runs alternate; ratio = median process() / "
-                                             "median raw; paired ratio = median of each pair's ratio."],
+                                             "median raw; paired ratio = median of each pair's ratio.",
+                                             f"Pixel path process() took (report['pixel_path'], docs/CONTRACT.md "
+                                             f"§1.1): {paths}."],
                         raw={"rows": rows})
 
 
