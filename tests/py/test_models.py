@@ -70,10 +70,12 @@ def test_fresh_models_start_close_to_the_scan(rng: np.random.Generator, kind: st
     assert float((restored[:, 1:-1:4, 1:-1:4, :3] - frame[:, 1:-1:4, 1:-1:4, :3]).abs().mean()) < 0.1
 
 
-@pytest.mark.parametrize(("kind", "scale"), [("chroma", 0.25), ("pairs", 0.25), ("chroma", 0.5), ("luma", 1.0)])
+@pytest.mark.parametrize(("kind", "scale", "density"), [("chroma", 0.25, None), ("pairs", 0.25, None),
+                                                      ("chroma", 0.5, None), ("luma", 1.0, None),
+                                                      ("chroma", 0.25, "smooth"), ("chroma", 0.5, "smooth")])
 def test_an_aligned_region_with_receptive_field_context_reproduces_the_whole_frame(
-        rng: np.random.Generator, kind: str, scale: float):
-    model = _perturbed(kind, scale, SMALL)
+        rng: np.random.Generator, kind: str, scale: float, density: str | None):
+    model = _perturbed(kind, scale, {**SMALL, "density": density} if density else SMALL)
     factor, field = model.factor, model.receptive_field
     assert field % factor == 0
     frame = _frame(rng, 96, 88, top=1.0)

@@ -6,6 +6,7 @@ from typing import Any
 
 from torch import nn
 
+from chromaluma.models.density import DENSITY_CELLS, DENSITY_MODES, band_limit_px
 from chromaluma.models.graph import CONFIDENCE_MEANING, CONFIDENCE_SCALE, ContractGraph, confidence_of
 from chromaluma.models.kinds import MODEL_CLASSES, ChromaModel, LumaModel, PairsModel
 
@@ -13,7 +14,8 @@ DEFAULT_PROCESSING_SCALE = {"chroma": 0.25, "luma": 1.0, "pairs": 0.25}
 
 
 def build_model(kind: str, processing_scale: float, architecture: dict[str, Any] | None = None) -> nn.Module:
-    """A fresh model of `kind`; `architecture` (width, dilations) as recorded in a run's config or a card."""
+    """A fresh model of `kind`; `architecture` (width, dilations; density for chroma) as recorded in a run's config
+    or a card. Cards written before density existed lack it: their chroma models keep the scan's luma."""
     options = dict(architecture or {})
     if "dilations" in options:
         options["dilations"] = tuple(int(d) for d in options["dilations"])
@@ -23,8 +25,12 @@ def build_model(kind: str, processing_scale: float, architecture: dict[str, Any]
 def architecture_of(model: nn.Module) -> dict[str, Any]:
     """The options that rebuild `model` with :func:`build_model` (recorded in configs and cards)."""
     net = model.net  # type: ignore[attr-defined]
-    return {"width": net.head.in_channels, "dilations": list(net.dilations)}
+    options: dict[str, Any] = {"width": net.head.in_channels, "dilations": list(net.dilations)}
+    if isinstance(model, ChromaModel):
+        options["density"] = model.density
+    return options
 
 
-__all__ = ["CONFIDENCE_MEANING", "CONFIDENCE_SCALE", "DEFAULT_PROCESSING_SCALE", "ChromaModel", "ContractGraph",
-           "LumaModel", "MODEL_CLASSES", "PairsModel", "architecture_of", "build_model", "confidence_of"]
+__all__ = ["CONFIDENCE_MEANING", "CONFIDENCE_SCALE", "DEFAULT_PROCESSING_SCALE", "DENSITY_CELLS", "DENSITY_MODES",
+           "ChromaModel", "ContractGraph", "LumaModel", "MODEL_CLASSES", "PairsModel", "architecture_of",
+           "band_limit_px", "build_model", "confidence_of"]

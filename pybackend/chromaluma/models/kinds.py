@@ -15,6 +15,7 @@ from torch.nn import functional as F
 
 from chromaluma.models.blocks import ContextNet, grid_factor, pool_to_grid, upsample_from_grid
 from chromaluma.models.colour import GUIDE_FROM_RGBA, RGB_FROM_CHROMA, YCC_FROM_RGBA, fixed_mix, interleaved, planar
+from chromaluma.models.density import DENSITY_CELLS, SmoothDensity, check_density
 
 # Regularises the local luma variance in the guided-filter start point (values in the pairs' 0–1 encoding).
 GUIDE_EPS = 1e-3
@@ -73,14 +74,30 @@ class ChromaModel(_GridModel):
     In RGB this is out = Y·P + Q with P = 1 + M·a, Q = M·b (M maps Cb, Cr to RGB at fixed Y), computed at the
     grid: output luma equals the scan's luma (only Cb and Cr change), and the full-res work is one product and
     one sum per channel.
+
+    `density="smooth"` adds a sixth grid channel ΔY, band-limited by a fixed box average over DENSITY_CELLS cells
+    and added to Q's R, G and B equally (:mod:`chromaluma.models.density`): output luma = scan luma + smooth ΔY,
+    Cb and Cr unchanged by it, the scan's grain and detail passed through.
     """
 
     kind = "chroma"
 
     def __init__(self, processing_scale: float = 0.25, width: int = 24,
-                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)) -> None:
-        super().__init__(processing_scale, ContextNet(6, 5, width, dilations))
+                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8), density: str = "keep") -> None:
+        check_density(density)
+        super().__init__(processing_scale, ContextNet(6, 6 if density == "smooth" else 5, width, dilations))
+        self.density = density
+        # [Cb, Cr, ΔY] → (R, G, B): M for the colour differences, 1 in every channel for the density offset
+        shift_matrix = [list(row) + [1.0] for row in RGB_FROM_CHROMA]
         self.register_buffer("chroma_to_rgb", torch.tensor(RGB_FROM_CHROMA), persistent=False)
+        self.register_buffer("shift_to_rgb", torch.tensor(shift_matrix), persistent=False)
+        self.smooth = SmoothDensity()
+
+    @property
+    def receptive_field(self) -> int:
+        """As for every grid model, plus the density box's reach (DENSITY_CELLS // 2 cells each side)."""
+        extra = DENSITY_CELLS // 2 if self.density == "smooth" else 0
+        return (self.net.reach + extra) if self.factor == 1 else (self.net.reach + extra + 2) * self.factor
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         guide = fixed_mix(x, self.guide_matrix)
@@ -91,7 +108,11 @@ class ChromaModel(_GridModel):
         offset = mean_c + delta[:, 2:4] - slope * mean_y
         ones, zeros = torch.ones_like(mean_y), torch.zeros_like(mean_y)  # alpha: out = A·1 + 0
         scale = torch.cat([1.0 + _mix_planar(slope, self.chroma_to_rgb), ones], dim=1)
-        shift = torch.cat([_mix_planar(offset, self.chroma_to_rgb), zeros], dim=1)
+        if self.density == "smooth":
+            shift_rgb = _mix_planar(torch.cat([offset, self.smooth(delta[:, 5:6])], dim=1), self.shift_to_rgb)
+        else:
+            shift_rgb = _mix_planar(offset, self.chroma_to_rgb)
+        shift = torch.cat([shift_rgb, zeros], dim=1)
         restored = guide * self.upsample(scale, x) + self.upsample(shift, x)
         return restored, delta[:, 4:5] + LOG_SIGMA0
 
