@@ -39,13 +39,31 @@ def build_card(kind: str, colorspace: str, training: dict[str, Any], metrics: di
     }
 
 
+def density_text(card: dict[str, Any]) -> str:
+    """A chroma model's density mode in words ("" for other kinds and for cards that do not record it).
+
+    `keep`: output luma is the scan's exactly; `smooth`: plus a density correction learnt from the reference,
+    band-limited to `model.density_band_px` pixels (the scan's grain and detail pass through).
+    """
+    model = card.get("model") or {}
+    density = (model.get("architecture") or {}).get("density")
+    if card.get("kind") != "chroma" or density is None:
+        return ""
+    if density == "smooth":
+        band = model.get("density_band_px")
+        return "density: smooth" + (f" (band-limited to {band} px)" if band else "")
+    return f"density: {density} (scan luma unchanged)" if density == "keep" else f"density: {density}"
+
+
 def summary_line(card: dict[str, Any]) -> str:
-    """One line for logs and the plug-in's modelInfo: kind, colorspace, pairs, steps, validation score."""
+    """One line for logs and the plug-in's modelInfo: kind, density, colorspace, pairs, steps, validation score."""
     training = card.get("training", {})
     params = training.get("parameters", {})
     validation = card.get("metrics", {}).get("validation", {})
     score = ", ".join(f"{key} {value:.3g}" for key, value in validation.items() if isinstance(value, (int, float)))
-    return (f"{card.get('kind', '?')} model, {card.get('colorspace', '?')} colour, "
+    density = density_text(card)
+    return (f"{card.get('kind', '?')} model, " + (f"{density}, " if density else "")
+            + f"{card.get('colorspace', '?')} colour, "
             f"{len(training.get('pairs', []))} pairs, {params.get('steps_done', params.get('steps', '?'))} steps"
             + (f", validation {score}" if score else ""))
 
@@ -61,6 +79,8 @@ def describe_card(card: dict[str, Any], source: str) -> str:
     if model:
         lines.append(f"Network     {model.get('architecture', {})}, receptive field {model.get('receptive_field')} px, "
                      f"processing scale {model.get('processing_scale')}")
+        if density_text(card):
+            lines.append(f"Density     {density_text(card).split(': ', 1)[1]}")
         if "confidence" in model:
             lines.append(f"Confidence  {model['confidence']}")
     lines.append("Training    " + ", ".join(f"{key}={value}" for key, value in params.items()))

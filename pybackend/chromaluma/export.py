@@ -23,7 +23,7 @@ from chromaluma import contract
 from chromaluma.card import build_card, summary_line
 from chromaluma.errors import ChromalumaError
 from chromaluma.io.atomic import write_bytes_atomically
-from chromaluma.models import CONFIDENCE_MEANING, ContractGraph, architecture_of, build_model
+from chromaluma.models import CONFIDENCE_MEANING, ContractGraph, architecture_of, band_limit_px, build_model
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,8 @@ def run_card(config: Any, pairs_record: dict[str, Any], state: dict[str, Any], m
     details = {"architecture": architecture_of(model), "receptive_field": int(model.receptive_field),
                "processing_scale": 1.0 / model.factor, "parameters": sum(p.numel() for p in model.parameters()),
                "confidence": CONFIDENCE_MEANING}
+    if details["architecture"].get("density") == "smooth":
+        details["density_band_px"] = band_limit_px(model.factor)  # the card says it without importing torch
     return build_card(state["kind"], config.colorspace, training, {"validation": validation}, opset=OPSET,
                       model_details=details)
 

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from chromaluma.contract import KINDS
+from chromaluma.models.density import DENSITY_MODES
 from chromaluma.train import TrainConfig, resume, train
 
 HELP = "train a model on scan → reference pairs (chroma, luma or pairs) and export it to ONNX"
@@ -22,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kind", choices=KINDS, default="chroma",
                         help="chroma: colour from the reference, scan luma kept; luma: detail/density, scan chroma "
                              "kept; pairs: general RGB→RGB (default chroma)")
+    parser.add_argument("--density", choices=DENSITY_MODES, default=None,
+                        help="chroma only. keep: output luma = scan luma exactly (default); smooth: also a density "
+                             "(lightness) correction learnt from the reference, band-limited (no detail finer than "
+                             "20 px at the default scale), for uneven fading, faded edges and blotches; the scan's "
+                             "grain and detail pass through")
     parser.add_argument("--colorspace", default="display",
                         help="how the pairs are encoded: display, log, linear or your own name (recorded in the model)")
     parser.add_argument("--processing-scale", type=float, default=None,
@@ -47,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
-        model = resume(args.resume, steps=args.steps, minutes=args.minutes, out=args.out)
+        model = resume(args.resume, steps=args.steps, minutes=args.minutes, out=args.out, density=args.density)
     else:
         config = TrainConfig(
             run_dir=args.run_dir or Path("runs") / args.kind, kind=args.kind, pairs_dir=args.pairs, input=args.input,
@@ -55,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             processing_scale=args.processing_scale, crop=args.crop, batch=args.batch, steps=args.steps,
             minutes=args.minutes, learning_rate=args.learning_rate, seed=args.seed, val_frames=args.val_frames,
             val_every=args.val_every, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
-            device=args.device, init=args.init)
+            device=args.device, init=args.init, density=args.density)
         model = train(config)
     log.info("model: %s", model)
     return 0

@@ -9,7 +9,7 @@ from typing import Any
 
 from chromaluma.contract import KINDS
 from chromaluma.errors import ParameterError
-from chromaluma.models import DEFAULT_PROCESSING_SCALE
+from chromaluma.models import DEFAULT_PROCESSING_SCALE, DENSITY_MODES
 
 DEFAULT_STEPS = 2000
 _PATH_FIELDS = ("pairs_dir", "input", "target", "masks", "run_dir", "out", "init")
@@ -42,6 +42,7 @@ class TrainConfig:
     init: Path | None = None
     architecture: dict[str, Any] = field(default_factory=dict)
     export: bool = True
+    density: str | None = None  # chroma only: keep (scan luma exactly) or smooth (band-limited correction)
 
     def resolved(self) -> TrainConfig:
         """Check the values and fill the per-kind defaults; raises ParameterError naming the flag and the fix."""
@@ -66,9 +67,41 @@ class TrainConfig:
             raise ParameterError(f"--minutes {self.minutes}: must be more than 0.")
         if self.device not in ("auto", "cpu", "gpu"):
             raise ParameterError(f"--device {self.device!r}: choose auto, cpu or gpu.")
+        self._check_density()
         steps = self.steps if self.steps is not None or self.minutes is not None else DEFAULT_STEPS
         values = {**asdict(self), "processing_scale": scale, "steps": steps}
         return TrainConfig(**values)
+
+    def _check_density(self) -> None:
+        if self.density is None:
+            return
+        if self.kind != "chroma":
+            raise ParameterError(f"--density {self.density}: only chroma models correct density this way; a "
+                                 f"{self.kind} model already changes luma as it learns. Leave --density out, or "
+                                 "train --kind chroma.")
+        if self.density not in DENSITY_MODES:
+            raise ParameterError(f"--density {self.density!r}: choose {' or '.join(DENSITY_MODES)} (keep: output "
+                                 "luma = scan luma; smooth: plus a band-limited density correction from the "
+                                 "reference).")
+
+    def model_architecture(self, recorded: dict[str, Any] | None = None, source: str = "the --init model"
+                           ) -> dict[str, Any]:
+        """The architecture to build: `recorded` (an --init model's or a resumed checkpoint's) or the config's own,
+        with --density applied.
+
+        A chroma model gets its density mode here; a recorded model's density can only be kept, not changed (its
+        weights have one density channel or none), so a different --density is refused, naming `source`.
+        """
+        architecture = dict(recorded if recorded is not None else self.architecture)
+        if self.kind != "chroma":
+            return architecture
+        if recorded is not None and self.density is not None and recorded.get("density", "keep") != self.density:
+            raise ParameterError(f"--density {self.density}: {source} has density {recorded.get('density', 'keep')!r}"
+                                 " and its weights are built for it. Leave --density out to keep it, or train a new "
+                                 "model (new --run-dir, no --init) with the density you want.")
+        if self.density is not None:
+            architecture["density"] = self.density
+        return architecture
 
     def to_json(self) -> str:
         values = asdict(self)

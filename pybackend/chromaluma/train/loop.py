@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from chromaluma.errors import ChromalumaError, DeviceError
 from chromaluma.io.atomic import replace_atomically, write_text_atomically
-from chromaluma.models import architecture_of, build_model
+from chromaluma.models import architecture_of, band_limit_px, build_model
 from chromaluma.train import objective
 from chromaluma.train.checkpoint import checkpoint_paths, load_latest, save_checkpoint
 from chromaluma.train.config import TrainConfig
@@ -67,11 +67,13 @@ def train(config: TrainConfig) -> Path:
     return _Session(config, resume=False).run()
 
 
-def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None, out: Path | None = None) -> Path:
+def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None, out: Path | None = None,
+           density: str | None = None) -> Path:
     """Continue a run from its newest checkpoint (same optimizer state, step and RNG states); returns the model.
 
     `steps` / `minutes` / `out` replace the run's own settings when given (a different `steps` changes the
-    learning-rate schedule, so the result is then no longer identical to an uninterrupted run).
+    learning-rate schedule, so the result is then no longer identical to an uninterrupted run). The model is
+    rebuilt with the checkpoint's architecture; a `density` other than the run's is refused.
     """
     config_path = Path(run_dir) / CONFIG_NAME
     if not config_path.is_file():
@@ -82,6 +84,7 @@ def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None
     config.steps = steps if steps is not None else config.steps
     config.minutes = minutes if minutes is not None else config.minutes
     config.out = out if out is not None else config.out
+    config.density = density if density is not None else config.density
     return _Session(config, resume=True).run()
 
 
@@ -95,6 +98,11 @@ class _Session:
         self.config = config.resolved()
         self.run_dir = Path(self.config.run_dir)
         self.device = pick_device(self.config.device)
+        # the architecture is settled before anything is written: a refused --density leaves no run folder
+        state = load_latest(self.run_dir) if resume else None
+        recorded = state["architecture"] if state is not None else init.architecture if init is not None else None
+        architecture = self.config.model_architecture(recorded, f"the run in {self.run_dir}" if resume else
+                                                      "the --init model")
         pairs = load_pairs(self.config.kind, self.config.pairs_dir, self.config.input, self.config.target,
                            self.config.masks)
         self.train_pairs, self.val_pairs = split_validation(pairs, self.config.val_frames)
@@ -104,8 +112,8 @@ class _Session:
         self.crop = crop_size(self.train_pairs, self.config.crop)
         torch.manual_seed(self.config.seed)
         self.rng = np.random.default_rng(self.config.seed)
-        architecture = init.architecture if init is not None else self.config.architecture
         self.model = build_model(self.config.kind, float(self.config.processing_scale), architecture).to(self.device)
+        self.density = objective.density_of(self.model)
         if init is not None:
             init.check_compatible(self.config, self.model)
             self.model.load_state_dict(init.state_dict)
@@ -116,8 +124,8 @@ class _Session:
         self.step, self.elapsed = 0, 0.0
         self.losses: list[tuple[int, float]] = []
         self.validation: list[tuple[int, dict[str, float]]] = []
-        if resume:
-            self._restore(load_latest(self.run_dir))
+        if state is not None:
+            self._restore(state)
 
     def _learning_rate_factor(self, step: int) -> float:
         """Cosine decay to 5 % over --steps (constant when only --minutes bounds the run)."""
@@ -200,7 +208,7 @@ class _Session:
     def _progress_fields(self, loss: float, deadline: float | None) -> dict[str, str]:
         fields = {"loss": f"{loss:.4f}"}
         if self.validation:
-            name = objective.headline(self.config.kind)
+            name = objective.headline(self.config.kind, self.density)
             fields["val"] = f"{self.validation[-1][1][name]:.3g}"
         if deadline is not None:
             fields["left"] = time.strftime("%M:%S", time.gmtime(max(0.0, deadline - self.elapsed)))
@@ -223,7 +231,8 @@ class _Session:
         self.model.eval()
         results = [objective.restore_frame(self.model, p.scan, self.device) for p in self.val_pairs]
         scores = objective.validation_scores(self.config.kind, results, [p.scan for p in self.val_pairs],
-                                             [p.reference for p in self.val_pairs], [p.valid for p in self.val_pairs])
+                                             [p.reference for p in self.val_pairs], [p.valid for p in self.val_pairs],
+                                             self.density, band_limit_px(self.model.factor))
         self.validation.append((self.step, scores))
         log.debug("step %d validation %s", self.step, scores)
         return scores
@@ -241,7 +250,7 @@ class _Session:
         if self.step % self.config.preview_every != 0 and self.step != 1:
             self._preview()
         save_checkpoint(self.run_dir, self.step, self.checkpoint_state())
-        name = objective.headline(self.config.kind)
+        name = objective.headline(self.config.kind, self.density)
         write_loss_curve(self.run_dir / "loss_curve.png", self.losses,
                          [(s, v[name]) for s, v in self.validation], name)
         final = self.validation[-1][1] if self.validation else {}

@@ -10,14 +10,25 @@ from torch import nn
 
 from chromaluma.metrics import delta_e2000, psnr
 from chromaluma.models.colour import LUMA_WEIGHTS
+from chromaluma.models.density import colour_on_smooth_density
 
 # Weight of the confidence head's Laplace negative log-likelihood next to the colour error.
 CONFIDENCE_WEIGHT = 0.05
 _LUMA = torch.tensor(LUMA_WEIGHTS)
 
 
-def pixel_error(kind: str, restored: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Absolute error per pixel [N, H, W] in what the kind may change: chroma (Cb, Cr), luma (Y), or RGB."""
+def density_of(model: nn.Module) -> str:
+    """A model's density mode: `smooth` for chroma models that correct density, else `keep`."""
+    return str(getattr(model, "density", "keep"))
+
+
+def pixel_error(kind: str, restored: torch.Tensor, reference: torch.Tensor, density: str = "keep") -> torch.Tensor:
+    """Absolute error per pixel [N, H, W] in what the kind may change: chroma (Cb, Cr), luma (Y), or RGB.
+
+    A chroma model with smooth density also changes luma: its error adds |ΔY| against the reference's own luma
+    (the target is the full reference; the detail its band-limited correction cannot follow is the same for every
+    such model, so only the smooth part of the density difference is learnt).
+    """
     diff = restored[..., :3] - reference
     if kind == "pairs":
         return diff.abs().mean(dim=-1)
@@ -25,7 +36,8 @@ def pixel_error(kind: str, restored: torch.Tensor, reference: torch.Tensor) -> t
     if kind == "luma":
         return luma_diff.abs()
     # chroma: Cb = B − Y and Cr = R − Y differences
-    return 0.5 * ((diff[..., 2] - luma_diff).abs() + (diff[..., 0] - luma_diff).abs())
+    chroma = 0.5 * ((diff[..., 2] - luma_diff).abs() + (diff[..., 0] - luma_diff).abs())
+    return chroma + luma_diff.abs() if density == "smooth" else chroma
 
 
 def training_loss(kind: str, model: nn.Module, scan: torch.Tensor, reference: torch.Tensor, valid: torch.Tensor
@@ -33,7 +45,7 @@ def training_loss(kind: str, model: nn.Module, scan: torch.Tensor, reference: to
     """Masked L1 on the kind's channels plus the confidence head's Laplace NLL (errors detached: the head learns
     to predict the error without reweighting the restoration)."""
     restored, log_sigma = model(scan)
-    error = pixel_error(kind, restored.float(), reference)
+    error = pixel_error(kind, restored.float(), reference, density_of(model))
     log_sigma_full = model.upsample(log_sigma.float(), scan)[..., 0]
     nll = error.detach() * torch.exp(-log_sigma_full) + log_sigma_full + math.log(2.0)
     weight = valid.sum().clamp(min=1.0)
@@ -54,18 +66,22 @@ def colour_truth(scan: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def validation_scores(kind: str, results: list[np.ndarray], scans: list[np.ndarray], references: list[np.ndarray],
-                      valids: list[np.ndarray]) -> dict[str, float]:
+                      valids: list[np.ndarray], density: str = "keep", band_px: int = 0) -> dict[str, float]:
     """Scores over held-out frames, masked, frame scores averaged.
 
-    luma: PSNR (dB) against the reference. pairs: ΔE2000 against the reference. chroma: ΔE2000 against the
-    reference's colour on the scan's luma (`delta_e2000_*`, the colour error, which the model controls), and
-    against the reference itself (`delta_e2000_reference_*`, which also counts the density difference between
-    scan and reference that a chroma model keeps by design).
+    luma: PSNR (dB) against the reference. pairs: ΔE2000 against the reference. chroma: ΔE2000 against what the
+    model can reach (`delta_e2000_*`): the reference's colour on the scan's luma (density keep), or on the scan's
+    luma plus the reference's density difference box-averaged over `band_px` pixels (density smooth); and
+    against the reference itself (`delta_e2000_reference_*`, which also counts the density difference the model
+    keeps by design, or the detail finer than its band limit).
     """
     frames = list(zip(results, scans, references, valids, strict=True))
     if kind == "luma":
         return {"psnr_db": float(np.mean([psnr(r[v > 0.5], t[v > 0.5]) for r, _, t, v in frames]))}
-    truths = [colour_truth(s, t) if kind == "chroma" else t for _, s, t, _ in frames]
+    if kind == "chroma" and density == "smooth":
+        truths = [colour_on_smooth_density(t, s, t, band_px, v) for _, s, t, v in frames]
+    else:
+        truths = [colour_truth(s, t) if kind == "chroma" else t for _, s, t, _ in frames]
     scores = [delta_e2000(r, truth, v) for (r, _, _, v), truth in zip(frames, truths, strict=True)]
     result = {"delta_e2000_mean": float(np.mean([x.mean for x in scores])),
               "delta_e2000_p95": float(np.mean([x.p95 for x in scores]))}
@@ -76,6 +92,9 @@ def validation_scores(kind: str, results: list[np.ndarray], scans: list[np.ndarr
     return result
 
 
-def headline(kind: str) -> str:
-    """The validation number the progress bar shows."""
-    return "psnr_db" if kind == "luma" else "delta_e2000_mean"
+def headline(kind: str, density: str = "keep") -> str:
+    """The validation number the progress bar and loss curve show: for a chroma model that corrects density, the
+    ΔE2000 against the reference itself (what it is trained to match)."""
+    if kind == "luma":
+        return "psnr_db"
+    return "delta_e2000_reference_mean" if density == "smooth" else "delta_e2000_mean"
