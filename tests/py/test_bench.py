@@ -117,3 +117,50 @@ def test_each_area_starts_in_an_emptied_folder_so_a_second_run_passes(tmp_path: 
     for _ in range(2):
         results = run_benchmarks(["alignment"], tmp_path, quick=True, runners={"alignment": strict})
         assert [r.status for r in results] == ["ok"], results[0].error
+
+
+def _section_runner(table: str):
+    def runner(workdir: Path, quick: bool) -> list[BenchSection]:
+        return [BenchSection(f"Section {table}", f"| x |\n|---|\n| {table} |", [f"note {table}"], [], {"v": table})]
+
+    return runner
+
+
+def test_only_replaces_the_chosen_areas_of_an_existing_report(tmp_path: Path) -> None:
+    import json
+
+    out, plots = tmp_path / "BENCHMARKS.md", tmp_path / "docs" / "bench"
+    first = run_benchmarks(["training", "quality"], tmp_path / "w", quick=False,
+                           runners={"training": _section_runner("old-training"),
+                                    "quality": _section_runner("old-quality")})
+    write_report(out, first, "scripts/bench.py --out BENCHMARKS.md", False, plots)
+    again = run_benchmarks(["quality"], tmp_path / "w", quick=False,
+                           runners={"quality": _section_runner("new-quality")})
+    write_report(out, again, "scripts/bench.py --only quality --out BENCHMARKS.md", False, plots)
+    text = out.read_text()
+    training, quality = text.split("\n## Training\n")[1].split("\n## Quality\n")
+    assert "| old-training |" in training and "note old-training" in training
+    assert "_Produced " in training and "by `scripts/bench.py --out BENCHMARKS.md`" in training
+    assert "| new-quality |" in quality and "old-quality" not in text
+    assert "by `scripts/bench.py --only quality --out BENCHMARKS.md`" in quality
+    assert "| training | ok |" in text and "| quality | ok |" in text  # both areas in the summary
+    assert "Areas training are kept from earlier runs" in text and "| cores |" in text
+    assert text.index("## Training") < text.index("## Quality")
+    raw = json.loads((plots / "results.json").read_text())
+    commands = {area["area"]: area["command"] for area in raw["areas"]}
+    assert commands == {"training": "scripts/bench.py --out BENCHMARKS.md",
+                        "quality": "scripts/bench.py --only quality --out BENCHMARKS.md"}
+    assert raw["areas"][1]["sections"][0]["raw"] == {"v": "new-quality"}
+
+
+def test_a_report_from_before_area_stamps_keeps_its_date_and_command(tmp_path: Path) -> None:
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text("# Chromaluma benchmarks\n\nGenerated 2026-01-02 03:04 UTC by `python scripts/bench.py`.\n\n"
+                   "## Summary\n\n| area | status | time | note |\n|---|---|---|---|\n"
+                   "| inference | ok | 23 s | 2 sections |\n\n## Inference\n\n### Inference speed\n\n| a |\n|---|\n"
+                   "| 7 |\n")
+    results = run_benchmarks(["quality"], tmp_path / "w", quick=True, runners={"quality": _section_runner("q")})
+    write_report(out, results, "chromaluma bench --only quality --quick", True, tmp_path / "plots")
+    inference = out.read_text().split("\n## Inference\n")[1].split("\n## Quality\n")[0]
+    assert "_Produced 2026-01-02 03:04 UTC by `python scripts/bench.py` (kept from an earlier report)._" in inference
+    assert "| 7 |" in inference and "| inference | ok | 23 s | 2 sections |" in out.read_text()

@@ -6,7 +6,8 @@ the area runs (a second `make bench` must never trip over the first one's run or
 missing or fails is reported as such, with its error, and the others still run; any failed area makes the
 command exit 1, so a broken benchmark is visible. The report states the exact command, the machine (CPU model,
 cores, RAM, GPU) and software versions; plots are copied next to it (default `docs/bench/`) and the raw numbers
-saved as JSON.
+saved as JSON. On an existing report, `--only AREA` replaces only those areas' parts and keeps the others, each
+part naming the date and command that produced it.
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ class AreaResult:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("BENCHMARKS.md"), help="report to write")
-    parser.add_argument("--only", default="", help=f"comma-separated areas to run (of {', '.join(AREAS)})")
+    parser.add_argument("--only", default="",
+                        help=f"comma-separated areas to run (of {', '.join(AREAS)}); an existing --out report keeps "
+                             "the other areas' parts")
     parser.add_argument("--quick", action="store_true", help="smoke-sized run (seconds, not the real numbers)")
     parser.add_argument("--workdir", type=Path, default=Path("build/bench"),
                         help="scratch folder for runs (each area's subfolder is emptied when that area starts)")
@@ -130,7 +133,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_report(out: Path, results: Sequence[AreaResult], command: str, quick: bool, plots_dir: Path) -> None:
-    """BENCHMARKS.md (atomically), plots copied into `plots_dir`, raw numbers in `plots_dir/results.json`."""
+    """BENCHMARKS.md (atomically), plots copied into `plots_dir`, raw numbers in `plots_dir/results.json`.
+
+    When `out` exists, the areas not in `results` keep their parts of it (and of results.json) as they were,
+    each with the date and command that produced it; the header and machine table are this run's.
+    """
     from chromaluma.benchmarks.report import render_markdown
 
     plots_dir.mkdir(parents=True, exist_ok=True)
@@ -138,12 +145,31 @@ def write_report(out: Path, results: Sequence[AreaResult], command: str, quick: 
         for section in result.sections:
             section.plots = [_copy_plot(plot, plots_dir) for plot in section.plots if Path(plot).is_file()]
     machine = describe_machine()
-    text = render_markdown(results, command, quick, machine, out.parent)
+    earlier = out.read_text(encoding="utf-8") if out.is_file() else ""
+    text = render_markdown(results, command, quick, machine, out.parent, earlier)
     write_text_atomically(out, text)
-    raw = {"command": command, "quick": quick, "machine": machine,
-           "areas": [{"area": r.area, "status": r.status, "error": r.error, "seconds": r.seconds,
-                      "sections": [{"title": s.title, "raw": s.raw} for s in r.sections]} for r in results]}
-    write_json_atomically(plots_dir / "results.json", json.loads(json.dumps(raw, default=str)))
+    ran = {r.area for r in results}
+    raw_path = plots_dir / "results.json"
+    kept = [a for a in _earlier_raw_areas(raw_path) if a.get("area") not in ran and a.get("area") in AREAS]
+    fresh = [{"area": r.area, "status": r.status, "error": r.error, "seconds": r.seconds, "command": command,
+              "generated": timestamp(), "quick": quick,
+              "sections": [{"title": s.title, "raw": s.raw} for s in r.sections]} for r in results]
+    areas = sorted(kept + fresh, key=lambda a: AREAS.index(a["area"]) if a["area"] in AREAS else len(AREAS))
+    raw = {"command": command, "quick": quick, "machine": machine, "areas": areas}
+    write_json_atomically(raw_path, json.loads(json.dumps(raw, default=str)))
+
+
+def _earlier_raw_areas(path: Path) -> list[dict[str, object]]:
+    """The areas of an earlier results.json (each stamped with its run's command if it lacks its own)."""
+    if not path.is_file():
+        return []
+    try:
+        earlier = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
+        log.warning("bench: %s unreadable (%s); its other areas are not kept", path, exc)
+        return []
+    return [{"command": earlier.get("command"), "quick": earlier.get("quick"), **area}
+            for area in earlier.get("areas", []) if isinstance(area, dict)]
 
 
 def _copy_plot(plot: Path, plots_dir: Path) -> Path:
