@@ -83,8 +83,8 @@ def build(path: Path, normal: Any, make_session: Callable[[bytes], Any], process
     except NotMirrorable as exc:
         log.debug("%s: no mirrored session: %s", path, exc)
         return Mirroring(None, alpha_exact)
-    except Exception as exc:  # noqa: BLE001 — ORT failed to build or run the mirrored graph: copy instead
-        log.debug("%s: no mirrored session: ONNX Runtime failed on it (%s)", path, exc)
+    except Exception as exc:  # noqa: BLE001 — onnx or ORT could not build or run the mirrored graph: copy instead
+        log.debug("%s: no mirrored session: it could not be built or run (%s)", path, exc)
         return Mirroring(None, alpha_exact)
     if difference > VERIFY_TOLERANCE:
         log.debug("%s: no mirrored session: its flipped result differs by %.3g (tolerance %g)", path, difference,
