@@ -1,6 +1,9 @@
 """`make bench`: run every benchmark area and write BENCHMARKS.md (same code as `chromaluma bench`).
 
     scripts/bench.py --out BENCHMARKS.md [--only quality,inference] [--quick]
+
+With --only on an existing report, only those areas' parts are replaced; the others are kept as they were, each
+naming the date and command that produced it.
 """
 
 from __future__ import annotations

@@ -89,8 +89,17 @@ def test_quality_quick_run_scores_every_method(tmp_path: Path) -> None:
     assert any(name.startswith("truth chroma on the graded") for name in graded)
     assert any(name.startswith("truth chroma on the scan's luma") for name in ungraded)
     for rows in (graded, ungraded):
-        assert any(name.startswith("Chromaluma chroma") for name in rows)  # measured or marked not measured
+        assert rows["Chromaluma chroma + smooth density, 0.05 min CPU training"]["delta_e2000_mean"] is not None
+        dvd = rows["DVD reference itself (held-out frames)"]["delta_e2000_mean"]
+        smooth_floor = rows["truth chroma + smooth density from the reference (floor for smooth density)"]
+        assert dvd is not None and smooth_floor["delta_e2000_mean"] is not None
+    assert graded["Chromaluma chroma, 0.05 min CPU training"]["delta_e2000_mean"] is not None  # the plain model too
+    assert "Chromaluma chroma, 0.05 min CPU training" not in ungraded
+    # the smooth-density floor keeps the truth's colour and takes the DVD's smooth density: below the chroma-only one
+    floor = next(row for name, row in ungraded.items() if name.startswith("truth chroma on the scan's luma"))
+    assert smooth_floor["delta_e2000_mean"] < floor["delta_e2000_mean"]
     assert sections[0].raw["goal"]["met"] is not None  # Chromaluma was trained and measured
+    assert "What is reachable" in sections[0].notes[0] and "DVD" in sections[0].notes[0]
     assert all(Path(p).is_file() for p in sections[0].plots + sections[1].plots)
     # a second run in the same work folder starts fresh run folders (train() refuses a used one)
     again = run(tmp_path, quick=True)

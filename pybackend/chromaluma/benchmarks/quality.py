@@ -31,11 +31,17 @@ from chromaluma.baselines import REC709, DensityGrade, colour_baselines, luma_ba
 from chromaluma.benchmarks import BenchSection
 from chromaluma.benchmarks.quality_training import ChromalumaTrainer, TrainingUnavailable
 from chromaluma.metrics import delta_e2000, psnr, ssim
+from chromaluma.models import DEFAULT_PROCESSING_SCALE
+from chromaluma.models.blocks import grid_factor
+from chromaluma.models.density import band_limit_px, colour_on_smooth_density
 from chromaluma.synth.degrade import Degradation, degrade_shot
 from chromaluma.synth.reference import aligned_reference
 from chromaluma.synth.shots import CameraMove, photo_shot
 
 log = logging.getLogger(__name__)
+
+
+ChromaRun = tuple[float, str]  # (CPU minutes, density mode) of one Chromaluma chroma model
 
 
 @dataclass(frozen=True)
@@ -47,19 +53,22 @@ class QualityPlan:
     frames: int
     held_out: int
     shots: tuple[tuple[str, str], ...]
-    chroma_minutes: tuple[float, ...]
+    chroma_runs: tuple[ChromaRun, ...]  # the density-graded table's Chromaluma models
     luma_minutes: float
     static_frames: int
-    ungraded_minutes: tuple[float, ...] = ()
+    ungraded_runs: tuple[ChromaRun, ...] = ()
 
     @classmethod
     def full(cls) -> QualityPlan:
+        """About 36 CPU minutes of training: smooth density at 1, 5 and 15 min and the plain model at 5 min
+        (graded), smooth density at 5 min (ungraded), luma at 5 min."""
         return cls(1280, 720, 10, 3, (("astronaut", "pan"), ("coffee", "zoom"), ("rocket", "pan")),
-                   (1.0, 5.0, 15.0), 5.0, 8, (5.0,))
+                   ((1.0, "smooth"), (5.0, "smooth"), (15.0, "smooth"), (5.0, "keep")), 5.0, 8, ((5.0, "smooth"),))
 
     @classmethod
     def quick(cls) -> QualityPlan:
-        return cls(160, 96, 4, 1, (("coffee", "pan"),), (0.05,), 0.05, 3, (0.05,))
+        return cls(160, 96, 4, 1, (("coffee", "pan"),), ((0.05, "smooth"), (0.05, "keep")), 0.05, 3,
+                   ((0.05, "smooth"),))
 
 
 @dataclass
@@ -181,7 +190,16 @@ def chroma_floor(scan: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return with_luma(truth, scan[..., :3] @ REC709)
 
 
+def smooth_density_floor(scan: np.ndarray, reference: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The truth's colour on the scan's luma plus the reference's density difference box-averaged over the band
+    limit of a default chroma model (DENSITY_CELLS·f pixels): the best a smooth-density chroma model can reach."""
+    band = band_limit_px(grid_factor(DEFAULT_PROCESSING_SCALE["chroma"]))
+    return np.clip(colour_on_smooth_density(truth, scan, reference, band, mask), 0.0, 1.0)
+
+
 Restore = Callable[[np.ndarray, int], np.ndarray]  # (scan frame, shot number) → restored frame
+# (scan, registered reference, clean truth, reference mask) → a frame: rows computed without training
+Reachable = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -217,20 +235,27 @@ def fit_baselines(kind: str, shots: Sequence[ShotPairs]) -> list[Method]:
     return methods
 
 
-def fit_methods(kind: str, shots: Sequence[ShotPairs], trainer: ChromalumaTrainer, minutes: Sequence[float],
-                variant: str = "") -> list[Method]:
+def chromaluma_row_name(kind: str, minutes: float, density: str | None) -> str:
+    """A Chromaluma row's label: kind, density correction if any, training budget."""
+    series = f"Chromaluma {kind}" + (" + smooth density" if density == "smooth" else "")
+    return f"{series}, {minutes:g} min CPU training"
+
+
+def fit_methods(kind: str, shots: Sequence[ShotPairs], trainer: ChromalumaTrainer,
+                runs: Sequence[tuple[float, str | None]], variant: str = "") -> list[Method]:
     """Every method of one table fitted on the shots' training pairs (input first, Chromaluma last).
 
-    `variant` names the table's situation (`graded`, `ungraded`): the input row's label, and Chromaluma's own
-    training pairs and run folders, which differ per situation. Chromaluma trains one model on all shots' pairs.
+    `runs` are Chromaluma's models: (CPU minutes, density mode, None for luma). `variant` names the table's
+    situation (`graded`, `ungraded`): the input row's label, and Chromaluma's own training pairs and run folders,
+    which differ per situation. Chromaluma trains one model on all shots' pairs.
     """
     label = {"graded": "faded scan, density graded (input)", "ungraded": "faded scan, ungraded (input)"}.get(
         variant, "faded scan (input)" if kind == "chroma" else "duplicate negative scan (input)")
     methods = [Method(label, lambda scan, _: scan[..., :3]), *fit_baselines(kind, shots)]
-    for budget in minutes:
-        name = f"Chromaluma {kind}, {budget:g} min CPU training"
+    for budget, density in runs:
+        name = chromaluma_row_name(kind, budget, density)
         try:
-            model = trainer.train(kind, shots, budget, variant)
+            model = trainer.train(kind, shots, budget, variant, density)
             methods.append(Method(name, lambda scan, _, model=model: model.restore(scan), model.note))
         except TrainingUnavailable as exc:
             log.warning("quality: %s not measured: %s", name, exc)
@@ -238,25 +263,53 @@ def fit_methods(kind: str, shots: Sequence[ShotPairs], trainer: ChromalumaTraine
     return methods
 
 
-def score_methods(methods: Sequence[Method], shots: Sequence[ShotPairs], floor: str = "") -> list[Scores]:
-    """Each method's scores on the held-out frames; with a `floor` label, the chroma-only floor row (the truth's
-    colour on the input's luma) before Chromaluma's rows."""
+@dataclass
+class InformativeRow:
+    """A row computed without training, to show what is reachable: from the scan, the reference and the truth."""
+
+    name: str
+    compute: Reachable
+
+
+def informative_rows(chroma_only_floor: str) -> list[InformativeRow]:
+    """The colour tables' reference rows: the DVD itself, the chroma-only floor, the smooth-density floor."""
+    return [InformativeRow(DVD_ROW, lambda scan, reference, truth, mask: reference[..., :3]),
+            InformativeRow(chroma_only_floor, lambda scan, reference, truth, mask: chroma_floor(scan, truth)),
+            InformativeRow(SMOOTH_FLOOR, smooth_density_floor)]
+
+
+def score_methods(methods: Sequence[Method], shots: Sequence[ShotPairs],
+                  informative: Sequence[InformativeRow] = ()) -> list[Scores]:
+    """Each method's scores on the held-out frames, with the `informative` rows (no training) before
+    Chromaluma's rows."""
     rows = []
     for method in methods:
-        if floor and method.name.startswith("Chromaluma") and not any(r.method.startswith("truth") for r in rows):
-            rows.append(_score(shots, floor, None))
-        rows.append(_score(shots, method.name, method.restore, method.note))
+        if method.name.startswith("Chromaluma") and informative and not any(
+                r.method == informative[0].name for r in rows):
+            rows += [_score(shots, row.name, _informative_frame(row)) for row in informative]
+        restore = method.restore
+        frame = None if restore is None else (lambda shot, number, index, restore=restore:
+                                              restore(shot.scans[index], number))
+        rows.append(_score(shots, method.name, frame, method.note))
         log.info("quality: scored %s", method.name)
     return rows
 
 
-def _score(shots: Sequence[ShotPairs], name: str, restore: Restore | None, note: str = "") -> Scores:
+FrameResult = Callable[["ShotPairs", int, int], np.ndarray]  # (shot, shot number, frame index) → result frame
+
+
+def _informative_frame(row: InformativeRow) -> FrameResult:
+    return lambda shot, number, index: row.compute(shot.scans[index], shot.references[index], shot.truth[index],
+                                                   shot.mask)
+
+
+def _score(shots: Sequence[ShotPairs], name: str, frame: FrameResult | None, note: str = "") -> Scores:
     scores = Scores(name, note=note)
-    if restore is None and not name.startswith("truth"):
+    if frame is None:
         return scores
     for number, shot in enumerate(shots):
-        for scan, truth in zip(shot.scans[shot.test], shot.truth[shot.test], strict=True):
-            scores.add(chroma_floor(scan, truth) if restore is None else restore(scan, number), truth, shot.mask)
+        for index in range(len(shot.truth))[shot.test]:
+            scores.add(frame(shot, number, index), shot.truth[index], shot.mask)
     return scores
 
 
@@ -289,6 +342,8 @@ LUMA_DEGRADATION = Degradation(fade=0.0, generations=2, damage=0.5, seed=200, st
 STATIC_DEGRADATION = Degradation(fade=0.6, generations=1, damage=0.6, seed=300, uneven=1.0)
 GRADED_FLOOR = "truth chroma on the graded scan's luma (chroma-only floor)"
 UNGRADED_FLOOR = "truth chroma on the scan's luma (chroma-only floor)"
+DVD_ROW = "DVD reference itself (held-out frames)"
+SMOOTH_FLOOR = "truth chroma + smooth density from the reference (floor for smooth density)"
 
 
 def run(workdir: Path, quick: bool) -> list[BenchSection]:
@@ -300,17 +355,17 @@ def run(workdir: Path, quick: bool) -> list[BenchSection]:
     trainer = ChromalumaTrainer(workdir, quick)
     chroma_shots = build_shots(plan, CHROMA_DEGRADATION, "dvd")
     graded_shots = grade_shots(chroma_shots)
-    graded_methods = fit_methods("chroma", graded_shots, trainer, plan.chroma_minutes, "graded")
-    graded_rows = score_methods(graded_methods, graded_shots, GRADED_FLOOR)
+    graded_methods = fit_methods("chroma", graded_shots, trainer, plan.chroma_runs, "graded")
+    graded_rows = score_methods(graded_methods, graded_shots, informative_rows(GRADED_FLOOR))
     del graded_shots
-    ungraded_methods = fit_methods("chroma", chroma_shots, trainer, plan.ungraded_minutes, "ungraded")
-    ungraded_rows = score_methods(ungraded_methods, chroma_shots, UNGRADED_FLOOR)
+    ungraded_methods = fit_methods("chroma", chroma_shots, trainer, plan.ungraded_runs, "ungraded")
+    ungraded_rows = score_methods(ungraded_methods, chroma_shots, informative_rows(UNGRADED_FLOOR))
     del chroma_shots, ungraded_methods
     static = grade_shots([static_shot(plan, STATIC_DEGRADATION)])[0]
     flicker = temporal_rows(static, temporal_methods(static, graded_methods))
     del static
     luma_shots = build_shots(plan, LUMA_DEGRADATION, "print")
-    luma_rows = score_methods(fit_methods("luma", luma_shots, trainer, (plan.luma_minutes,)), luma_shots)
+    luma_rows = score_methods(fit_methods("luma", luma_shots, trainer, ((plan.luma_minutes, None),)), luma_shots)
     return [chroma_section(graded_rows, plan, workdir, graded=True),
             chroma_section(ungraded_rows, plan, workdir, graded=False),
             luma_section(luma_rows, plan, workdir), temporal_section(flicker, plan)]

@@ -20,6 +20,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chromaluma.errors import ChromalumaError
+from chromaluma.models import DEFAULT_PROCESSING_SCALE
+from chromaluma.models.blocks import grid_factor
+from chromaluma.models.density import band_limit_px
 from chromaluma.synth.pairs import write_pairs
 
 if TYPE_CHECKING:
@@ -75,23 +78,27 @@ class ChromalumaTrainer:
             self._pairs[name] = folder
         return self._pairs[name]
 
-    def train(self, kind: str, shots: Sequence[ShotPairs], minutes: float, variant: str = "") -> TrainedModel:
-        """Train for `minutes` of CPU time and export; raises TrainingUnavailable with the reason if it cannot."""
+    def train(self, kind: str, shots: Sequence[ShotPairs], minutes: float, variant: str = "",
+              density: str | None = None) -> TrainedModel:
+        """Train for `minutes` of CPU time (a chroma model with `density` keep or smooth) and export; raises
+        TrainingUnavailable with the reason if it cannot."""
         try:
             from chromaluma.train import TrainConfig, train
         except ImportError as exc:
             raise TrainingUnavailable(f"chromaluma.train not importable ({exc})") from exc
         pairs = self.pairs_folder(kind, shots, variant)
-        label = f"{kind}" + (f"-{variant}" if variant else "") + f"-{minutes:g}min"
+        label = kind + (f"-{density}" if density else "") + (f"-{variant}" if variant else "") + f"-{minutes:g}min"
         out = self.workdir / f"{label}.onnx"
         started = time.perf_counter()
         config = TrainConfig(run_dir=self.fresh_folder(f"run-{label}"), kind=kind, pairs_dir=pairs, out=out,
-                             minutes=minutes, device="cpu", seed=0,
+                             minutes=minutes, device="cpu", seed=0, density=density,
                              **({"crop": 96, "batch": 2, "preview_every": 10**6} if self.quick else {}))
         try:
             out = Path(train(config))
         except ChromalumaError as exc:
             raise TrainingUnavailable(f"training failed: {exc}") from exc
         note = f"trained {time.perf_counter() - started:.0f} s on {len(list((pairs / 'scan').iterdir()))} pairs"
+        if density == "smooth":
+            note += f", density band-limited to {band_limit_px(grid_factor(DEFAULT_PROCESSING_SCALE[kind]))} px"
         log.info("quality: %s model %s (%s)", kind, out.name, note)
         return TrainedModel(out, note)
