@@ -163,7 +163,10 @@ def test_pixels_outside_the_mask_never_reach_the_loss(rng: np.random.Generator):
 def test_minutes_bound_a_run(tmp_path: Path):
     _write_shots(tmp_path, frames=2)
     train(_config(tmp_path, steps=None, minutes=1e-6))
-    assert load_latest(tmp_path / "run")["step"] == 1  # at least one step, then the clock stops it
+    state = load_latest(tmp_path / "run")
+    assert state["step"] == 1  # at least one step, then the clock stops it
+    # the learning rate decays over the time budget as it does over --steps: spent, it is down to 5 %
+    assert state["schedule"]["_last_lr"][0] == pytest.approx(0.05 * 2e-3)
 
 
 @pytest.mark.slow
