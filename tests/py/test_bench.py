@@ -153,7 +153,7 @@ def test_only_replaces_the_chosen_areas_of_an_existing_report(tmp_path: Path) ->
     assert "| new-quality |" in quality and "old-quality" not in text
     assert "by `scripts/bench.py --only quality --out BENCHMARKS.md`" in quality
     assert "| training | ok |" in text and "| quality | ok |" in text  # both areas in the summary
-    assert "Areas training are kept from earlier runs" in text and "| cores |" in text
+    assert "Kept from earlier runs (not run this time): `training`." in text and "| cores |" in text
     assert text.index("## Training") < text.index("## Quality")
     raw = json.loads((plots / "results.json").read_text())
     commands = {area["area"]: area["command"] for area in raw["areas"]}

@@ -72,9 +72,9 @@ def render_markdown(results: Sequence[AreaResult], command: str, quick: bool, ma
              f"Generated {stamp} by `{command}`" + (" — **quick smoke run: not the real numbers**" if quick
                                                     else "") + ".", ""]
     if kept:
-        lines += [f"Areas {', '.join(sorted(kept, key=AREAS.index))} are kept from earlier runs: each area's part "
-                  "below names the date and command that produced it. The machine table describes this run's "
-                  "machine.", ""]
+        names = ", ".join(f"`{area}`" for area in sorted(kept, key=AREAS.index))
+        lines += [f"Kept from earlier runs (not run this time): {names}. Each area's part below names the date and "
+                  "command that produced it; the machine table describes this run's machine.", ""]
     lines += ["Reproduce: `make bench` (all areas) or `chromaluma bench --only quality` (one area; the other areas of "
               "an existing report are kept).", "", "## Machine and software", "", "| | |", "|---|---|"]
     lines += [f"| {key} | {value} |" for key, value in machine.items()]
