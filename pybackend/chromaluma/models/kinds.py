@@ -40,8 +40,13 @@ class _GridModel(nn.Module):
         A pixel in cell c reads cells c−1−reach … c+1+reach (bilinear upsampling adds one cell each side), i.e.
         at most (reach + 2)·f − 1 pixels each side; rounding up to a multiple of f keeps grown regions aligned.
         """
-        reach = self.net.reach
+        reach = self.grid_reach
         return reach if self.factor == 1 else (reach + 2) * self.factor
+
+    @property
+    def grid_reach(self) -> int:
+        """Cells of context each side the grid prediction reads (the network's reach)."""
+        return self.net.reach
 
     def grid_statistics(self, x: torch.Tensor) -> torch.Tensor:
         """Per cell: mean Y, Cb, Cr, std Y, and the guided filter's slopes cov(Y,Cb)/var Y, cov(Y,Cr)/var Y."""
@@ -94,10 +99,9 @@ class ChromaModel(_GridModel):
         self.smooth = SmoothDensity()
 
     @property
-    def receptive_field(self) -> int:
-        """As for every grid model, plus the density box's reach (DENSITY_CELLS // 2 cells each side)."""
-        extra = DENSITY_CELLS // 2 if self.density == "smooth" else 0
-        return (self.net.reach + extra) if self.factor == 1 else (self.net.reach + extra + 2) * self.factor
+    def grid_reach(self) -> int:
+        """The network's reach, plus the density box's (DENSITY_CELLS // 2 cells each side) when smooth."""
+        return self.net.reach + (DENSITY_CELLS // 2 if self.density == "smooth" else 0)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         guide = fixed_mix(x, self.guide_matrix)
