@@ -1,0 +1,122 @@
+"""Where a chroma model's error on the quality benchmark comes from: colour or density, training or held-out
+frames, the frame's outer columns or its inside.
+
+For each shot and each part of it (the training frames the model was fitted on, the held-out frames it never saw),
+the model's output is scored against the clean truth three ways (mean ΔE2000 over the reference's valid pixels):
+
+- **all**: the output itself, as the quality table scores it;
+- **colour**: the output's colour (Cb, Cr) on the truth's luma — what is left when the lightness is right;
+- **density**: the truth's colour on the output's luma — what is left when the colour is right;
+
+and the colour error split into the outer `edge_px` columns of the reference's picture on the left and right (its
+overscan border, where the reference has no picture, is left out as everywhere) and the columns between them.
+Equal training and held-out errors say the model is not overfitting; colour errors much larger in the outer
+columns than inside say the frame's edges are the problem.
+
+    python -m chromaluma.benchmarks.quality_diagnosis MODEL.onnx [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from chromaluma.baselines import REC709, with_luma
+
+if TYPE_CHECKING:
+    from chromaluma.benchmarks.quality import ShotPairs
+
+log = logging.getLogger(__name__)
+
+EDGE_PX = 64  # width of the outer columns scored apart, in scan pixels
+ShotRestore = Callable[[int, int], np.ndarray]  # (shot number, frame index) → restored RGB(A) frame
+
+
+@dataclass(frozen=True)
+class DiagnosisRow:
+    """One shot's part (training or held-out frames): mean ΔE2000 of the output, its colour and its density."""
+
+    shot: str
+    part: str
+    all: float
+    colour: float
+    density: float
+    colour_outer: float
+    colour_inner: float
+
+    def cells(self) -> list[str]:
+        return [self.shot, self.part] + [f"{v:.2f}" for v in (self.all, self.colour, self.density,
+                                                               self.colour_outer, self.colour_inner)]
+
+
+def _delta_e_map(result: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per-pixel ΔE2000 (H×W), NaN where `valid` is False."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    distance = deltaE_ciede2000(rgb2lab(np.clip(result[..., :3], 0.0, 1.0).astype(np.float64)),
+                                rgb2lab(np.clip(truth[..., :3], 0.0, 1.0).astype(np.float64)))
+    return np.where(valid, distance, np.nan)
+
+
+def _frame_errors(output: np.ndarray, truth: np.ndarray, mask: np.ndarray, edge_px: int) -> list[float]:
+    valid = mask > 0.5
+    truth_y, output_y = truth[..., :3] @ REC709, output[..., :3] @ REC709
+    colour = _delta_e_map(with_luma(output[..., :3], truth_y), truth, valid)
+    columns = np.flatnonzero(valid.any(axis=0))  # the reference's picture, inside its overscan border
+    outer = np.zeros(valid.shape, dtype=bool)
+    if columns.size:
+        outer[:, columns[0]:columns[0] + edge_px] = outer[:, max(0, columns[-1] + 1 - edge_px):columns[-1] + 1] = True
+    return [float(np.nanmean(_delta_e_map(output, truth, valid))), float(np.nanmean(colour)),
+            float(np.nanmean(_delta_e_map(with_luma(truth[..., :3], output_y), truth, valid))),
+            float(np.nanmean(np.where(outer, colour, np.nan))), float(np.nanmean(np.where(outer, np.nan, colour)))]
+
+
+def diagnose(shots: Sequence[ShotPairs], restore: ShotRestore, edge_px: int = EDGE_PX) -> list[DiagnosisRow]:
+    """Each shot's training and held-out rows, then the same over all shots (frame errors averaged)."""
+    rows: list[DiagnosisRow] = []
+    totals: dict[str, list[list[float]]] = {"training": [], "held-out": []}
+    for number, shot in enumerate(shots):
+        for part, frames in (("training", shot.train), ("held-out", shot.test)):
+            errors = [_frame_errors(restore(number, index), shot.truth[index], shot.mask, edge_px)
+                      for index in range(len(shot.truth))[frames]]
+            totals[part] += errors
+            rows.append(DiagnosisRow(shot.name, part, *np.mean(errors, axis=0).tolist()))
+    rows += [DiagnosisRow("all shots", part, *np.mean(errors, axis=0).tolist()) for part, errors in totals.items()]
+    return rows
+
+
+def markdown(rows: Sequence[DiagnosisRow], edge_px: int = EDGE_PX) -> str:
+    header = ["shot", "frames", "ΔE2000 all", "colour (on truth luma)", "density (truth colour)",
+              f"colour, outer {edge_px} px columns", "colour, inside"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row.cells()) + " |" for row in rows]) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model", help="an exported chroma model (.onnx)")
+    parser.add_argument("--quick", action="store_true", help="the quick benchmark plan (tiny shots, seconds)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    from pathlib import Path
+
+    from chromaluma.benchmarks.quality import CHROMA_DEGRADATION, QualityPlan, build_shots, grade_shots
+    from chromaluma.benchmarks.quality_training import TrainedModel
+
+    model = TrainedModel(Path(args.model), "")
+    plan = QualityPlan.quick() if args.quick else QualityPlan.full()
+    shots = grade_shots(build_shots(plan, CHROMA_DEGRADATION, "dvd"))
+    edge_px = min(EDGE_PX, plan.width // 4)
+    rows = diagnose(shots, lambda number, index: model.restore(shots[number].scans[index]), edge_px)
+    sys.stdout.write(markdown(rows, edge_px))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
