@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from chromaluma.baselines import REC709, with_luma
+from chromaluma.metrics import delta_e2000
 
 if TYPE_CHECKING:
     from chromaluma.benchmarks.quality import ShotPairs
@@ -55,26 +56,17 @@ class DiagnosisRow:
                                                                self.colour_outer, self.colour_inner)]
 
 
-def _delta_e_map(result: np.ndarray, truth: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Per-pixel ΔE2000 (H×W), NaN where `valid` is False."""
-    from skimage.color import deltaE_ciede2000, rgb2lab
-
-    distance = deltaE_ciede2000(rgb2lab(np.clip(result[..., :3], 0.0, 1.0).astype(np.float64)),
-                                rgb2lab(np.clip(truth[..., :3], 0.0, 1.0).astype(np.float64)))
-    return np.where(valid, distance, np.nan)
-
-
 def _frame_errors(output: np.ndarray, truth: np.ndarray, mask: np.ndarray, edge_px: int) -> list[float]:
     valid = mask > 0.5
     truth_y, output_y = truth[..., :3] @ REC709, output[..., :3] @ REC709
-    colour = _delta_e_map(with_luma(output[..., :3], truth_y), truth, valid)
+    colour = with_luma(output[..., :3], truth_y)
     columns = np.flatnonzero(valid.any(axis=0))  # the reference's picture, inside its overscan border
     outer = np.zeros(valid.shape, dtype=bool)
     if columns.size:
         outer[:, columns[0]:columns[0] + edge_px] = outer[:, max(0, columns[-1] + 1 - edge_px):columns[-1] + 1] = True
-    return [float(np.nanmean(_delta_e_map(output, truth, valid))), float(np.nanmean(colour)),
-            float(np.nanmean(_delta_e_map(with_luma(truth[..., :3], output_y), truth, valid))),
-            float(np.nanmean(np.where(outer, colour, np.nan))), float(np.nanmean(np.where(outer, np.nan, colour)))]
+    return [delta_e2000(output, truth, valid).mean, delta_e2000(colour, truth, valid).mean,
+            delta_e2000(with_luma(truth[..., :3], output_y), truth, valid).mean,
+            delta_e2000(colour, truth, valid & outer).mean, delta_e2000(colour, truth, valid & ~outer).mean]
 
 
 def diagnose(shots: Sequence[ShotPairs], restore: ShotRestore, edge_px: int = EDGE_PX) -> list[DiagnosisRow]:
