@@ -23,17 +23,17 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from chromaluma.baselines import REC709, with_luma
+from chromaluma.benchmarks import markdown_table
 from chromaluma.metrics import delta_e2000
 
 if TYPE_CHECKING:
     from chromaluma.benchmarks.quality import ShotPairs
-
-log = logging.getLogger(__name__)
 
 EDGE_PX = 64  # width of the outer columns scored apart, in scan pixels
 ShotRestore = Callable[[int, int], np.ndarray]  # (shot number, frame index) → restored RGB(A) frame
@@ -86,8 +86,7 @@ def diagnose(shots: Sequence[ShotPairs], restore: ShotRestore, edge_px: int = ED
 def markdown(rows: Sequence[DiagnosisRow], edge_px: int = EDGE_PX) -> str:
     header = ["shot", "frames", "ΔE2000 all", "colour (on truth luma)", "density (truth colour)",
               f"colour, outer {edge_px} px columns", "colour, inside"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row.cells()) + " |" for row in rows]) + "\n"
+    return markdown_table(header, [row.cells() for row in rows]) + "\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -96,8 +95,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="the quick benchmark plan (tiny shots, seconds)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    from pathlib import Path
-
     from chromaluma.benchmarks.quality import CHROMA_DEGRADATION, QualityPlan, build_shots, grade_shots
     from chromaluma.benchmarks.quality_training import TrainedModel
 
