@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from chromaluma.models import ContractGraph, build_model
+from chromaluma.models.blocks import upsample_from_grid
 from chromaluma.models.colour import luma
 
 SMALL = {"width": 8, "dilations": [1, 2]}
@@ -115,3 +116,15 @@ def test_context_network_convolves_channels_last(rng: np.random.Generator, kind:
                 lambda _, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last)))
     model(_frame(rng, 24, 40))
     assert len(layouts) == 2 + 2 * len(SMALL["dilations"]) + 1 and all(layouts), layouts
+
+
+def test_grid_upsampling_writes_nhwc_memory(rng: np.random.Generator):
+    """Upsampled coefficients come out NHWC in memory, like the scan they multiply: an NCHW result viewed as NHWC
+    makes every full-resolution product and its backward run on mismatched layouts, several times slower. Training
+    crops are whole grid cells (no crop after resizing); a frame with a partial cell is cropped, values exact."""
+    grid = torch.from_numpy(rng.random((2, 4, 6, 5), dtype=np.float32))  # NCHW, as the grid network leaves it
+    expected = torch.nn.functional.interpolate(grid, scale_factor=4.0, mode="bilinear", align_corners=False)
+    for height, width in ((24, 20), (22, 19)):
+        up = upsample_from_grid(grid, 4, torch.zeros(2, height, width, 4))
+        torch.testing.assert_close(up, expected[:, :, :height, :width].permute(0, 2, 3, 1))
+        assert up.is_contiguous() or (height, width) != (24, 20)
