@@ -63,14 +63,21 @@ def goal_verdict(rows: Sequence[Scores]) -> tuple[str, dict[str, object]]:
     best = min(ours, key=lambda r: _mean(r.delta_e))
     ours_de, baseline_de = _mean(best.delta_e), _mean(best_baseline.delta_e)
     ratio = baseline_de / ours_de if ours_de > 0 else float("inf")
-    met = ours_de <= GOAL_DELTA_E and ratio >= GOAL_RATIO
+    delta_e_met, ratio_met = ours_de <= GOAL_DELTA_E, ratio >= GOAL_RATIO
+    met = delta_e_met and ratio_met
+
+    def said(part_met: bool) -> str:
+        return "met" if part_met else "not met"
+
     verdict = (f"Goal (≤ {GOAL_DELTA_E} mean ΔE2000 and ≥ {GOAL_RATIO:g}× lower than the best baseline): "
-               f"**{'met' if met else 'not met'}**. Best Chromaluma: {best.method}, {ours_de:.2f}; best baseline: "
+               f"**{said(met)}** (≤ {GOAL_DELTA_E}: {said(delta_e_met)}, {ours_de:.2f}; ≥ {GOAL_RATIO:g}×: "
+               f"{said(ratio_met)}, {ratio:.2f}×). Best Chromaluma: {best.method}, {ours_de:.2f}; best baseline: "
                f"{best_baseline.method}, {baseline_de:.2f} (baseline ÷ Chromaluma = {ratio:.2f}; "
                f"goal ≥ {GOAL_RATIO:g}).")
     limits = goal_limits(rows, baseline_de)
     return (verdict + (" " + limits if limits else ""),
-            {"met": met, "chromaluma": ours_de, "best_chromaluma": best.method, "best_baseline": baseline_de,
+            {"met": met, "delta_e_met": delta_e_met, "ratio_met": ratio_met, "chromaluma": ours_de,
+             "best_chromaluma": best.method, "best_baseline": baseline_de,
              "ratio": ratio})
 
 
