@@ -107,7 +107,7 @@ def test_receptive_field_is_declared_in_full_resolution_pixels():
 def test_context_network_convolves_channels_last(rng: np.random.Generator, kind: str):
     """Every convolution of the context network gets channels-last input: PyTorch's CPU depthwise and 1×1
     convolutions train several times faster on it (the training benchmark's steps/s), and NCHW slipping back in
-    (a .contiguous() anywhere) would quietly halve the steps a `--minutes` budget buys."""
+    (a .contiguous() anywhere) would quietly cost about a third of the steps a `--minutes` budget buys."""
     model = _perturbed(kind, 1.0 if kind == "luma" else 0.25, SMALL)
     layouts: list[bool] = []
     for layer in model.net.modules():
@@ -120,11 +120,12 @@ def test_context_network_convolves_channels_last(rng: np.random.Generator, kind:
 
 def test_grid_upsampling_writes_nhwc_memory(rng: np.random.Generator):
     """Upsampled coefficients come out NHWC in memory, like the scan they multiply: an NCHW result viewed as NHWC
-    makes every full-resolution product and its backward run on mismatched layouts, several times slower. Training
+    makes every full-resolution product and its backward run on mismatched layouts, which is slower. Training
     crops are whole grid cells (no crop after resizing); a frame with a partial cell is cropped, values exact."""
     grid = torch.from_numpy(rng.random((2, 4, 6, 5), dtype=np.float32))  # NCHW, as the grid network leaves it
     expected = torch.nn.functional.interpolate(grid, scale_factor=4.0, mode="bilinear", align_corners=False)
     for height, width in ((24, 20), (22, 19)):
         up = upsample_from_grid(grid, 4, torch.zeros(2, height, width, 4))
         torch.testing.assert_close(up, expected[:, :, :height, :width].permute(0, 2, 3, 1))
-        assert up.is_contiguous() or (height, width) != (24, 20)
+        if (height, width) == (24, 20):
+            assert up.is_contiguous()
