@@ -28,7 +28,7 @@ def test_each_part_of_the_goal_is_judged_on_the_best_row(ours: float, lut: float
     assert verdict["chromaluma"] == pytest.approx(ours) and verdict["ratio"] == pytest.approx(lut / ours)
     said = {True: "met", False: "not met"}
     assert (f"**{said[delta_e_met and ratio_met]}** (≤ 2.0: {said[delta_e_met]}, {ours:.2f}; "
-            f"≥ 2×: {said[ratio_met]}, {lut / ours:.2f}×)") in text
+            f"≥ 2× lower: {said[ratio_met]}, baseline ÷ Chromaluma = {lut / ours:.2f})") in text
 
 
 def test_no_chromaluma_row_is_not_assessed() -> None:

@@ -70,10 +70,9 @@ def goal_verdict(rows: Sequence[Scores]) -> tuple[str, dict[str, object]]:
         return "met" if part_met else "not met"
 
     verdict = (f"Goal (≤ {GOAL_DELTA_E} mean ΔE2000 and ≥ {GOAL_RATIO:g}× lower than the best baseline): "
-               f"**{said(met)}** (≤ {GOAL_DELTA_E}: {said(delta_e_met)}, {ours_de:.2f}; ≥ {GOAL_RATIO:g}×: "
-               f"{said(ratio_met)}, {ratio:.2f}×). Best Chromaluma: {best.method}, {ours_de:.2f}; best baseline: "
-               f"{best_baseline.method}, {baseline_de:.2f} (baseline ÷ Chromaluma = {ratio:.2f}; "
-               f"goal ≥ {GOAL_RATIO:g}).")
+               f"**{said(met)}** (≤ {GOAL_DELTA_E}: {said(delta_e_met)}, {ours_de:.2f}; ≥ {GOAL_RATIO:g}× lower: "
+               f"{said(ratio_met)}, baseline ÷ Chromaluma = {ratio:.2f}). Best Chromaluma: {best.method}, "
+               f"{ours_de:.2f}; best baseline: {best_baseline.method}, {baseline_de:.2f}.")
     limits = goal_limits(rows, baseline_de)
     return (verdict + (" " + limits if limits else ""),
             {"met": met, "delta_e_met": delta_e_met, "ratio_met": ratio_met, "chromaluma": ours_de,
