@@ -45,7 +45,7 @@ def test_a_perfect_restoration_scores_zero_everywhere(shots: list[ShotPairs]) ->
     rows = _rows(shots, lambda number, index: shots[number].truth[index])
     assert len(rows) == 2 * len(shots) + 2
     for row in rows.values():
-        assert max(row.all, row.colour, row.density, row.colour_outer, row.colour_inner) < 1e-4
+        assert max(row.all, row.colour, row.density, row.colour_outer, row.colour_inner, row.colour_cast) < 1e-4
 
 
 def test_a_lightness_error_is_density_not_colour(shots: list[ShotPairs]) -> None:
@@ -90,7 +90,7 @@ def test_outer_columns_are_scored_apart(shots: list[ShotPairs]) -> None:
 def test_the_report_is_a_markdown_table(shots: list[ShotPairs]) -> None:
     text = markdown(diagnose(shots, lambda number, index: shots[number].truth[index], EDGE), EDGE)
     lines = text.splitlines()
-    assert lines[0].count("|") == 8 and f"outer {EDGE} px" in lines[0]
+    assert lines[0].count("|") == 9 and f"outer {EDGE} px" in lines[0] and "blurred over 8 px" in lines[0]
     assert len(lines) == 2 + 2 * len(shots) + 2 and lines[-1].startswith("| all shots | held-out |")
 
 
@@ -117,3 +117,18 @@ def test_outer_columns_start_at_the_references_picture(shots: list[ShotPairs]) -
     total = _rows(shots, restore)[("all shots", "training")]
     assert total.colour_outer > 1.0
     assert total.colour_inner < 1e-4
+
+
+def test_a_cast_survives_the_blur_and_fine_colour_noise_does_not(shots: list[ShotPairs]) -> None:
+    """A smooth colour cast scores about the same blurred; a colour error that flips sign pixel by pixel (wrong
+    colour in fine detail, right on average) nearly vanishes blurred."""
+    cast = _rows(shots, lambda number, index: _recoloured(shots[number].truth[index]))[("all shots", "held-out")]
+    assert cast.colour > 1.0 and cast.colour_cast == pytest.approx(cast.colour, rel=0.1)
+
+    def speckled(number: int, index: int) -> np.ndarray:
+        truth = shots[number].truth[index]
+        sign = np.where((np.indices(truth.shape[:2]).sum(axis=0) % 2) == 0, 1.0, -1.0)[..., None]
+        return with_luma(truth + sign * np.array([0.06, 0.0, 0.0], np.float32), truth @ REC709)
+
+    detail = _rows(shots, speckled)[("all shots", "held-out")]
+    assert detail.colour > 1.0 and detail.colour_cast < 0.2 * detail.colour
