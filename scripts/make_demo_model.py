@@ -50,6 +50,11 @@ def build_pairs(folder: Path, frames: int, width: int, height: int) -> Path:
                        source="skimage.data public-domain photographs via chromaluma.synth").parent
 
 
+# The shipped model's architecture, kept when the training default changed (chroma width 24 → 32), so that this
+# script still makes the model that ships
+DEMO_ARCHITECTURE = {"width": 24}
+
+
 def provenance(args: argparse.Namespace) -> dict[str, Any]:
     """How this model was made, for its card: the script, its settings and the public-domain material."""
     return {"made_by": f"scripts/make_demo_model.py --minutes {args.minutes:g} --frames {args.frames}",
@@ -95,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(run_dir)  # a fresh run: the shipped model must come from exactly these settings
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model = Path(train(TrainConfig(run_dir=run_dir, kind="chroma", pairs_dir=pairs, out=args.out,
-                                   minutes=args.minutes, device="cpu", seed=0)))
+                                   minutes=args.minutes, device="cpu", seed=0, architecture=DEMO_ARCHITECTURE)))
     card = add_provenance(model, provenance(args))
     write_json(model.with_suffix(".json"), card)
     log.info("wrote %s (%.0f KiB) and its model card %s", model, model.stat().st_size / 1024,

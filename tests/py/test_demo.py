@@ -68,3 +68,18 @@ def test_quick_demo_restores_the_faded_shot(tmp_path: Path) -> None:
         assert figures[name]["delta_e2000_mean"] < figures["density graded"]["delta_e2000_mean"], name
     assert all(value["agree"] for value in figures.values() if "agree" in value)
     assert status == 0
+
+
+def test_the_demo_model_script_builds_the_bundled_models_architecture() -> None:
+    """scripts/make_demo_model.py reproduces the shipped model: the network it trains has the bundled card's
+    architecture and parameter count, whatever the training default has become since."""
+    from chromaluma.models import architecture_of, build_model
+
+    spec = importlib.util.spec_from_file_location("chromaluma_make_demo_model", ROOT / "scripts" / "make_demo_model.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    card = json.loads((ROOT / "models" / "chromaluma-demo-chroma.json").read_text())["model"]
+    model = build_model("chroma", card["processing_scale"], script.DEMO_ARCHITECTURE)
+    built = architecture_of(model)
+    assert {key: built[key] for key in card["architecture"]} == card["architecture"]
+    assert sum(p.numel() for p in model.parameters()) == card["parameters"]
