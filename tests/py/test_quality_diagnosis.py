@@ -10,7 +10,7 @@ import pytest
 
 from chromaluma.baselines import REC709, with_luma
 from chromaluma.benchmarks.quality import ShotPairs
-from chromaluma.benchmarks.quality_diagnosis import diagnose, main, markdown
+from chromaluma.benchmarks.quality_diagnosis import compared_restorations, diagnose, main, markdown
 
 WIDTH, HEIGHT, FRAMES, HELD_OUT, EDGE = 96, 48, 4, 1, 16
 REPO = Path(__file__).resolve().parents[2]
@@ -45,7 +45,8 @@ def test_a_perfect_restoration_scores_zero_everywhere(shots: list[ShotPairs]) ->
     rows = _rows(shots, lambda number, index: shots[number].truth[index])
     assert len(rows) == 2 * len(shots) + 2
     for row in rows.values():
-        assert max(row.all, row.colour, row.density, row.colour_outer, row.colour_inner, row.colour_cast) < 1e-4
+        assert max(row.all, row.colour, row.density, row.colour_outer, row.colour_inner, row.colour_cast,
+                   row.colour_detail) < 1e-4
 
 
 def test_a_lightness_error_is_density_not_colour(shots: list[ShotPairs]) -> None:
@@ -90,7 +91,8 @@ def test_outer_columns_are_scored_apart(shots: list[ShotPairs]) -> None:
 def test_the_report_is_a_markdown_table(shots: list[ShotPairs]) -> None:
     text = markdown(diagnose(shots, lambda number, index: shots[number].truth[index], EDGE), EDGE)
     lines = text.splitlines()
-    assert lines[0].count("|") == 9 and f"outer {EDGE} px" in lines[0] and "blurred over 8 px" in lines[0]
+    assert lines[0].count("|") == 10 and f"outer {EDGE} px" in lines[0] and "blurred over 8 px" in lines[0]
+    assert "fine detail" in lines[0]
     assert len(lines) == 2 + 2 * len(shots) + 2 and lines[-1].startswith("| all shots | held-out |")
 
 
@@ -120,10 +122,12 @@ def test_outer_columns_start_at_the_references_picture(shots: list[ShotPairs]) -
 
 
 def test_a_cast_survives_the_blur_and_fine_colour_noise_does_not(shots: list[ShotPairs]) -> None:
-    """A smooth colour cast scores about the same blurred; a colour error that flips sign pixel by pixel (wrong
-    colour in fine detail, right on average) nearly vanishes blurred."""
+    """A smooth colour cast scores about the same blurred and almost nothing in fine detail; a colour error that
+    flips sign pixel by pixel (wrong colour in fine detail, right on average) nearly vanishes blurred and is all
+    fine detail."""
     cast = _rows(shots, lambda number, index: _recoloured(shots[number].truth[index]))[("all shots", "held-out")]
     assert cast.colour > 1.0 and cast.colour_cast == pytest.approx(cast.colour, rel=0.1)
+    assert cast.colour_detail < 0.2 * cast.colour
 
     def speckled(number: int, index: int) -> np.ndarray:
         truth = shots[number].truth[index]
@@ -132,3 +136,27 @@ def test_a_cast_survives_the_blur_and_fine_colour_noise_does_not(shots: list[Sho
 
     detail = _rows(shots, speckled)[("all shots", "held-out")]
     assert detail.colour > 1.0 and detail.colour_cast < 0.2 * detail.colour
+    assert detail.colour_detail == pytest.approx(detail.colour, rel=0.1)
+
+
+def test_compared_restorations_are_the_reference_and_a_lut_fitted_on_the_training_pairs(
+        shots: list[ShotPairs]) -> None:
+    """With a cast scan and a true reference, the reference scores zero and the LUT takes most of the cast out."""
+    for shot in shots:
+        shot.scans[:] = [_recoloured(truth, 0.1) for truth in shot.truth]
+    compared = compared_restorations(shots)
+    assert len(compared) == 2
+    reference, lut = (diagnose(shots, restore, EDGE)[-1] for restore in compared.values())
+    scan = diagnose(shots, lambda number, index: shots[number].scans[index], EDGE)[-1]
+    assert reference.all < 1e-4
+    assert scan.colour > 2.0 and lut.colour < 0.3 * scan.colour
+
+
+def test_the_command_compares_with_the_reference_and_the_lut(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(REPO / "models" / "chromaluma-demo-chroma.onnx"), "--quick", "--compare"]) == 0
+    out = capsys.readouterr().out
+    headings = [line for line in out.splitlines() if line.startswith("### ")]
+    assert headings == ["### chromaluma-demo-chroma.onnx", "### the DVD reference itself",
+                        "### 3D LUT (17³), fitted per shot"]
+    totals = [line for line in out.splitlines() if line.startswith("| all shots | held-out |")]
+    assert len(totals) == 3 and len(set(totals)) == 3
