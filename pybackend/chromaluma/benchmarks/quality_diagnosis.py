@@ -117,11 +117,11 @@ def compared_restorations(shots: Sequence[ShotPairs]) -> dict[str, ShotRestore]:
     """What `--compare` diagnoses besides the model: the DVD reference itself and a per-shot 3D LUT fitted on each
     shot's training pairs (the quality table's best colour baseline)."""
     from chromaluma.baselines import ColourLUT
+    from chromaluma.benchmarks.quality import fit_baselines
 
-    luts = [ColourLUT().fit(shot.scans[shot.train], shot.references[shot.train],
-                            [shot.mask] * len(shot.scans[shot.train])) for shot in shots]
+    lut = next(method for method in fit_baselines("chroma", shots) if method.name == ColourLUT.name)
     return {"the DVD reference itself": lambda number, index: shots[number].references[index][..., :3],
-            luts[0].name + ", fitted per shot": lambda number, index: luts[number].apply(shots[number].scans[index])}
+            f"{lut.name}, fitted per shot": lambda number, index: lut.restore(shots[number].scans[index], number)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
