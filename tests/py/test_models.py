@@ -129,3 +129,26 @@ def test_grid_upsampling_writes_nhwc_memory(rng: np.random.Generator):
         torch.testing.assert_close(up, expected[:, :, :height, :width].permute(0, 2, 3, 1))
         if (height, width) == (24, 20):
             assert up.is_contiguous()
+
+
+@pytest.mark.parametrize("scale", [0.25, 1.0])
+@pytest.mark.parametrize("density", ["keep", "smooth"])
+def test_chroma_training_planes_are_the_forward_result(rng: np.random.Generator, scale: float, density: str):
+    """Training measures chroma models on `restored_planes` (luma, Cb, Cr, log_sigma at full resolution), a cheaper
+    route to the same numbers: they must be forward's RGBA output in Y, Cb = B − Y, Cr = R − Y, and its log_sigma
+    upsampled, also on a frame with partial grid cells; else training would optimise another model than the one
+    exported."""
+    model = _perturbed("chroma", scale, {**SMALL, "density": density})
+    scan = _frame(rng, 22, 37)
+    restored, log_sigma = model(scan)
+    planes = model.restored_planes(scan)
+    restored_luma = luma(restored)
+    # one-pixel cells (scale 1) compute the guided filter's slope from a variance that is rounding noise over
+    # GUIDE_EPS, which the two routes round differently; a swapped or missing term is off by 0.1 or more
+    close = {"atol": 1e-4 if scale < 1.0 else 3e-3, "rtol": 1e-4}
+    torch.testing.assert_close(planes.luma, restored_luma, **close)
+    torch.testing.assert_close(planes.cb, restored[..., 2] - restored_luma, **close)
+    torch.testing.assert_close(planes.cr, restored[..., 0] - restored_luma, **close)
+    torch.testing.assert_close(planes.log_sigma, model.upsample(log_sigma, scan)[..., 0], **close)
+    if density == "keep":  # luma is the scan's
+        torch.testing.assert_close(planes.luma, luma(scan), atol=1e-6, rtol=1e-6)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from chromaluma.models import build_model
 from chromaluma.train import TrainConfig, resume, train
 from chromaluma.train import checkpoint as checkpoint_module
 from chromaluma.train.checkpoint import CheckpointError, checkpoint_paths, load_checkpoint, load_latest
-from chromaluma.train.objective import training_loss
+from chromaluma.train.objective import CONFIDENCE_WEIGHT, pixel_error, training_loss
 from chromaluma.train.previews import SHEET_PANEL_WIDTH, TITLE_HEIGHT
 
 PNG16 = FrameFormat(".png", "uint16", 16, 3)
@@ -158,6 +159,33 @@ def test_pixels_outside_the_mask_never_reach_the_loss(rng: np.random.Generator):
         base = training_loss("chroma", model, scan, reference, valid)
         assert torch.equal(base, training_loss("chroma", model, scan, changed, valid))
         assert not torch.equal(base, training_loss("chroma", model, scan, changed, torch.ones(2, 16, 16)))
+
+
+@pytest.mark.parametrize("density", ["keep", "smooth"])
+def test_chroma_training_loss_is_the_rgba_error_and_gradient(rng: np.random.Generator, density: str):
+    """The chroma loss is computed on luma/Cb/Cr planes for speed; its value and every weight's gradient must be
+    those of pixel_error on the model's RGBA output (the error the objective defines), masked the same way."""
+    torch.manual_seed(1)
+    model = build_model("chroma", 0.25, {"width": 8, "dilations": [1, 2], "density": density})
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.copy_(torch.randn_like(parameter) * 0.3)
+    scan = torch.from_numpy(rng.random((2, 20, 28, 4), dtype=np.float32))
+    reference = torch.from_numpy(rng.random((2, 20, 28, 3), dtype=np.float32))
+    valid = torch.from_numpy((rng.random((2, 20, 28)) > 0.2).astype(np.float32))
+
+    def rgba_path() -> torch.Tensor:
+        restored, log_sigma = model(scan)
+        error = pixel_error("chroma", restored, reference, density)
+        log_sigma_full = model.upsample(log_sigma, scan)[..., 0]
+        nll = error.detach() * torch.exp(-log_sigma_full) + log_sigma_full + math.log(2.0)
+        return ((error + CONFIDENCE_WEIGHT * nll) * valid).sum() / valid.sum()
+
+    weights = list(model.parameters())
+    expected, loss = rgba_path(), training_loss("chroma", model, scan, reference, valid)
+    torch.testing.assert_close(loss, expected, atol=1e-6, rtol=1e-5)
+    for got, want in zip(torch.autograd.grad(loss, weights), torch.autograd.grad(expected, weights), strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
 
 
 def test_minutes_bound_a_run(tmp_path: Path):

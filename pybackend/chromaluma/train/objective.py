@@ -11,6 +11,7 @@ from torch import nn
 from chromaluma.metrics import delta_e2000, psnr
 from chromaluma.models.colour import LUMA_WEIGHTS
 from chromaluma.models.density import colour_on_smooth_density
+from chromaluma.models.kinds import ChromaModel, RestoredPlanes
 
 # Weight of the confidence head's Laplace negative log-likelihood next to the colour error.
 CONFIDENCE_WEIGHT = 0.05
@@ -43,13 +44,31 @@ def pixel_error(kind: str, restored: torch.Tensor, reference: torch.Tensor, dens
 def training_loss(kind: str, model: nn.Module, scan: torch.Tensor, reference: torch.Tensor, valid: torch.Tensor
                   ) -> torch.Tensor:
     """Masked L1 on the kind's channels plus the confidence head's Laplace NLL (errors detached: the head learns
-    to predict the error without reweighting the restoration)."""
-    restored, log_sigma = model(scan)
-    error = pixel_error(kind, restored.float(), reference, density_of(model))
-    log_sigma_full = model.upsample(log_sigma.float(), scan)[..., 0]
+    to predict the error without reweighting the restoration).
+
+    Chroma models are measured on their luma and colour-difference planes (`restored_planes`), the same error
+    as :func:`pixel_error` on their RGBA output at a lower cost; the other kinds on their output.
+    """
+    if isinstance(model, ChromaModel):
+        planes = model.restored_planes(scan)
+        error, log_sigma_full = chroma_plane_error(planes, reference, density_of(model)), planes.log_sigma
+    else:
+        restored, log_sigma = model(scan)
+        error = pixel_error(kind, restored.float(), reference, density_of(model))
+        log_sigma_full = model.upsample(log_sigma.float(), scan)[..., 0]
     nll = error.detach() * torch.exp(-log_sigma_full) + log_sigma_full + math.log(2.0)
     weight = valid.sum().clamp(min=1.0)
     return ((error + CONFIDENCE_WEIGHT * nll) * valid).sum() / weight
+
+
+def chroma_plane_error(planes: RestoredPlanes, reference: torch.Tensor, density: str = "keep") -> torch.Tensor:
+    """:func:`pixel_error` for a chroma model given its result as planes: the mean absolute Cb and Cr error, plus
+    the absolute luma error when it corrects density (the reference's Cb = B − Y, Cr = R − Y, Y by LUMA_WEIGHTS)."""
+    reference_luma = reference @ _LUMA.to(reference)
+    cb = planes.cb - (reference[..., 2] - reference_luma)
+    cr = planes.cr - (reference[..., 0] - reference_luma)
+    chroma = 0.5 * (cb.abs() + cr.abs())
+    return chroma + (planes.luma - reference_luma).abs() if density == "smooth" else chroma
 
 
 @torch.no_grad()
