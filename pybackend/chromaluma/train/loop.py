@@ -30,6 +30,7 @@ from chromaluma.train import objective
 from chromaluma.train.checkpoint import checkpoint_paths, load_latest, save_checkpoint
 from chromaluma.train.config import TrainConfig
 from chromaluma.train.crops import crop_size, sample_batch
+from chromaluma.train.host_memory import reuse_freed_memory
 from chromaluma.train.initial import initial_weights
 from chromaluma.train.pairs import Pair, load_pairs, split_validation
 from chromaluma.train.previews import write_contact_sheet, write_loss_curve
@@ -180,7 +181,8 @@ class _Session:
 
     def run(self) -> Path:
         try:
-            self._loop()
+            with reuse_freed_memory():
+                self._loop()
             self._finish()
             return self._export()
         finally:
