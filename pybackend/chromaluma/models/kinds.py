@@ -149,8 +149,8 @@ class ChromaModel(_GridModel):
         The same model, written where the training loss measures it: Cb = a·Y + b and Cr likewise, luma = Y + ΔY.
         This skips forward's RGBA products (out = Y·P + Q, then back to Y, Cb, Cr in the loss) and upsamples all
         grid coefficients in one resize, padded to 8 channels (PyTorch's channels-last bilinear kernel and its
-        backward run faster on 8 channels than on 6): a chroma training step takes about 1.3× less time. The
-        export and inference keep :meth:`forward`; tests/py/test_models.py checks that both agree.
+        backward run faster on 8 channels than on 6), which makes a chroma training step cheaper (README,
+        Benchmarks). The export and inference keep :meth:`forward`; tests/py/test_models.py checks that both agree.
         """
         scan_luma = fixed_mix(x, self.luma_row)  # [N, H, W, 1]
         slope, offset, density, log_sigma = self.grid_coefficients(self.statistics_of(x, scan_luma))
