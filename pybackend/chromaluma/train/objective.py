@@ -50,7 +50,7 @@ def training_loss(kind: str, model: nn.Module, scan: torch.Tensor, reference: to
     as :func:`pixel_error` on their RGBA output at a lower cost; the other kinds on their output.
     """
     if isinstance(model, ChromaModel):
-        planes = model.restored_planes(scan)
+        planes = RestoredPlanes(*(plane.float() for plane in model.restored_planes(scan)))  # fp32 under CUDA AMP
         error, log_sigma_full = chroma_plane_error(planes, reference, density_of(model)), planes.log_sigma
     else:
         restored, log_sigma = model(scan)
