@@ -99,9 +99,9 @@ class ChromaModel(_GridModel):
 
     kind = "chroma"
 
-    # 32 channels, not 24: with 15 CPU minutes on the quality benchmark's pairs, held-out ΔE2000 1.98 in `make bench`
-    # (7 344 steps, a slow moment of the machine) and 1.90 in a trial (10 217 steps), against 1.99 and 2.02 for 24
-    # channels (13 064 and 12 291 steps): fewer steps, but each reads the fade better
+    # 32 channels, not 24: with 15 CPU minutes on the quality benchmark's pairs, held-out ΔE2000 1.90 in a trial
+    # (10 217 steps) against 1.99 and 2.02 for 24 channels (13 064 and 12 291 steps): fewer steps, but each reads the
+    # fade better (BENCHMARKS.md has the current figures)
     def __init__(self, processing_scale: float = 0.25, width: int = 32,
                  dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8), density: str = "keep") -> None:
         check_density(density)
@@ -112,7 +112,6 @@ class ChromaModel(_GridModel):
         self.register_buffer("chroma_to_rgb", torch.tensor(RGB_FROM_CHROMA), persistent=False)
         self.register_buffer("shift_to_rgb", torch.tensor(shift_matrix), persistent=False)
         self.smooth = SmoothDensity()
-        self.register_buffer("luma_row", torch.tensor(GUIDE_FROM_RGBA[:1]), persistent=False)
 
     @property
     def grid_reach(self) -> int:
@@ -152,7 +151,7 @@ class ChromaModel(_GridModel):
         backward run faster on 8 channels than on 6), which makes a chroma training step cheaper (README,
         Benchmarks). The export and inference keep :meth:`forward`; tests/py/test_models.py checks that both agree.
         """
-        scan_luma = fixed_mix(x, self.luma_row)  # [N, H, W, 1]
+        scan_luma = fixed_mix(x, self.guide_matrix[:1])  # [N, H, W, 1]: the guide's luma row alone
         slope, offset, density, log_sigma = self.grid_coefficients(self.statistics_of(x, scan_luma))
         planes = torch.cat([slope, offset] + ([density] if density is not None else []) + [log_sigma], dim=1)
         padding = torch.zeros_like(planes[:, :1]).expand(-1, 8 - planes.shape[1], -1, -1)
