@@ -14,10 +14,11 @@ import torch
 from chromaluma.io import FrameFormat, read_frame, write_frame
 from chromaluma.metrics import delta_e2000
 from chromaluma.models import build_model
+from chromaluma.models.colour import LUMA_WEIGHTS
 from chromaluma.train import TrainConfig, resume, train
 from chromaluma.train import checkpoint as checkpoint_module
 from chromaluma.train.checkpoint import CheckpointError, checkpoint_paths, load_checkpoint, load_latest
-from chromaluma.train.objective import CONFIDENCE_WEIGHT, pixel_error, training_loss
+from chromaluma.train.objective import CONFIDENCE_WEIGHT, training_loss
 from chromaluma.train.previews import SHEET_PANEL_WIDTH, TITLE_HEIGHT
 
 PNG16 = FrameFormat(".png", "uint16", 16, 3)
@@ -164,7 +165,8 @@ def test_pixels_outside_the_mask_never_reach_the_loss(rng: np.random.Generator):
 @pytest.mark.parametrize("density", ["keep", "smooth"])
 def test_chroma_training_loss_is_the_rgba_error_and_gradient(rng: np.random.Generator, density: str):
     """The chroma loss is computed on luma/Cb/Cr planes for speed; its value and every weight's gradient must be
-    those of pixel_error on the model's RGBA output (the error the objective defines), masked the same way."""
+    those of the chroma error written out here on the model's RGBA output (Cb = B − Y and Cr = R − Y differences,
+    plus the luma difference with smooth density), masked the same way."""
     torch.manual_seed(1)
     model = build_model("chroma", 0.25, {"width": 8, "dilations": [1, 2], "density": density})
     with torch.no_grad():
@@ -176,7 +178,11 @@ def test_chroma_training_loss_is_the_rgba_error_and_gradient(rng: np.random.Gene
 
     def rgba_path() -> torch.Tensor:
         restored, log_sigma = model(scan)
-        error = pixel_error("chroma", restored, reference, density)
+        difference = restored[..., :3] - reference
+        luma_difference = difference @ torch.tensor(LUMA_WEIGHTS)
+        error = 0.5 * ((difference[..., 2] - luma_difference).abs() + (difference[..., 0] - luma_difference).abs())
+        if density == "smooth":
+            error = error + luma_difference.abs()
         log_sigma_full = model.upsample(log_sigma, scan)[..., 0]
         nll = error.detach() * torch.exp(-log_sigma_full) + log_sigma_full + math.log(2.0)
         return ((error + CONFIDENCE_WEIGHT * nll) * valid).sum() / valid.sum()

@@ -30,15 +30,14 @@ def pixel_error(kind: str, restored: torch.Tensor, reference: torch.Tensor, dens
     (the target is the full reference; the detail its band-limited correction cannot follow is the same for every
     such model, so only the smooth part of the density difference is learnt).
     """
+    if kind == "chroma":
+        rgb = restored[..., :3]
+        luma = rgb @ _LUMA.to(rgb)
+        return chroma_plane_error(luma, rgb[..., 2] - luma, rgb[..., 0] - luma, reference, density)
     diff = restored[..., :3] - reference
     if kind == "pairs":
         return diff.abs().mean(dim=-1)
-    luma_diff = diff @ _LUMA.to(diff)
-    if kind == "luma":
-        return luma_diff.abs()
-    # chroma: Cb = B − Y and Cr = R − Y differences
-    chroma = 0.5 * ((diff[..., 2] - luma_diff).abs() + (diff[..., 0] - luma_diff).abs())
-    return chroma + luma_diff.abs() if density == "smooth" else chroma
+    return (diff @ _LUMA.to(diff)).abs()
 
 
 def training_loss(kind: str, model: nn.Module, scan: torch.Tensor, reference: torch.Tensor, valid: torch.Tensor
@@ -51,7 +50,8 @@ def training_loss(kind: str, model: nn.Module, scan: torch.Tensor, reference: to
     """
     if isinstance(model, ChromaModel):
         planes = RestoredPlanes(*(plane.float() for plane in model.restored_planes(scan)))  # fp32 under CUDA AMP
-        error, log_sigma_full = chroma_plane_error(planes, reference, density_of(model)), planes.log_sigma
+        error = chroma_plane_error(planes.luma, planes.cb, planes.cr, reference, density_of(model))
+        log_sigma_full = planes.log_sigma
     else:
         restored, log_sigma = model(scan)
         error = pixel_error(kind, restored.float(), reference, density_of(model))
@@ -61,14 +61,15 @@ def training_loss(kind: str, model: nn.Module, scan: torch.Tensor, reference: to
     return ((error + CONFIDENCE_WEIGHT * nll) * valid).sum() / weight
 
 
-def chroma_plane_error(planes: RestoredPlanes, reference: torch.Tensor, density: str = "keep") -> torch.Tensor:
-    """:func:`pixel_error` for a chroma model given its result as planes: the mean absolute Cb and Cr error, plus
-    the absolute luma error when it corrects density (the reference's Cb = B − Y, Cr = R − Y, Y by LUMA_WEIGHTS)."""
+def chroma_plane_error(luma: torch.Tensor, cb: torch.Tensor, cr: torch.Tensor, reference: torch.Tensor,
+                       density: str = "keep") -> torch.Tensor:
+    """A chroma model's error given its result as planes [N, H, W]: the mean absolute Cb and Cr error, plus the
+    absolute luma error when it corrects density (the reference's Cb = B − Y, Cr = R − Y, Y by LUMA_WEIGHTS)."""
     reference_luma = reference @ _LUMA.to(reference)
-    cb = planes.cb - (reference[..., 2] - reference_luma)
-    cr = planes.cr - (reference[..., 0] - reference_luma)
-    chroma = 0.5 * (cb.abs() + cr.abs())
-    return chroma + (planes.luma - reference_luma).abs() if density == "smooth" else chroma
+    cb_error = cb - (reference[..., 2] - reference_luma)
+    cr_error = cr - (reference[..., 0] - reference_luma)
+    chroma = 0.5 * (cb_error.abs() + cr_error.abs())
+    return chroma + (luma - reference_luma).abs() if density == "smooth" else chroma
 
 
 @torch.no_grad()
