@@ -17,8 +17,8 @@ from typing import TypeVar
 
 import numpy as np
 
-from chromaluma.contract import LUMA_WEIGHTS as _LUMA
 from chromaluma.errors import PixelLayoutError
+from chromaluma.integer_samples import to_integer_samples
 from chromaluma.tiling import Span
 
 SAMPLE_TYPES = (np.dtype(np.float32), np.dtype(np.uint16), np.dtype(np.uint8))
@@ -291,7 +291,7 @@ def compose(src_region: np.ndarray, restored: np.ndarray, confidence: np.ndarray
         bad = ~np.isfinite(src_region).all(axis=2)
         passed = int(np.count_nonzero(bad))
         colour[bad] = src_region[..., :3][bad]
-    store(colour, dst_region[..., :3], nonfinite, keep_luma=mode == "restored")
+    store(colour, dst_region[..., :3])
     if dst_region.shape[2] == 4:
         store_alpha(src_region, dst_region, opaque)
     return passed
@@ -302,45 +302,20 @@ def _store_restored(restored: np.ndarray, src_region: np.ndarray, dst_region: np
     if restored.shape[2] == 4 and dst_region.shape[2] == 4 and dst_region.dtype == np.float32:
         dst_region[...] = restored  # whole pixels: a row-contiguous copy, faster than three of four channels
     else:
-        store(restored[..., :3], dst_region[..., :3], keep_luma=True)
+        store(restored[..., :3], dst_region[..., :3])
     if dst_region.shape[2] == 4:
         store_alpha(src_region, dst_region, opaque)
 
 
-def store(colour: np.ndarray, dst_view: np.ndarray, nonfinite: bool = False, keep_luma: bool = False) -> None:
-    """Write float32 colour into `dst_view`: as is for float, rounded and clipped for integers (§1.2).
-
-    `keep_luma`: restored colour that an integer type cannot hold is brought into range by moving it towards its
-    own luma (hue and luma kept) instead of clipping each channel, which would change luma and hue (§1.2).
-    """
+def store(colour: np.ndarray, dst_view: np.ndarray) -> None:
+    """Write float32 colour into `dst_view`: as is for float; for integers under the one integer policy (§1.2,
+    :mod:`chromaluma.integer_samples`): colour out of range moves towards its own luma, then rounded and clipped.
+    `colour` is scratch space (overwritten)."""
     if dst_view.dtype == np.float32:
         dst_view[...] = colour
         return
-    top = sample_top(dst_view.dtype)
-    if keep_luma:
-        fit_chroma_into_range(colour)
-    if nonfinite:
-        np.nan_to_num(colour, copy=False, nan=0.0, posinf=top, neginf=0.0)
-    np.multiply(colour, np.float32(top), out=colour)
-    np.clip(colour, 0.0, top, out=colour)
-    np.rint(colour, out=colour)
-    np.copyto(dst_view, colour, casting="unsafe")
-
-
-def fit_chroma_into_range(colour: np.ndarray) -> None:
-    """In place: pull pixels with a channel outside [0, 1] towards their Rec.709 luma (clamped to [0, 1]) just enough
-    to fit. Luma and hue stay as they were wherever luma itself is representable; only the offending pixels are read
-    twice, so in-range frames cost two reductions. Non-finite pixels (passed through, §1.2) are left alone."""
-    if colour.size == 0 or (colour.min() >= 0.0 and colour.max() <= 1.0):
-        return
-    outside = ((colour < 0.0) | (colour > 1.0)).any(axis=-1) & np.isfinite(colour).all(axis=-1)
-    pixels = colour[outside]
-    luma = np.clip(pixels @ np.asarray(_LUMA, dtype=np.float32), 0.0, 1.0)[:, None]
-    chroma = pixels - luma
-    with np.errstate(divide="ignore", invalid="ignore"):
-        room = np.where(chroma > 0.0, (1.0 - luma) / chroma, np.where(chroma < 0.0, -luma / chroma, np.inf))
-    scale = np.clip(room.min(axis=-1, keepdims=True), 0.0, 1.0)
-    colour[outside] = luma + chroma * scale
+    colour_channels = 3 if dst_view.ndim == 3 and dst_view.shape[-1] == 3 else 0
+    to_integer_samples(colour, dst_view, colour_channels=colour_channels)
 
 
 def store_alpha(src_region: np.ndarray, dst_region: np.ndarray, opaque: bool = False) -> None:
@@ -355,4 +330,4 @@ def store_alpha(src_region: np.ndarray, dst_region: np.ndarray, opaque: bool = F
     elif src_region.dtype == dst_region.dtype:
         np.copyto(target, src_region[..., 3])
     else:  # a different sample type cannot hold the same bits: convert the value once
-        store(to_unit(src_region[..., 3]), target, nonfinite=src_region.dtype == np.float32)
+        store(to_unit(src_region[..., 3]), target)

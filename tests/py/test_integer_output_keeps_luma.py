@@ -14,7 +14,7 @@ import pytest
 from onnx import TensorProto
 
 from chromaluma import api, contract
-from chromaluma.pixels import fit_chroma_into_range
+from chromaluma.integer_samples import fit_chroma_into_range
 from model_fixtures import save_with_metadata
 
 WEIGHTS = np.array(contract.LUMA_WEIGHTS)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from chromaluma.errors import FrameReadError, FrameWriteError
+from chromaluma.integer_samples import to_integer_samples
 from chromaluma.io.atomic import partial_path
 
 log = logging.getLogger(__name__)
@@ -136,9 +137,8 @@ def _to_samples(pixels: np.ndarray, frame_format: FrameFormat) -> np.ndarray:
     dtype = _NUMPY_DTYPES[frame_format.sample_type]
     if frame_format.is_float:
         return np.ascontiguousarray(pixels, dtype=dtype)
-    top = float(np.iinfo(dtype).max)
-    finite = np.nan_to_num(pixels, nan=0.0, posinf=1.0, neginf=0.0)
-    if frame_format.bits == 10:  # quantise to 10-bit codes ourselves so OIIO's 16→10 conversion is exact
-        codes = np.clip(np.rint(finite * 1023.0), 0, 1023)
-        return np.ascontiguousarray(np.rint(codes * (top / 1023.0)).astype(dtype))
-    return np.ascontiguousarray(np.clip(np.rint(finite * top), 0, top).astype(dtype))
+    samples = np.empty(pixels.shape, dtype=dtype)
+    colour_channels = 3 if pixels.shape[2] in (3, 4) else 0
+    to_integer_samples(np.array(pixels, dtype=np.float32), samples, colour_channels=colour_channels,
+                       levels=1023 if frame_format.bits == 10 else None)
+    return samples
