@@ -3,6 +3,11 @@
 Each command module defines `HELP` (one line), `add_arguments(parser)` and `run(args) -> int`. Errors that
 Chromaluma raises on purpose (:class:`ChromalumaError`) end the command with a one-line message and exit 2;
 anything else is a bug and keeps its traceback.
+
+SIGTERM (what a render farm or `kill` sends) takes the same path as Ctrl-C: it raises KeyboardInterrupt in
+the main thread, so every command cleans up as it does for Ctrl-C, and the command exits 128 + the signal's
+number (130 for SIGINT, 143 for SIGTERM). A command that raises KeyboardInterrupt with a message (what it
+kept, how to continue) has that message printed as the one line; otherwise the line says it was interrupted.
 """
 
 from __future__ import annotations
@@ -10,8 +15,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from types import FrameType
 
 from chromaluma import __version__
 from chromaluma.errors import ChromalumaError
@@ -47,14 +56,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    received = [signal.SIGINT]
     try:
-        return int(args.run(args) or 0)
+        with _terminate_as_interrupt(received):
+            return int(args.run(args) or 0)
     except ChromalumaError as exc:
         log.error("%s", exc)
         return 2
-    except KeyboardInterrupt:
-        log.error("interrupted; finished frames and checkpoints are kept, nothing is half-written")
-        return 130
+    except KeyboardInterrupt as exc:
+        name = signal.Signals(received[-1]).name
+        log.error("%s (%s)", exc.args[0] if exc.args else f"{args.command}: interrupted", name)
+        return 128 + received[-1]
+
+
+@contextmanager
+def _terminate_as_interrupt(received: list[int]) -> Iterator[None]:
+    """Within the block, SIGTERM raises KeyboardInterrupt like Ctrl-C; `received` ends with the last signal."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

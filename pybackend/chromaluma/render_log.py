@@ -3,12 +3,22 @@
 One log per render task. A whole-shot render writes `chromaluma-render.json`; a render-farm task given
 `--frames A-B` writes `chromaluma-render.A-B.json`, so N machines rendering ranges of one shot into the same
 folder never write the same file. Every write is atomic (a temp file unique to this process, renamed over the
-log), so a reader sees the previous complete log or the new one, never half of one. The log is written when the
-render starts (`status: "rendering"`) and rewritten when it ends (`complete`, `failed` or `interrupted`).
+log), so a reader sees the previous complete log or the new one, never half of one.
+
+States (`status`): `rendering` while the render runs, then `complete`, `failed` (the log names the failed
+frame(s) and the error) or `interrupted` (Ctrl-C or SIGTERM). The log is rewritten atomically after every
+finished frame, not appended to: a JSON reader never needs to repair it, and a `kill -9` or power cut leaves a
+log whose `frames` list names exactly the frames that were verified and renamed into place (a frame whose own
+rename happened just before the kill is missing from the list and is rendered again by `--resume`). The
+rewrite costs a few hundred bytes per frame listed, small beside the frames themselves. A log left at
+`rendering` records `pid` and `host`: on the same host a dead pid means the render was killed, a live one that
+it is still running (see :mod:`chromaluma.render_resume`).
 """
 
 from __future__ import annotations
 
+import json
+import os
 import platform
 import socket
 import sys
@@ -18,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from chromaluma import __version__
-from chromaluma.errors import FrameWriteError
-from chromaluma.io.atomic import write_json_atomically
+from chromaluma.errors import FrameWriteError, ParameterError
+from chromaluma.io.atomic import describe_os_error, write_json_atomically
 
 LOG_FORMAT_VERSION = 1
 LOG_STEM = "chromaluma-render"
@@ -52,10 +62,29 @@ def host_name() -> str:
     return socket.gethostname()
 
 
+def process_id() -> int:
+    """This render's process id, recorded so a later `--resume` can tell a killed render from a running one."""
+    return os.getpid()
+
+
 def write_render_log(path: Path, record: dict[str, Any]) -> None:
-    """Write `record` as JSON to `path` atomically (temp file in the same folder, then os.replace)."""
+    """Write `record` as JSON to `path` atomically (temp file in the same folder, then os.replace). On failure
+    the previous log stays as it was."""
     try:
         write_json_atomically(path, {"log_format_version": LOG_FORMAT_VERSION, **record})
     except OSError as exc:
-        raise FrameWriteError(f"{path}: cannot write the render log ({exc.strerror}). Check free disk space and "
-                              "permissions of the output folder.") from exc
+        raise FrameWriteError(f"{path}: cannot write the render log ({describe_os_error(exc)}); it keeps its "
+                              "previous state. Free disk space or check the output folder's permissions.") from exc
+
+
+def read_render_log(path: Path) -> dict[str, Any]:
+    """The log at `path` as written by :func:`write_render_log`; ParameterError if it is not one."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ParameterError(f"{path}: not a readable render log ({exc}); the render cannot be continued. "
+                             "Render again with --overwrite.") from exc
+    if not isinstance(record, dict) or not isinstance(record.get("frames"), list):
+        raise ParameterError(f"{path}: not a Chromaluma render log (no frames list); the render cannot be "
+                             "continued. Render again with --overwrite.")
+    return record

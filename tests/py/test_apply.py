@@ -68,7 +68,7 @@ def test_sequence_keeps_names_format_and_depth_and_leaves_a_log(tmp_path: Path, 
 
 def test_refuses_to_write_into_the_input_folder(scan: Path, models):
     before = _digests(scan)
-    with pytest.raises(ParameterError, match="input's own folder"):
+    with pytest.raises(ParameterError, match="that is the input folder, which holds the original frames"):
         render_shot(RenderRequest(models["pointwise"], scan, scan / ".", progress=False))
     assert _digests(scan) == before
 
@@ -147,7 +147,7 @@ def test_video_input_becomes_16_bit_tiff_frames(tmp_path: Path, models):
     restored, frame_format = read_frame(out / names[1])
     assert (frame_format.sample_type, frame_format.channels) == ("uint16", 3)
     np.testing.assert_allclose(restored.mean(), pointwise_expected(np.array(100 / 255)), atol=0.02)
-    with pytest.raises(ParameterError, match="input's own folder"):
+    with pytest.raises(ParameterError, match="that is the input folder, which holds the original frames"):
         render_shot(RenderRequest(models["pointwise"], video, tmp_path, progress=False))
 
 

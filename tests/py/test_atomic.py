@@ -48,3 +48,25 @@ def test_temp_name_is_hidden_per_process_and_keeps_the_extension():
     tmp = partial_path(Path("/a/loss_curve.png"))
     assert tmp.parent == Path("/a") and tmp.name.startswith(".loss_curve.") and tmp.suffix == ".png"
     assert f".{os.getpid()}." in tmp.name and "partial" in tmp.name
+
+
+def test_stale_partials_finds_any_process_temp_files_of_the_targets_only(tmp_path: Path):
+    from chromaluma.io.atomic import stale_partials
+
+    names = [".shot.1001.4242.partial.png", ".shot.1001.7.partial.png", ".chromaluma-render.99.partial.json",
+             ".shot.1002.4242.partial.png", "shot.1001.png", ".shot.1001.png"]
+    for name in names:
+        (tmp_path / name).write_bytes(b"x")
+    found = stale_partials([tmp_path / "shot.1001.png", tmp_path / "chromaluma-render.json"])
+    assert sorted(p.name for p in found) == [".chromaluma-render.99.partial.json", ".shot.1001.4242.partial.png",
+                                             ".shot.1001.7.partial.png"]
+
+
+def test_disk_full_is_named_in_the_restorers_words():
+    import errno
+
+    from chromaluma.io.atomic import describe_os_error
+
+    assert describe_os_error(OSError(errno.ENOSPC, "No space left on device")) == "disk full"
+    assert describe_os_error(OSError(errno.EDQUOT, "Disk quota exceeded")) == "disk full"
+    assert describe_os_error(OSError(errno.EROFS, "Read-only file system")) == "read-only filesystem"

@@ -15,7 +15,13 @@ EPILOG = """\
 Output frames keep the input's names, format and bit depth (a video becomes 16-bit TIFF frames
 <video stem>.<frame:06d>.tif). The render log chromaluma-render.json (chromaluma-render.A-B.json with
 --frames A-B, one per farm task) lies beside the outputs. Nothing is written into the input folder and no
-existing file is replaced without --overwrite; each frame is written atomically.
+existing file is replaced without --overwrite; each frame is written atomically and read back before it
+takes its name.
+
+The log's status is rendering, complete, failed or interrupted, and it is rewritten after every frame. After
+Ctrl-C, SIGTERM, kill -9, a full disk or unreadable input frames, run the same command with --resume: frames
+the log records whose files still match are kept, the rest are rendered (same model and parameters required).
+An unreadable input frame does not stop the render: the rest is rendered, the log lists the failures, exit 2.
 """
 
 
@@ -34,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", dest="extension", metavar="EXT",
                         help="output file format (dpx, exr, tif, png, ...); default: the input's")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output frames and render log")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue an interrupted, failed or killed render into the same --output: keep the "
+                             "frames its log vouches for, render the rest")
     parser.add_argument("--tile-size", type=int, default=0, metavar="N",
                         help="processing tile edge in pixels (default 0: automatic)")
     parser.add_argument("--threads", type=int, default=0, metavar="N",
@@ -46,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         model=args.model, source=args.input, output=args.output,
         frames=parse_frame_range(args.frames) if args.frames else None,
         mix=args.mix, confidence=args.confidence, device=args.device, extension=args.extension,
-        overwrite=args.overwrite, tile_size=args.tile_size, threads=args.threads, progress=not args.no_progress,
+        overwrite=args.overwrite, resume=args.resume, tile_size=args.tile_size, threads=args.threads,
+        progress=not args.no_progress,
     )
     render_shot(request)
     return 0

@@ -8,16 +8,46 @@ matplotlib) work unchanged; sequence listings skip hidden files.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
+
+_DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+_PARTIAL_NAME = re.compile(r"\.(?P<stem>.+)\.(?P<pid>\d+)\.partial(?P<ext>\.[^.]*)?")
 
 
 def partial_path(path: Path) -> Path:
     """The hidden temp name used while `path` is being written."""
     return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
+
+
+def stale_partials(targets: Iterable[Path]) -> list[Path]:
+    """The hidden temp files (`.NAME.PID.partial.EXT`, any PID) left beside `targets` by a killed writer."""
+    found: list[Path] = []
+    by_folder: dict[Path, set[str]] = {}
+    for target in targets:
+        by_folder.setdefault(target.parent, set()).add(target.name)
+    for folder, names in by_folder.items():
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            match = _PARTIAL_NAME.fullmatch(entry.name)
+            if match and match.group("stem") + (match.group("ext") or "") in names:
+                found.append(entry)
+    return sorted(found)
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A restorer's words for a filesystem failure: "disk full" for ENOSPC/EDQUOT, else the system's reason."""
+    if exc.errno in _DISK_FULL_ERRNOS:
+        return "disk full"
+    if exc.errno == errno.EROFS:
+        return "read-only filesystem"
+    return exc.strerror or str(exc)
 
 
 def replace_atomically(path: str | Path, write: Callable[[Path], None]) -> Path:
