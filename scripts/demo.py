@@ -124,7 +124,10 @@ def render_with_plugin(run: DemoRun, model: Path, build: Path) -> None:
     target.mkdir(parents=True, exist_ok=True)
     command = [str(host), "--plugin-path", str(bundles[0].parent), "--plugin", PLUGIN_ID,
                "--param", f"modelFile={model}", "--input", str(run.graded_dir / "graded.####.png"),
-               "--output", str(target / "graded.####.png"), "--frames", f"{run.frame_ids[0]}-{run.frame_ids[-1]}"]
+               "--output", str(target / "graded.####.png"), "--frames", f"{run.frame_ids[0]}-{run.frame_ids[-1]}",
+               # 16-bit host images like the 16-bit PNGs apply writes: both then deliver integers under the one
+               # integer policy (CONTRACT §1.2); a float render would be clipped per channel by the host's writer
+               "--depth", "short"]
     log.info("render: %s", " ".join(command))
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
