@@ -56,21 +56,33 @@ BackendParams readParams(const Instance& instance, OfxTime time) {
 
 ModelReport describeModel(Instance& instance, const BackendParams& params) {
     const std::string key = params.model + "\n" + params.device + "\n" + fileStamp(params.model);
-    std::lock_guard<std::mutex> lock(instance.mutex);
-    if (key != instance.describedKey) {
-        instance.described.reset();
-        instance.describeError.reset();
-        try {
-            instance.described = bridge::describe(params);
-        } catch (const BackendError& e) {
-            instance.describeError = e;
+    {
+        std::lock_guard<std::mutex> lock(instance.mutex);
+        if (key == instance.describedKey) {
+            if (instance.describeError) throw *instance.describeError;
+            return *instance.described;
         }
-        instance.describedKey = key;
     }
-    if (instance.describeError) throw *instance.describeError;
-    return *instance.described;
+    std::optional<ModelReport> described;  // the backend takes the GIL: the mutex is not held here (Instance.h)
+    std::optional<BackendError> error;
+    try {
+        described = bridge::describe(params);
+    } catch (const BackendError& e) {
+        error = e;
+    }
+    {
+        std::lock_guard<std::mutex> lock(instance.mutex);
+        instance.describedKey = key;
+        instance.described = described;
+        instance.describeError = error;
+    }
+    if (error) throw *error;
+    return *described;
 }
 
+namespace {
+
+// Write modelInfo when its text changes (the host is called outside the mutex).
 void showModelInfo(Instance& instance, const std::string& text) {
     {
         std::lock_guard<std::mutex> lock(instance.mutex);
@@ -80,25 +92,55 @@ void showModelInfo(Instance& instance, const std::string& text) {
     ofx::suites().param->paramSetValue(instance.modelInfo, text.c_str());
 }
 
-void showError(Instance& instance, const std::string& text) {
-    ofx::setPersistentMessage(instance.handle, kOfxMessageError, text);
-    instance.errorShown = true;
+// Clear the message unless it is a render's warning about its frame (the next render decides about that one).
+void clearUnlessWarning(Instance& instance) {
+    Shown current = instance.shown.load();
+    while (current != Shown::Nothing && current != Shown::Warning) {
+        if (instance.shown.compare_exchange_weak(current, Shown::Nothing)) {
+            ofx::clearPersistentMessage(instance.handle);
+            return;
+        }
+    }
 }
 
-void clearError(Instance& instance) {
-    if (instance.errorShown.exchange(false)) ofx::clearPersistentMessage(instance.handle);
+}  // namespace
+
+void showError(Instance& instance, const std::string& text) {
+    instance.shown = Shown::Error;
+    ofx::setPersistentMessage(instance.handle, kOfxMessageError, text);
+}
+
+void showWarning(Instance& instance, const std::string& text) {
+    instance.shown = Shown::Warning;
+    ofx::setPersistentMessage(instance.handle, kOfxMessageWarning, text);
+}
+
+void showNoModel(Instance& instance) {
+    if (instance.shown.exchange(Shown::NoModel) != Shown::NoModel)
+        ofx::setPersistentMessage(instance.handle, kOfxMessageWarning, kNoModelWarning);
+}
+
+void clearMessage(Instance& instance) {
+    if (instance.shown.exchange(Shown::Nothing) != Shown::Nothing) ofx::clearPersistentMessage(instance.handle);
 }
 
 void refreshModelInfo(Instance& instance, OfxTime time) {
+    std::string why;
+    if (!bridge::available(why)) {  // checked first: without Python no model can work, set or not
+        showModelInfo(instance, why);
+        showError(instance, why);
+        return;
+    }
     const BackendParams params = readParams(instance, time);
     if (params.model.empty()) {
         showModelInfo(instance, "No model: choose a Chromaluma .onnx file in Model File.");
+        showNoModel(instance);
         return;
     }
     try {
         const ModelReport report = describeModel(instance, params);
         showModelInfo(instance, report.text());
-        clearError(instance);
+        clearUnlessWarning(instance);
     } catch (const BackendError& e) {
         showModelInfo(instance, e.userMessage());
         showError(instance, e.userMessage());

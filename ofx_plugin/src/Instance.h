@@ -20,8 +20,16 @@ namespace chromaluma {
 #define kParamOutputMode "outputMode"
 #define kParamModelInfo "modelInfo"
 
+// The persistent warning while no model is set (isIdentity then hands the host the source).
+#define kNoModelWarning \
+    "Chromaluma Restore: no model set - passing the source through; choose a Chromaluma .onnx file in Model File."
+
 enum DeviceChoice { kDeviceAuto = 0, kDeviceGpu, kDeviceCpu };
 enum OutputModeChoice { kOutputRestored = 0, kOutputConfidence, kOutputDifference };
+
+// Which persistent message the plug-in last put on the instance (every one it sets is remembered): a render
+// without warnings clears any, a model that describes itself clears all but a render's warning about its frame.
+enum class Shown { Nothing, NoModel, Warning, Error };
 
 struct Instance {
     OfxImageEffectHandle handle = nullptr;
@@ -29,13 +37,16 @@ struct Instance {
     OfxParamHandle modelFile = nullptr, mix = nullptr, device = nullptr, tileSize = nullptr, outputMode = nullptr,
                    modelInfo = nullptr;
 
-    // Guards the description cache and shownInfo; never held while the backend renders.
+    // Guards the description cache and shownInfo, and only them. Lock order (STYLE.md): never held while taking the
+    // GIL, calling the backend or calling the host, because a host that runs Python (Nuke, Natron) calls us with
+    // the GIL held: a script setting modelFile would wait for this mutex while a render holding it waited for the
+    // GIL.
     std::mutex mutex;
     std::string describedKey;               // model path + device + file time the cache belongs to
     std::optional<ModelReport> described;   // set when the model described itself
     std::optional<BackendError> describeError;
     std::string shownInfo;                  // what modelInfo shows now
-    std::atomic<bool> errorShown{false};    // a persistent error message is on the instance
+    std::atomic<Shown> shown{Shown::Nothing};  // the persistent message on the instance
 };
 
 Instance& instanceOf(OfxImageEffectHandle effect);  // throws OfxError when the host lost our instance data
@@ -45,17 +56,19 @@ BackendParams readParams(const Instance& instance, OfxTime time);
 
 // The model's description for `params` (cached per model file, its modification time and device); throws the
 // BackendError the backend raised (also cached, so a broken model is not reloaded for every region query).
+// The backend is called without the instance mutex: two threads that find the cache stale at once both describe
+// (the backend's session cache makes the second cheap), and neither waits for the other's model load.
 ModelReport describeModel(Instance& instance, const BackendParams& params);
 
-// Describe the current model and show the result in modelInfo; errors become a persistent message.
+// Describe the current model and show the result in modelInfo; errors become a persistent message. Only from
+// kOfxActionInstanceChanged: OFX (ofxParam.h, paramSetValue) lets a plug-in set parameter values only "from within
+// a kOfxActionInstanceChanged or interact action", so neither create instance nor render writes modelInfo.
 void refreshModelInfo(Instance& instance, OfxTime time);
 
-// Show `text` in modelInfo when it differs from what is shown. Only from actions where OFX allows parameter
-// writes (create instance, instance changed), never from render.
-void showModelInfo(Instance& instance, const std::string& text);
-
-// Persistent error message on the instance (remembered, so a later success clears it).
+// Persistent messages on the instance, remembered (see Shown) so that clearMessage() removes whichever is shown.
 void showError(Instance& instance, const std::string& text);
-void clearError(Instance& instance);
+void showWarning(Instance& instance, const std::string& text);
+void showNoModel(Instance& instance);  // the pass-through warning, set once however often it is asked for
+void clearMessage(Instance& instance);
 
 }  // namespace chromaluma

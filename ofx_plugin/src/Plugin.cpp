@@ -160,6 +160,11 @@ OfxParamHandle paramHandle(OfxParamSetHandle set, const char* name) {
     return handle;
 }
 
+// Everything that can fail (handles, parameter reads, describing the model) happens while `instance` still owns
+// the Instance; the host's instance data is set last, so a failed create instance frees it and leaves the host
+// nothing to destroy. modelInfo is not written here (OFX allows parameter writes only in instance changed, see
+// refreshModelInfo); what the user must know at once - Python unusable, a saved model that is broken, no model -
+// is a persistent message, and the model's description is cached for the first instance changed to show.
 OfxStatus createInstance(OfxImageEffectHandle effect) {
     auto instance = std::make_unique<Instance>();
     instance->handle = effect;
@@ -175,18 +180,24 @@ OfxStatus createInstance(OfxImageEffectHandle effect) {
     instance->tileSize = paramHandle(set, kParamTileSize);
     instance->outputMode = paramHandle(set, kParamOutputMode);
     instance->modelInfo = paramHandle(set, kParamModelInfo);
+
+    std::string problem;  // an error to show, or empty
+    const bool python = bridge::available(problem);
+    const BackendParams params = readParams(*instance, 0.0);
+    if (python && !params.model.empty()) {
+        try {
+            describeModel(*instance, params);
+        } catch (const BackendError& e) {
+            problem = e.userMessage();
+        }
+    }
     OfxPropertySetHandle props = nullptr;
     check(s.effect->getPropertySet(effect, &props), "getPropertySet");
     setPointer(props, kOfxPropInstanceData, instance.get());
     Instance& created = *instance.release();  // owned by the host's instance from here; freed in destroyInstance
 
-    std::string why;
-    if (!bridge::available(why)) {  // the effect still exists and says what to set
-        showModelInfo(created, why);
-        showError(created, why);
-        return kOfxStatOK;
-    }
-    refreshModelInfo(created, 0.0);
+    if (!problem.empty()) showError(created, problem);  // the effect still exists and says what to set
+    else if (params.model.empty()) showNoModel(created);
     return kOfxStatOK;
 }
 
@@ -198,10 +209,11 @@ OfxStatus destroyInstance(OfxImageEffectHandle effect) {
     return kOfxStatOK;
 }
 
+// Every instance changed refreshes modelInfo (a cache hit unless the model, its file or the device changed): a
+// project reopened with a model set shows its Model Info after the first change of anything, since create instance
+// may not write it. The plug-in's own modelInfo write comes back as a change of modelInfo, which is ignored.
 OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
-    const std::string type = getString(inArgs, kOfxPropType);
-    const std::string name = getString(inArgs, kOfxPropName);
-    if (type != kOfxTypeParameter || (name != kParamModelFile && name != kParamDevice)) return kOfxStatReplyDefault;
+    if (getString(inArgs, kOfxPropName) == kParamModelInfo) return kOfxStatReplyDefault;
     refreshModelInfo(instanceOf(effect), getDouble(inArgs, kOfxPropTime));
     return kOfxStatOK;
 }

@@ -209,7 +209,7 @@ int describe(const ChromalumaBridgeParams& params, ChromalumaBridgeResult* resul
         (*s.process)(py::none(), py::none(), p);
         // api.process reports the receptive field and processing scale (docs/CONTRACT.md §3); a backend that does
         // not is asked nothing more: the model's metadata is read through chromaluma.contract instead.
-        if (!readReport(p, result)) {
+        if (!readReport(p, result) && result != nullptr) {
             const py::object contract = (*s.readContract)(params.model);
             result->receptiveField = contract.attr("receptive_field").cast<int>();
             result->processingScale = contract.attr("processing_scale").cast<double>();

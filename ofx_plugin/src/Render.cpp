@@ -128,17 +128,19 @@ Rect placeRegions(const Rect& frame, const ImageView& src, const Rect& region, c
     return fetched;
 }
 
-// After a successful render: a persistent message clears, and what the backend warned about on this frame (GPU
-// fallback, non-finite samples) becomes a persistent warning. modelInfo is not written here: OFX lets a plug-in set
-// parameter values only outside render (create instance, instance changed), where refreshModelInfo() shows the
-// same provider and fallback warnings, since describing the model creates the session the renders use.
+// After a successful render: what the backend warned about on this frame (GPU fallback, non-finite samples)
+// becomes a persistent warning, and a frame without warnings clears whatever message is shown, an earlier frame's
+// warning included. modelInfo is not written here: OFX lets a plug-in set parameter values only in instance changed
+// (ofxParam.h, paramSetValue), where refreshModelInfo() shows the same provider and fallback warnings, since
+// describing the model creates the session the renders use.
 void reportAfterRender(Instance& instance, const ModelReport& rendered) {
-    clearError(instance);
-    if (!rendered.warnings.empty()) {
-        std::string text = "Chromaluma Restore: ";
-        for (const std::string& w : rendered.warnings) text += w + " ";
-        setPersistentMessage(instance.handle, kOfxMessageWarning, text);
+    if (rendered.warnings.empty()) {
+        clearMessage(instance);
+        return;
     }
+    std::string text = "Chromaluma Restore:";
+    for (const std::string& w : rendered.warnings) text += " " + w;
+    showWarning(instance, text);
 }
 
 }  // namespace

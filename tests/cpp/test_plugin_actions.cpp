@@ -1,0 +1,283 @@
+// The plug-in's OFX actions (Plugin.cpp, Instance.cpp, Render.cpp) in an in-process fake host, with a fake backend
+// in place of Backend.cpp: lock order, instance ownership, which actions write parameters, persistent messages.
+//
+// The fake backend: a model path containing "broken" fails to describe, one containing "context" has a receptive
+// field of 2 pixels; process() writes src + 1 (from where params' window says dst lies in src) and reports the
+// warnings in `renderWarnings`; "Python" is unusable while `pythonMissing` is set.
+#include <algorithm>
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "Expect.h"
+#include "Instance.h"
+#include "fake_ofx_host.h"
+
+namespace chromaluma {
+
+std::string BackendError::userMessage() const { return what(); }
+std::string ModelReport::text() const { return "summary: " + summary; }
+
+namespace fake {
+std::atomic<bool> pythonMissing{false};
+std::atomic<int> describes{0};
+std::atomic<int> describedUnderInstanceMutex{0};  // describe() found the calling instance's mutex held
+std::atomic<Instance*> watched{nullptr};           // the instance whose mutex describe() checks
+std::vector<std::string> renderWarnings;
+
+// True when another thread cannot take `mutex` now, i.e. someone (the caller) holds it.
+bool heldElsewhere(std::mutex& mutex) {
+    bool taken = false;
+    std::thread probe([&] {
+        taken = mutex.try_lock();
+        if (taken) mutex.unlock();
+    });
+    probe.join();
+    return !taken;
+}
+}  // namespace fake
+
+namespace bridge {
+
+bool available(std::string& why) {
+    if (!fake::pythonMissing) return true;
+    why = "Chromaluma Restore: no Python environment: set CHROMALUMA_PYTHON=/path/to/venv/bin/python";
+    return false;
+}
+
+// Stands for a call that takes the GIL: the house rule is that no instance mutex is held here.
+ModelReport describe(const BackendParams& params) {
+    ++fake::describes;
+    if (Instance* instance = fake::watched.load(); instance != nullptr && fake::heldElsewhere(instance->mutex))
+        ++fake::describedUnderInstanceMutex;
+    if (params.model.find("broken") != std::string::npos)
+        throw BackendError("ModelFormatError", params.model + " is not an ONNX model: export it again", true);
+    ModelReport report;
+    report.summary = params.model;
+    report.receptiveField = params.model.find("context") != std::string::npos ? 2 : 0;
+    return report;
+}
+
+float& sample(const ArrayArg& a, int row, int column, int component) {
+    const TopDownLayout& l = a.layout;
+    return *reinterpret_cast<float*>(l.first + row * l.rowStride + column * l.pixelStride +
+                                     component * l.componentStride);
+}
+
+ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg*, const BackendParams& params) {
+    ModelReport report = describe(params);
+    for (int row = 0; row < dst.layout.height; ++row)
+        for (int column = 0; column < dst.layout.width; ++column)
+            for (int c = 0; c < dst.layout.components; ++c)
+                sample(dst, row, column, c) = sample(src, row + params.windowY, column + params.windowX, c) + 1.0f;
+    report.warnings = fake::renderWarnings;
+    return report;
+}
+
+}  // namespace bridge
+}  // namespace chromaluma
+
+namespace {
+
+using chromaluma::Instance;
+namespace fake = chromaluma::fake;
+using fakehost::Effect;
+
+std::string& modelFile(Effect& effect) { return effect.params.at(kParamModelFile)->text; }
+
+// A fresh instance of the effect; `savedModel` is the modelFile a reopened project sets before create instance.
+std::unique_ptr<Effect> created(const std::string& savedModel, OfxStatus& status) {
+    auto effect = fakehost::describedEffect(kOfxImageEffectContextFilter, 4, 2);
+    if (!effect) return nullptr;
+    modelFile(*effect) = savedModel;
+    status = fakehost::call(kOfxActionCreateInstance, effect.get());
+    return effect;
+}
+
+void destroy(Effect& effect) {
+    if (fakehost::instanceData(effect) != nullptr) fakehost::call(kOfxActionDestroyInstance, &effect);
+}
+
+// House rule (STYLE.md): never take the GIL while holding the instance mutex. Describing happens when the model
+// changes (instance changed) and when a render meets a model file not described yet.
+void testDescribeRunsWithoutTheInstanceMutex() {
+    OfxStatus status = kOfxStatFailed;
+    auto effect = created("", status);
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect || status != kOfxStatOK) return;
+    fake::watched = static_cast<Instance*>(fakehost::instanceData(*effect));
+    const int before = fake::describes;
+    modelFile(*effect) = "/models/first.onnx";
+    EXPECT(fakehost::changed(*effect, kParamModelFile) == kOfxStatOK);
+    modelFile(*effect) = "/models/second.onnx";  // no instance changed: the render describes it
+    EXPECT(fakehost::render(*effect, 1.0) == kOfxStatOK);
+    EXPECT(fake::describes - before >= 2);  // both paths described: the check below saw them
+    EXPECT(fake::describedUnderInstanceMutex == 0);
+    fake::watched = nullptr;
+    destroy(*effect);
+}
+
+// A render's warning (non-finite pixels passed through, GPU fallback) is about its frame: the next clean frame
+// clears it.
+void testRenderWarningClearsOnACleanFrame() {
+    OfxStatus status = kOfxStatFailed;
+    auto effect = created("/models/good.onnx", status);
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect) return;
+    fake::renderWarnings = {"3 pixel(s) with NaN/Inf in src were passed through unchanged"};
+    EXPECT(fakehost::render(*effect, 1.0) == kOfxStatOK);
+    EXPECT(effect->messageType == kOfxMessageWarning);
+    EXPECT(effect->message.find("NaN/Inf") != std::string::npos);
+    fake::renderWarnings.clear();
+    EXPECT(fakehost::render(*effect, 2.0) == kOfxStatOK);
+    EXPECT(effect->messageType.empty() && effect->message.empty());
+    EXPECT(fakehost::host().imagesHeld == 0);
+    destroy(*effect);
+}
+
+// A create instance that fails leaves the host no instance data: nothing to leak when the host (as it may) does
+// not call destroy instance after a failed create.
+void testFailedCreateInstanceLeavesNoInstanceData() {
+    fakehost::host().failParamReads = true;
+    OfxStatus status = kOfxStatOK;
+    auto effect = created("/models/good.onnx", status);
+    fakehost::host().failParamReads = false;
+    EXPECT(effect != nullptr);
+    if (!effect) return;
+    EXPECT(status != kOfxStatOK);
+    EXPECT(fakehost::instanceData(*effect) == nullptr);
+    EXPECT(effect->messageType == kOfxMessageError && effect->message.find("modelFile") != std::string::npos);
+}
+
+// OFX (ofxParam.h, paramSetValue): parameter values are set only in instance changed. A reopened project (model
+// set before create instance) shows its Model Info after the first instance changed of any parameter.
+void testModelInfoIsWrittenOnlyInInstanceChanged() {
+    fakehost::host().writesOutsideInstanceChanged.clear();
+    OfxStatus status = kOfxStatFailed;
+    auto effect = created("/models/saved.onnx", status);
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect) return;
+    EXPECT(fakehost::render(*effect, 1.0) == kOfxStatOK);
+    fakehost::changed(*effect, kParamMix);  // any instance changed refreshes Model Info
+    EXPECT(effect->params.at(kParamModelInfo)->text == "summary: /models/saved.onnx");
+    EXPECT(fakehost::host().writesOutsideInstanceChanged.empty());
+    for (const std::string& write : fakehost::host().writesOutsideInstanceChanged)
+        std::fprintf(stderr, "  parameter written outside instance changed: %s\n", write.c_str());
+    EXPECT(effect->messageType.empty());
+    destroy(*effect);
+}
+
+// A broken saved model, or an unusable Python, is a persistent error from create instance on, before any render.
+void testCreateInstanceShowsErrorsAtOnce() {
+    OfxStatus status = kOfxStatFailed;
+    auto effect = created("/models/broken.onnx", status);
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect) return;
+    EXPECT(effect->messageType == kOfxMessageError);
+    EXPECT(effect->message == "/models/broken.onnx is not an ONNX model: export it again");
+    fakehost::changed(*effect, kParamMix);  // any instance changed refreshes Model Info
+    EXPECT(effect->params.at(kParamModelInfo)->text == "/models/broken.onnx is not an ONNX model: export it again");
+    modelFile(*effect) = "/models/fixed.onnx";
+    EXPECT(fakehost::changed(*effect, kParamModelFile) == kOfxStatOK);
+    EXPECT(effect->messageType.empty());  // the fix clears the error
+    destroy(*effect);
+
+    fake::pythonMissing = true;
+    effect = created("", status);
+    fake::pythonMissing = false;
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect) return;
+    EXPECT(effect->messageType == kOfxMessageError && effect->message.find("CHROMALUMA_PYTHON=") != std::string::npos);
+    destroy(*effect);
+}
+
+// No model: the source passes through (isIdentity) and a persistent warning says so until a model is set.
+void testNoModelWarnsUntilAModelIsSet() {
+    OfxStatus status = kOfxStatFailed;
+    auto effect = created("", status);
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect) return;
+    EXPECT(effect->messageType == kOfxMessageWarning);
+    EXPECT(effect->message.find("no model set") != std::string::npos &&
+           effect->message.find("passing the source through") != std::string::npos);
+    modelFile(*effect) = "/models/good.onnx";
+    EXPECT(fakehost::changed(*effect, kParamModelFile) == kOfxStatOK);
+    EXPECT(effect->messageType.empty() && effect->message.empty());
+    modelFile(*effect) = "";
+    EXPECT(fakehost::changed(*effect, kParamModelFile) == kOfxStatOK);
+    EXPECT(effect->messageType == kOfxMessageWarning && effect->message.find("no model set") != std::string::npos);
+    destroy(*effect);
+}
+
+// An image the plug-in cannot render (a host ignoring the declared depths and components): the frame fails with
+// kOfxStatErrImageFormat and an error naming the clip, the output is not touched and every image is released.
+void testUnsupportedImagesFailTheFrameAndSaySo() {
+    const char* cases[][3] = {{kOfxImageEffectSimpleSourceClipName, kOfxBitDepthHalf, kOfxImageComponentRGBA},
+                              {kOfxImageEffectSimpleSourceClipName, kOfxBitDepthFloat, kOfxImageComponentAlpha},
+                              {kOfxImageEffectOutputClipName, kOfxBitDepthFloat, kOfxImageComponentAlpha}};
+    for (const auto& [clipName, depth, components] : cases) {
+        OfxStatus status = kOfxStatFailed;
+        auto effect = created("/models/good.onnx", status);
+        EXPECT(effect && status == kOfxStatOK);
+        if (!effect) return;
+        fakehost::Clip& clip = *effect->clips.at(clipName);
+        clip.depth = depth;
+        clip.components = components;
+        EXPECT(fakehost::render(*effect, 1.0) == kOfxStatErrImageFormat);
+        EXPECT(effect->messageType == kOfxMessageError);
+        EXPECT(effect->message.find(std::string(clipName) + " image is not RGB/RGBA") != std::string::npos);
+        const std::vector<float>& out = effect->clips.at(kOfxImageEffectOutputClipName)->pixels;
+        EXPECT(std::all_of(out.begin(), out.end(), [](float v) { return v == 0.5f; }));
+        EXPECT(fakehost::host().imagesHeld == 0);
+        destroy(*effect);
+    }
+}
+
+// Render windows of one pixel, one row and one column inside a larger frame, with and without a receptive field
+// (the source region then grows past the window): exactly the window is written, each pixel from its own source.
+void testSmallRenderWindowsWriteExactlyTheWindow() {
+    const OfxRectI windows[] = {{2, 1, 3, 2}, {0, 1, 5, 2}, {3, 0, 4, 3}, {0, 0, 1, 1}, {4, 2, 5, 3}};
+    for (const char* model : {"/models/pointwise.onnx", "/models/context.onnx"}) {
+        for (const OfxRectI& window : windows) {
+            auto effect = fakehost::describedEffect(kOfxImageEffectContextFilter, 5, 3);
+            if (!effect) return;
+            modelFile(*effect) = model;
+            EXPECT(fakehost::call(kOfxActionCreateInstance, effect.get()) == kOfxStatOK);
+            std::vector<float>& src = effect->clips.at(kOfxImageEffectSimpleSourceClipName)->pixels;
+            for (size_t i = 0; i < src.size(); ++i) src[i] = float(i);  // every sample its own value
+            EXPECT(fakehost::render(*effect, 1.0, window) == kOfxStatOK);
+            const std::vector<float>& out = effect->clips.at(kOfxImageEffectOutputClipName)->pixels;
+            int wrong = 0;
+            for (int y = 0; y < 3; ++y) {
+                for (int x = 0; x < 5; ++x) {
+                    const bool inside = x >= window.x1 && x < window.x2 && y >= window.y1 && y < window.y2;
+                    for (int c = 0; c < 4; ++c) {
+                        const size_t i = (static_cast<size_t>(y) * 5 + x) * 4 + c;
+                        if (out[i] != (inside ? src[i] + 1.0f : 0.5f)) ++wrong;
+                    }
+                }
+            }
+            EXPECT(wrong == 0);
+            if (wrong != 0)
+                std::fprintf(stderr, "  %s, window %d,%d-%d,%d: %d samples wrong\n", model, window.x1, window.y1,
+                             window.x2, window.y2, wrong);
+            destroy(*effect);
+        }
+    }
+}
+
+}  // namespace
+
+int main() {
+    testDescribeRunsWithoutTheInstanceMutex();
+    testRenderWarningClearsOnACleanFrame();
+    testFailedCreateInstanceLeavesNoInstanceData();
+    testModelInfoIsWrittenOnlyInInstanceChanged();
+    testCreateInstanceShowsErrorsAtOnce();
+    testNoModelWarnsUntilAModelIsSet();
+    testUnsupportedImagesFailTheFrameAndSaySo();
+    testSmallRenderWindowsWriteExactlyTheWindow();
+    if (expectFailures() == 0) std::printf("plugin actions: all checks passed\n");
+    return expectFailures() != 0;
+}
