@@ -15,14 +15,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from chromaluma import pixels, tiling
-from chromaluma.errors import ParameterError, PixelLayoutError
+from chromaluma.errors import ChromalumaError, ParameterError, PixelLayoutError
 from chromaluma.session import DEVICES, InferenceError, ModelSession, load_session, request_warnings
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 ZERO_COPY = "zero-copy"  # the model read src's memory and ONNX Runtime wrote dst's memory: no copy either way
 ZERO_COPY_INPUT = "zero-copy input"  # the model read src's memory; its output was finished into dst
 COPIED = "copied"  # the model input was copied (and converted) out of src
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -55,9 +56,17 @@ def read_settings(params: Any) -> RenderSettings:
     model = params.get("model")
     if not isinstance(model, (str, Path)) or not str(model):
         raise ParameterError("params['model']: the path of a .onnx model is required (modelFile / --model).")
+    if "\0" in str(model):  # the OS cannot open such a path; os.stat would raise ValueError, not a file error
+        raise ParameterError(f"params['model'] {str(model)!r}: a path cannot contain a NUL character; give the "
+                             "path of a .onnx model (modelFile / --model).")
     mix = params.get("mix", 1.0)
-    if isinstance(mix, bool) or not isinstance(mix, (int, float)) or not 0.0 <= float(mix) <= 1.0:
+    if isinstance(mix, (bool, np.bool_)) or not isinstance(mix, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= float(mix) <= 1.0:
         raise ParameterError(f"mix {mix!r}: expected a number from 0 (original) to 1 (fully restored).")
+    premultiplied = params.get("premultiplied", True)
+    if not isinstance(premultiplied, (bool, np.bool_)):  # bool("false") is True: never guess from truthiness
+        raise ParameterError(f"premultiplied {premultiplied!r}: expected True (colour premultiplied by alpha, "
+                             "as the host states) or False (straight colour).")
     device = params.get("device", "auto")
     if device not in DEVICES:
         raise ParameterError(f"device {device!r}: expected one of {', '.join(DEVICES)}.")
@@ -66,8 +75,8 @@ def read_settings(params: Any) -> RenderSettings:
         raise ParameterError(f"output_mode {mode!r}: expected one of {', '.join(pixels.OUTPUT_MODES)}.")
     return RenderSettings(
         model=Path(model), mix=float(mix), device=device, output_mode=mode,
-        tile_size=_non_negative_int(params, "tile_size"), threads=_non_negative_int(params, "threads"),
-        premultiplied=bool(params.get("premultiplied", True)),
+        tile_size=_non_negative_int(params, "tile_size"), threads=_thread_count(params),
+        premultiplied=bool(premultiplied),
         window=_int_pair(params, "window", non_negative=True),
         frame_origin=_int_pair(params, "frame_origin", non_negative=False),
     )
@@ -83,7 +92,24 @@ def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[s
     """`process`, plus the model's confidence written into `confidence` (float32 (H, W) or (H, W, 1)) if given.
 
     `chromaluma apply --confidence` uses this to get the restoration and its confidence from one model run.
+    Anything else going wrong inside Chromaluma still reaches the caller as a ChromalumaError with its message.
     """
+    try:
+        _process_frame(src, dst, params, confidence)
+    except ChromalumaError:
+        raise
+    except MemoryError as exc:
+        raise InferenceError(f"{params.get('model') if isinstance(params, dict) else 'process'}: out of memory; set "
+                             "a smaller tile size (tile_size / --tile-size, e.g. 512) or close other work.") from exc
+    except Exception as exc:  # a Chromaluma bug: the host must still get a message, not a foreign exception type
+        log.exception("process failed unexpectedly")
+        model = params.get("model") if isinstance(params, dict) else None
+        raise ChromalumaError(f"{model or 'process'}: Chromaluma failed unexpectedly ({type(exc).__name__}: "
+                              f"{str(exc).strip()[:300]}). This is a bug: please report it with the log.") from exc
+
+
+def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any],
+                   confidence: np.ndarray | None) -> None:
     settings = read_settings(params)
     model = load_session(settings.model, settings.device, settings.threads)
     warnings = request_warnings(settings.device, model)
@@ -104,11 +130,7 @@ def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[s
     confidence_view = _check_confidence_view(confidence, target)
     if np.may_share_memory(source, target):  # rendering in place: tiles must read the original, not our output
         source = source.copy()
-    try:
-        passed, pixel_path = _render(model, source, target, settings, mask, confidence_view)
-    except MemoryError as exc:
-        raise InferenceError(f"{settings.model}: out of memory rendering a {target.shape[1]}x{target.shape[0]} "
-                             "region; set a smaller tile size (tile_size / --tile-size, e.g. 512).") from exc
+    passed, pixel_path = _render_within_memory(model, source, target, settings, mask, confidence_view, warnings)
     if passed:
         note = f"{passed} pixel(s) with NaN/Inf in src were passed through unchanged (not fed to the model)."
         log.warning("%s", note)
@@ -137,9 +159,7 @@ def _render(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: Ren
     height, width = dst.shape[:2]
     win_x, win_y = settings.window
     origin_x, origin_y = settings.frame_origin
-    slack = 2 * context + factor - 1  # context both sides + grid alignment: the most a whole-region input adds
-    tile = tiling.choose_tile_size(settings.tile_size, min(src.shape[0], height + slack),
-                                   min(src.shape[1], width + slack), context=context, feather=feather, factor=factor)
+    tile = _tile_edge(model, src, dst, settings)
     rows = tiling.plan_axis(win_y, height, src.shape[0], origin_y, tile=tile, context=context, feather=feather,
                             factor=factor)
     cols = tiling.plan_axis(win_x, width, src.shape[1], origin_x, tile=tile, context=context, feather=feather,
@@ -148,6 +168,51 @@ def _render(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: Ren
     if len(rows) == 1 and len(cols) == 1:
         return job.render_whole(rows[0], cols[0])
     return job.render_strips(rows, cols), COPIED
+
+
+def _tile_edge(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: RenderSettings) -> int:
+    """The tile edge `settings` asks for, or the automatic one for this region."""
+    context = model.contract.receptive_field
+    factor = tiling.scale_factor(model.contract.processing_scale)
+    slack = 2 * context + factor - 1  # context both sides + grid alignment: the most a whole-region input adds
+    return tiling.choose_tile_size(settings.tile_size, min(src.shape[0], dst.shape[0] + slack),
+                                   min(src.shape[1], dst.shape[1] + slack), context=context,
+                                   feather=tiling.feather_width(context), factor=factor)
+
+
+def _render_within_memory(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: RenderSettings,
+                          mask: np.ndarray | None, confidence: np.ndarray | None,
+                          warnings: list[str]) -> tuple[int, str]:
+    """:func:`_render`; when the device runs out of memory, again with tiles half the size down to the model's
+    smallest tile (each attempt rewrites all of dst from src), then an error that says what to free."""
+    card = model.contract
+    feather = tiling.feather_width(card.receptive_field)
+    smallest = tiling.minimum_tile(card.receptive_field, feather, tiling.scale_factor(card.processing_scale))
+    tile = _tile_edge(model, src, dst, settings)
+    while True:
+        try:
+            return _render(model, src, dst, replace(settings, tile_size=tile), mask, confidence)
+        except (MemoryError, InferenceError) as exc:
+            if not _out_of_memory(exc):
+                raise
+            if tile // 2 < smallest:
+                raise InferenceError(
+                    f"{settings.model}: out of memory on {model.provider} rendering a {dst.shape[1]}x{dst.shape[0]} "
+                    f"region, even in {tile}-pixel tiles. Free memory (other GPU work, other renders), or use "
+                    "device cpu.") from exc
+            note = (f"out of memory on {model.provider} in {tile}-pixel tiles; rendering in {tile // 2}-pixel tiles "
+                    f"(set tile_size / --tile-size to {tile // 2} or less to skip the failed try).")
+            log.warning("%s: %s", settings.model, note)
+            warnings.append(note)
+            tile //= 2
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` (or the ONNX Runtime error behind it) is a failed allocation, host or device."""
+    if isinstance(exc, MemoryError) or isinstance(exc.__cause__, MemoryError):
+        return True
+    text = f"{exc} {exc.__cause__ or ''}".lower()
+    return any(sign in text for sign in ("out of memory", "failed to allocate", "bad_alloc", "memoryallocation"))
 
 
 @dataclass
@@ -292,9 +357,10 @@ class _Job:
         def compose_rows(first: int, stop: int) -> int:  # pixel by pixel: any block of rows composes alone
             weight = pixels.mask_weight(self.mask, self.settings.mix, (dst_rows[0] + first, dst_rows[0] + stop),
                                         dst_cols)
-            return pixels.compose(src[first:stop], rgb[first:stop], None if conf is None else conf[first:stop],
-                                  weight, dst[first:stop], mode=self.settings.output_mode,
-                                  premultiplied=self.translucent, nonfinite=nonfinite, opaque=self.opaque)
+            with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf src pixels, passed through at the end
+                return pixels.compose(src[first:stop], rgb[first:stop], None if conf is None else conf[first:stop],
+                                      weight, dst[first:stop], mode=self.settings.output_mode,
+                                      premultiplied=self.translucent, nonfinite=nonfinite, opaque=self.opaque)
 
         return sum(pixels.row_blocks(dst.shape[0], rgb.strides[0], compose_rows))
 
@@ -331,12 +397,22 @@ def _non_negative_int(params: dict[str, Any], key: str) -> int:
     return int(value)
 
 
+def _thread_count(params: dict[str, Any]) -> int:
+    """`threads`, bounded: ONNX Runtime takes a C int, and a count beyond any machine's cores is a typo."""
+    threads = _non_negative_int(params, "threads")
+    if threads > MAX_THREADS:
+        raise ParameterError(f"threads {threads}: expected an integer from 0 (ONNX Runtime chooses) to {MAX_THREADS}.")
+    return threads
+
+
 def _int_pair(params: dict[str, Any], key: str, *, non_negative: bool) -> tuple[int, int]:
     value = params.get(key, (0, 0))
-    try:
+    try:  # a pair of whole numbers; a string would iterate as characters ("12" is not (1, 2))
+        if isinstance(value, (str, bytes)) or any(isinstance(v, (str, bytes)) for v in value):
+            raise TypeError(key)
         x, y = (int(v) for v in value)
         valid = all(float(v) == int(v) for v in value) and (not non_negative or (x >= 0 and y >= 0))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         valid = False
     if not valid:
         bound = " >= 0" if non_negative else ""

@@ -1,6 +1,13 @@
 """The model card (docs/CONTRACT.md §4): what a model was trained on, how, with which software, and how well.
 
-Built by export from a run folder's records; printed for humans by `chromaluma info`.
+Built by export from a run folder's records; printed for humans by `chromaluma info`, and in one line by the
+plug-in's Model Info and render logs (:func:`summary_line`).
+
+Validation scores compare the model's output with the *reference* on held-out frames, never with the truth, which
+training never sees: a reference whose colour is off scores a model that copies it well. Every text here names
+them so ("agreement with the reference on held-out frames"), for old cards as for new ones (the keys did not
+change), and shows beside them how well the reference's own picture structure matched the scan's where the card
+records it (:mod:`chromaluma.reference_structure`).
 """
 
 from __future__ import annotations
@@ -10,6 +17,11 @@ import platform
 from typing import Any
 
 from chromaluma import __version__
+
+VALIDATION_LABEL = "agreement with the reference on held-out frames"
+# What each validation score compares the output with (docs/CONTRACT.md §4); both are the reference, not the truth
+_AGAINST = {"delta_e2000": "the reference's colour on the scan's luma (what the model can reach)",
+            "delta_e2000_reference": "the reference itself"}
 
 
 def software_versions() -> dict[str, str]:
@@ -55,17 +67,75 @@ def density_text(card: dict[str, Any]) -> str:
     return f"density: {density} (scan luma unchanged)" if density == "keep" else f"density: {density}"
 
 
+def headline_score(card: dict[str, Any]) -> str:
+    """The card's main validation score with its honest name, e.g. "agreement with the reference on held-out
+    frames: ΔE2000 1.62 (p95 5.21)"; "" when the card has none. A chroma model that corrects density is scored
+    against the reference itself, any other colour model against what it can reach."""
+    validation = (card.get("metrics") or {}).get("validation") or {}
+    density = ((card.get("model") or {}).get("architecture") or {}).get("density")
+    if isinstance(validation.get("psnr_db"), (int, float)):
+        return f"{VALIDATION_LABEL}: PSNR {validation['psnr_db']:.3g} dB"
+    for prefix in (["delta_e2000_reference", "delta_e2000"] if density == "smooth" else ["delta_e2000"]):
+        mean, p95 = validation.get(f"{prefix}_mean"), validation.get(f"{prefix}_p95")
+        if isinstance(mean, (int, float)):
+            return f"{VALIDATION_LABEL}: ΔE2000 {mean:.3g}" + (f" (p95 {p95:.3g})" if isinstance(p95, (int, float))
+                                                                 else "")
+    return ""
+
+
+def structure_agreement(card: dict[str, Any]) -> float | None:
+    """The card's `metrics.reference_structure_agreement` value, or None (not measured, or a card from before)."""
+    entry = (card.get("metrics") or {}).get("reference_structure_agreement")
+    value = entry.get("value") if isinstance(entry, dict) else entry
+    return float(value) if isinstance(value, (int, float)) else None
+
+
 def summary_line(card: dict[str, Any]) -> str:
-    """One line for logs and the plug-in's modelInfo: kind, density, colorspace, pairs, steps, validation score."""
+    """One line for logs and the plug-in's Model Info: kind, density, colorspace, pairs, steps, validation score
+    (named for what it measures) and the reference's structure agreement with the scan."""
     training = card.get("training", {})
     params = training.get("parameters", {})
-    validation = card.get("metrics", {}).get("validation", {})
-    score = ", ".join(f"{key} {value:.3g}" for key, value in validation.items() if isinstance(value, (int, float)))
     density = density_text(card)
+    score = headline_score(card)
+    structure = structure_agreement(card)
     return (f"{card.get('kind', '?')} model, " + (f"{density}, " if density else "")
             + f"{card.get('colorspace', '?')} colour, "
             f"{len(training.get('pairs', []))} pairs, {params.get('steps_done', params.get('steps', '?'))} steps"
-            + (f", validation {score}" if score else ""))
+            + (f", {score}" if score else "")
+            + (f", reference's structure agreement with the scan {structure:.2f}" if structure is not None else ""))
+
+
+def validation_lines(card: dict[str, Any]) -> list[str]:
+    """`chromaluma info`'s validation section: every score with what it was measured against."""
+    metrics = card.get("metrics") or {}
+    validation = metrics.get("validation") or {}
+    frames = (card.get("training") or {}).get("validation_frames", [])
+    lines = [f"Validation  {VALIDATION_LABEL} {frames} (not agreement with the truth: where the reference is "
+             "wrong, these numbers cannot show it)"]
+    shown = set()
+    for prefix, against in _AGAINST.items():
+        mean, p95 = validation.get(f"{prefix}_mean"), validation.get(f"{prefix}_p95")
+        if isinstance(mean, (int, float)):
+            lines.append(f"            ΔE2000 mean {mean:.3g}" + (f", p95 {p95:.3g}" if isinstance(p95, (int, float))
+                                                                   else "") + f" against {against}")
+            shown |= {f"{prefix}_mean", f"{prefix}_p95"}
+    if isinstance(validation.get("psnr_db"), (int, float)):
+        lines.append(f"            PSNR {validation['psnr_db']:.3g} dB against the reference")
+        shown.add("psnr_db")
+    lines += [f"            {key} = {value} (against the reference)" for key, value in validation.items()
+              if key not in shown]
+    if not validation:
+        lines.append("            no scores (no frames were held out)")
+    structure = structure_agreement(card)
+    entry = metrics.get("reference_structure_agreement")
+    if structure is not None:
+        measure = entry.get("measure", "") if isinstance(entry, dict) else ""
+        lines.append(f"Reference   structure agreement with the scan {structure:.3f}" + (f" ({measure})" if measure
+                                                                                         else ""))
+    else:
+        lines.append("Reference   structure agreement with the scan not recorded (not measurable at export, or a "
+                     "card from before Chromaluma measured it)")
+    return lines
 
 
 def describe_card(card: dict[str, Any], source: str) -> str:
@@ -85,9 +155,7 @@ def describe_card(card: dict[str, Any], source: str) -> str:
             lines.append(f"Confidence  {model['confidence']}")
     lines.append("Training    " + ", ".join(f"{key}={value}" for key, value in params.items()))
     lines.append(f"            device {training.get('device', '?')}, {training.get('duration_s', 0):.0f} s")
-    lines.append(f"Validation  frames {training.get('validation_frames', [])}")
-    for key, value in card.get("metrics", {}).get("validation", {}).items():
-        lines.append(f"            {key} = {value}")
+    lines += validation_lines(card)
     lines.append(f"Pairs       {len(training.get('pairs', []))}")
     for pair in training.get("pairs", []):
         mask = f" | mask {pair['mask']}" if pair.get("mask") else ""

@@ -31,7 +31,22 @@ CHANNELS = 4  # RGBA, straight (unpremultiplied) colour; see docs/CONTRACT.md
 
 METADATA_PREFIX = "chromaluma."
 KINDS = ("chroma", "luma", "pairs")
+# Bounds on what a model may declare: tiles, render windows and the load-time mirror check are sized from these, so
+# a damaged value must be refused, not allocated (f = round(1 / processing_scale), docs/CONTRACT.md §3).
+MAX_SCALE_FACTOR = 256
+MAX_RECEPTIVE_FIELD = 4096
 CARD_REQUIRED_KEYS = ("kind", "created", "software", "training", "metrics")
+_CARD_SECTIONS = (("software", dict), ("training", dict), ("metrics", dict), ("model", dict),
+                  ("training.parameters", dict), ("training.pairs", list), ("metrics.validation", dict),
+                  ("model.architecture", dict))
+# The card key holding :func:`graph_sha256` of the graph it was exported with (docs/CONTRACT.md §4). Copying a
+# card (all of `chromaluma.*`) onto another graph does not make that graph ours: loading checks this hash.
+CARD_GRAPH_HASH = "graph_sha256"
+# First bytes of files that get renamed .onnx by mistake, for an error that says what the file is.
+_FOREIGN_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+                       (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"), (b"v/1\x01", "an OpenEXR image"),
+                       (b"PK\x03\x04", "a zip archive"), (b"\x80\x02", "a Python pickle (PyTorch checkpoint?)"),
+                       (b"{", "a JSON file (the model card? the model is the .onnx beside it)"))
 
 _KEY_KIND = METADATA_PREFIX + "kind"
 _KEY_FORMAT_VERSION = METADATA_PREFIX + "format_version"
@@ -66,6 +81,7 @@ class ModelContract:
     card: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     has_confidence: bool = False
+    graph_checked: bool = False  # the card carries graph_sha256 and the graph matched it (False: legacy card)
 
 
 @dataclass(frozen=True)
@@ -95,35 +111,46 @@ def metadata_props(contract: ModelContract) -> dict[str, str]:
 def parse_metadata(props: Mapping[str, str], source: str) -> ModelContract:
     """Validate `chromaluma.*` metadata and return it typed; `source` names the file in error messages."""
     missing = [key for key in REQUIRED_KEYS if key not in props]
+    if len(missing) == len(REQUIRED_KEYS):
+        raise ModelFormatError(
+            f"{source}: an ONNX model, but not a Chromaluma model (no chromaluma.* metadata). "
+            "Export models with `chromaluma export` or `chromaluma train`."
+        )
     if missing:
         raise ModelFormatError(
-            f"{source}: not a Chromaluma model (metadata {', '.join(missing)} missing). "
-            "Export models with `chromaluma export` or `chromaluma train`."
+            f"{source}: Chromaluma metadata incomplete ({', '.join(missing)} missing): the file is damaged, "
+            "truncated or was edited. Re-copy it, or re-export it with `chromaluma export`."
         )
     version = _int_value(props, _KEY_FORMAT_VERSION, source)
     if version not in SUPPORTED_FORMAT_VERSIONS:
         known = ", ".join(str(v) for v in sorted(SUPPORTED_FORMAT_VERSIONS))
+        advice = ("it was made by a newer Chromaluma: upgrade Chromaluma to use it" if version > max(
+            SUPPORTED_FORMAT_VERSIONS) else "re-export it with `chromaluma export` from this version")
         raise ModelFormatError(
-            f"{source}: model format_version {version} is not one this Chromaluma knows ({known}). "
-            "Upgrade Chromaluma, or re-export the model with this version."
+            f"{source}: model format_version {version} is not one this Chromaluma reads ({known}); {advice}."
         )
     kind = props[_KEY_KIND]
     if kind not in KINDS:
         raise ModelFormatError(f"{source}: unknown model kind {kind!r}; expected one of {', '.join(KINDS)}.")
     try:
         card = json.loads(props[_KEY_CARD])
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
         raise ModelFormatError(f"{source}: model card is not valid JSON ({exc}). Re-export the model.") from exc
     _check_card(card, f"{source}: model card")
     try:
         scale = float(props[_KEY_PROCESSING_SCALE])
     except ValueError as exc:
         raise ModelFormatError(f"{source}: {_KEY_PROCESSING_SCALE} is not a number. Re-export the model.") from exc
-    if not 0.0 < scale <= 1.0:
-        raise ModelFormatError(f"{source}: {_KEY_PROCESSING_SCALE}={scale} must lie in (0, 1].")
+    if not 1.0 / MAX_SCALE_FACTOR <= scale <= 1.0:
+        raise ModelFormatError(f"{source}: {_KEY_PROCESSING_SCALE}={scale} must lie in [1/{MAX_SCALE_FACTOR}, 1]: "
+                               "the metadata is damaged; re-export the model.")
+    receptive_field = _int_value(props, _KEY_RECEPTIVE_FIELD, source)
+    if not 0 <= receptive_field <= MAX_RECEPTIVE_FIELD:
+        raise ModelFormatError(f"{source}: {_KEY_RECEPTIVE_FIELD}={receptive_field} must lie in "
+                               f"[0, {MAX_RECEPTIVE_FIELD}]: the metadata is damaged; re-export the model.")
     return ModelContract(
         kind=kind,
-        receptive_field=_int_value(props, _KEY_RECEPTIVE_FIELD, source),
+        receptive_field=receptive_field,
         processing_scale=scale,
         colorspace=props[_KEY_COLORSPACE],
         frames_before=_int_value(props, _KEY_FRAMES_BEFORE, source),
@@ -157,24 +184,64 @@ def check_io(inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], source
 
 def read_model_contract(path: str | Path) -> ModelContract:
     """Load an ONNX file's contract (metadata + I/O) without running it; raises on anything off-contract."""
-    import onnx  # deferred: onnx is heavy and the plug-in path only needs it here
+    return contract_of_bytes(read_model_file(path), str(path))
 
+
+def read_model_file(path: str | Path) -> bytes:
+    """The bytes of a model file; ModelNotFoundError naming it when it is missing or unreadable."""
     model_path = Path(path)
     if not model_path.is_file():
         raise ModelNotFoundError(f"{model_path}: model file not found. Check the path (modelFile / --model).")
     try:
-        model = onnx.load(str(model_path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError, OSError, ...: all mean "not a readable ONNX file"
-        raise ModelFormatError(f"{model_path}: not a readable ONNX file ({exc}). Re-export or re-copy it.") from exc
-    return contract_of_proto(model, str(model_path))
+        return model_path.read_bytes()
+    except OSError as exc:
+        raise ModelNotFoundError(f"{model_path}: cannot read the model ({exc.strerror}). Check permissions.") from exc
+
+
+def contract_of_bytes(payload: bytes, source: str) -> ModelContract:
+    """The contract of a model file's bytes (`source` names it in errors): refuses empty files, files of another
+    kind and files that are not readable ONNX before looking at the metadata."""
+    import onnx  # deferred: onnx is heavy and the plug-in path only needs it here
+
+    if not payload:
+        raise ModelFormatError(f"{source}: the model file is empty (0 bytes): an interrupted copy or export. "
+                               "Re-copy it, or re-export it with `chromaluma export`.")
+    for signature, what in _FOREIGN_SIGNATURES:
+        if payload.startswith(signature):
+            raise ModelFormatError(f"{source}: not an ONNX model: it is {what}. Give the .onnx model file "
+                                   "(modelFile / --model).")
+    try:
+        model = onnx.load_from_string(payload)
+    except Exception as exc:  # onnx raises DecodeError, ...: all mean "not a readable ONNX file"
+        raise ModelFormatError(f"{source}: not a readable ONNX file ({len(payload)} bytes; {exc}): damaged or "
+                               "truncated. Re-copy it, or re-export it with `chromaluma export`.") from exc
+    return contract_of_proto(model, source)
 
 
 def contract_of_proto(model: Any, source: str) -> ModelContract:
-    """The contract of an in-memory `onnx.ModelProto`, validated."""
+    """The contract of an in-memory `onnx.ModelProto`, validated, its graph checked against the card's hash."""
     props = {entry.key: entry.value for entry in model.metadata_props}
     contract = parse_metadata(props, source)
     has_confidence = check_io(_specs(model.graph.input), _specs(model.graph.output), source)
-    return ModelContract(**{**contract.__dict__, "has_confidence": has_confidence})
+    recorded = contract.card.get(CARD_GRAPH_HASH)
+    if recorded is not None and recorded != graph_sha256(model):
+        raise ModelFormatError(f"{source}: its graph does not match the hash in its card: not the model the card "
+                               "describes; re-export it with `chromaluma export`.")
+    return ModelContract(**{**contract.__dict__, "has_confidence": has_confidence,
+                            "graph_checked": recorded is not None})
+
+
+def graph_sha256(model: Any) -> str:
+    """SHA-256 of what computes a model's output: its graph (nodes, initializers, inputs, outputs), opset imports
+    and local functions, each in protobuf's deterministic serialisation. The metadata (card included), producer
+    and doc strings outside the graph are not part of it, so the card can record it and keep its own edits."""
+    digest = hashlib.sha256()
+    parts = [model.graph, *sorted(model.opset_import, key=lambda o: (o.domain, o.version)), *model.functions]
+    for part in parts:
+        payload = part.SerializeToString(deterministic=True)
+        digest.update(len(payload).to_bytes(8, "little"))  # length-prefixed: parts cannot run into each other
+        digest.update(payload)
+    return digest.hexdigest()
 
 
 def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
@@ -230,3 +297,11 @@ def _check_card(card: Any, source: str) -> None:
     missing = [key for key in CARD_REQUIRED_KEYS if key not in card]
     if missing:
         raise ModelFormatError(f"{source} lacks {', '.join(missing)}; see docs/CONTRACT.md (model card).")
+    for entry, kind in _CARD_SECTIONS:  # what card readers (summaries, `info`) walk into must be what they expect
+        parent, _, key = entry.rpartition(".")
+        section = card.get(parent) if parent else card
+        if isinstance(section, dict) and key in section and not isinstance(section[key], kind):
+            expected = "object" if kind is dict else "array"
+            found = json.dumps(section[key])[:40]
+            raise ModelFormatError(f"{source} entry {entry!r} is {found}, expected a JSON {expected}: the card is "
+                                   "damaged; re-export the model.")

@@ -1,9 +1,10 @@
 """ONNX export with verification: a model leaves Chromaluma only if ONNX Runtime reproduces PyTorch.
 
 Steps: trace the contract graph (docs/CONTRACT.md §2) with dynamic H and W at a pinned opset, cap the IR version,
-write the metadata and model card (§3, §4) through :mod:`chromaluma.contract`, run `onnx.checker`, then run ONNX
-Runtime and PyTorch on a random frame of a size no training crop had (odd, not a multiple of the grid). If they
-differ by more than TOLERANCE, nothing is written. The file (and its card as `NAME.json`) is written atomically.
+record the graph's hash in the card, write the metadata and model card (§3, §4) through :mod:`chromaluma.contract`,
+run `onnx.checker`, then run ONNX Runtime and PyTorch on a random frame of a size no training crop had (odd, not a
+multiple of the grid). If they differ by more than TOLERANCE, nothing is written. The file (and its card as
+`NAME.json`) is written atomically.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import torch
 from torch import nn
 
 from chromaluma import contract
-from chromaluma.card import build_card, summary_line
+from chromaluma.card import VALIDATION_LABEL, build_card, summary_line
 from chromaluma.errors import ChromalumaError
 from chromaluma.io.atomic import write_bytes_atomically
 from chromaluma.models import CONFIDENCE_MEANING, ContractGraph, architecture_of, band_limit_px, build_model
+from chromaluma.reference_structure import held_out_agreement
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +42,10 @@ def export_model(model: nn.Module, out_path: Path, colorspace: str, card: dict[s
     """Export a kind module (chromaluma.models) with `card` to `out_path`; verified, atomic. Returns the path."""
     out_path = Path(out_path)
     model = model.cpu().eval()
+    proto = _trace(ContractGraph(model))
+    card = {**card, contract.CARD_GRAPH_HASH: contract.graph_sha256(proto)}  # loading checks the graph against it
     meta = contract.ModelContract(kind=model.kind, receptive_field=int(model.receptive_field),
                                   processing_scale=1.0 / model.factor, colorspace=colorspace, card=card)
-    proto = _trace(ContractGraph(model))
     for key, value in contract.metadata_props(meta).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -96,13 +99,17 @@ def run_card(config: Any, pairs_record: dict[str, Any], state: dict[str, Any], m
                 "parameters": parameters, "device": state["device"], "duration_s": round(float(state["elapsed_s"]), 1),
                 "source": {"pairs_dir": _str(config.pairs_dir), "input": _str(config.input),
                            "target": _str(config.target), "masks": _str(config.masks)}}
+    training.update(state.get("card_training", {}))  # the loop's verdicts, e.g. stopped_while_improving
     details = {"architecture": architecture_of(model), "receptive_field": int(model.receptive_field),
                "processing_scale": 1.0 / model.factor, "parameters": sum(p.numel() for p in model.parameters()),
                "confidence": CONFIDENCE_MEANING}
     if details["architecture"].get("density") == "smooth":
         details["density_band_px"] = band_limit_px(model.factor)  # the card says it without importing torch
-    return build_card(state["kind"], config.colorspace, training, {"validation": validation}, opset=OPSET,
-                      model_details=details)
+    metrics: dict[str, Any] = {"validation": validation, "validation_label": VALIDATION_LABEL}
+    structure = held_out_agreement(config, pairs_record)
+    if structure is not None:
+        metrics["reference_structure_agreement"] = structure
+    return build_card(state["kind"], config.colorspace, training, metrics, opset=OPSET, model_details=details)
 
 
 def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0) -> float:

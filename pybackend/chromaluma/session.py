@@ -1,15 +1,19 @@
 """ONNX Runtime sessions for Chromaluma models: provider choice, checked fallback, a thread-safe cache.
 
-A model is validated against docs/CONTRACT.md §2–§3 (:func:`chromaluma.contract.read_model_contract`) before
+A model is validated against docs/CONTRACT.md §2–§4 (:func:`chromaluma.contract.contract_of_bytes`) before
 ONNX Runtime sees it, so a wrong file gets a :class:`ModelFormatError` that says what is wrong, not an ORT trace.
-Sessions are cached by (model content SHA-256, provider request, threads); the hash itself is cached by
-(path, size, mtime) so a render does not re-read the model file for every frame. ONNX Runtime documents
-`InferenceSession.run` as safe to call from several threads at once, so one cached session serves all host
-render threads; creation is serialised per cache key so two threads never build the same session twice.
+Sessions are cached by (model content SHA-256, provider request, threads); the hash itself is cached by the
+file's identity (path, inode, size, mtime, ctime) so a render does not re-read the model file for every frame,
+yet a model replaced on disk while the effect is live is hashed again and its new session used: ctime changes
+on every write and rename and cannot be set back, so even a copy that keeps the old size and mtime is seen.
+ONNX Runtime documents `InferenceSession.run` as safe to call from several threads at once, so one cached session
+serves all host render threads; creation is serialised per cache key so two threads never build the same session
+twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -121,14 +125,15 @@ def model_summary(model: contract.ModelContract) -> str:
 
 
 _hash_lock = threading.Lock()
-_hash_cache: dict[tuple[str, int, int], str] = {}
+_hash_cache: dict[tuple[str, int, int, int, int], str] = {}
 _sessions_lock = threading.Lock()
 _sessions: dict[tuple[str, str, int], ModelSession] = {}
 _key_locks: dict[tuple[str, str, int], threading.Lock] = {}
 
 
 def model_sha256(path: str | Path) -> str:
-    """SHA-256 of a model file, cached by (resolved path, size, mtime) so unchanged files are hashed once."""
+    """SHA-256 of a model file, cached by its identity (resolved path, inode, size, mtime, ctime) so unchanged
+    files are hashed once."""
     model_path = Path(path)
     try:
         stat = model_path.stat()
@@ -138,7 +143,7 @@ def model_sha256(path: str | Path) -> str:
                                  "Check the path (modelFile / --model).") from exc
     if not model_path.is_file():
         raise ModelNotFoundError(f"{model_path}: not a file. Give the path of a .onnx model (modelFile / --model).")
-    key = (resolved, stat.st_size, stat.st_mtime_ns)
+    key = (resolved, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     with _hash_lock:
         cached = _hash_cache.get(key)
     if cached is not None:
@@ -205,8 +210,8 @@ def load_session(path: str | Path, device: str = "auto", threads: int = 0) -> Mo
         if cached is not None:
             return cached
         created = _create_session(Path(path), digest, providers, threads)
-        with _sessions_lock:
-            _sessions[key] = created
+        with _sessions_lock:  # under the content it holds: a file replaced while loading is not filed as the old one
+            _sessions[(created.sha256, key[1], key[2])] = created
         return created
 
 
@@ -241,16 +246,23 @@ def session_options(threads: int) -> Any:
 
 
 def _create_session(path: Path, digest: str, providers: list[str], threads: int) -> ModelSession:
+    """A validated session for the model file's content as read now: the file is read once and that content is
+    checked, hashed and handed to ONNX Runtime, so a file replaced while loading is never labelled with the hash
+    (`digest`, logged if different) of what was there before."""
     import onnxruntime as ort
 
-    model_contract = contract.read_model_contract(path)
+    payload = contract.read_model_file(path)
+    model_contract = contract.contract_of_bytes(payload, str(path))
+    read_digest = hashlib.sha256(payload).hexdigest()
+    if read_digest != digest:
+        log.info("%s changed while it was being loaded; using its new content (sha256 %s)", path, read_digest[:12])
 
     def make_session(model: str | bytes) -> Any:
         return ort.InferenceSession(model, sess_options=session_options(threads),
                                     providers=[(name, PROVIDER_OPTIONS.get(name, {})) for name in providers])
 
     try:
-        session = make_session(str(path))
+        session = make_session(payload)
     except Exception as exc:  # ORT raises Fail/InvalidGraph/...: all mean this file cannot be run here
         raise ModelFormatError(
             f"{path}: ONNX Runtime {ort.__version__} cannot load this model ({str(exc).strip()[:300]}). "
@@ -264,8 +276,8 @@ def _create_session(path: Path, digest: str, providers: list[str], threads: int)
                      "failed to initialise: check the NVIDIA driver, CUDA and cuDNN versions); rendering on CPU.")
     mirroring = mirror.build(path, session, make_session, model_contract.processing_scale,
                              model_contract.receptive_field)
-    log.info("loaded %s (%s) on %s, sha256 %s%s", path, model_summary(model_contract), provider, digest[:12],
+    log.info("loaded %s (%s) on %s, sha256 %s%s", path, model_summary(model_contract), provider, read_digest[:12],
              ", mirrored for bottom-up rows" if mirroring.session is not None else "")
-    return ModelSession(path=path, sha256=digest, contract=model_contract, session=session, provider=provider,
+    return ModelSession(path=path, sha256=read_digest, contract=model_contract, session=session, provider=provider,
                         threads=threads, warnings=notes, mirrored=mirroring.session,
                         alpha_exact=mirroring.alpha_exact)

@@ -89,7 +89,7 @@ def test_each_missing_key_is_named(missing: str):
 
 def test_unknown_format_version_is_refused_with_advice():
     props = _props(format_version=99)
-    with pytest.raises(ModelFormatError, match="format_version 99.*Upgrade Chromaluma"):
+    with pytest.raises(ModelFormatError, match="format_version 99.*newer Chromaluma: upgrade Chromaluma"):
         contract.contract_of_proto(_passthrough_model(props), "x.onnx")
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
 
 from chromaluma import cli, export
 from chromaluma.card import build_card
-from chromaluma.contract import read_model_contract
+from chromaluma.contract import graph_sha256, read_model_contract
 from chromaluma.models import ContractGraph, build_model
 from chromaluma.train.initial import initial_weights
 
@@ -57,6 +58,8 @@ def test_exported_model_runs_any_size_and_matches_pytorch(tmp_path: Path, rng: n
         np.testing.assert_allclose(confidence, expected_confidence.numpy(), atol=1e-4)
         assert np.array_equal(restored[..., 3], frame[..., 3])
     assert (tmp_path / "m.json").is_file()
+    # the card records the hash of exactly this graph, and loading checked it
+    assert contract.graph_checked and contract.card["graph_sha256"] == graph_sha256(onnx.load(str(out)))
 
 
 def test_exported_chroma_model_keeps_scan_luma_in_onnx_runtime(tmp_path: Path, rng: np.random.Generator):

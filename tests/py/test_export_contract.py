@@ -51,7 +51,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     out = root / "models" / "reel.onnx"
     status = cli.main(["train", "--pairs", str(pairs), "--run-dir", str(root / "run"), "--out", str(out),
                        "--steps", "4", "--crop", "24", "--batch", "2", "--val-frames", "1", "--colorspace", "log",
-                       "--preview-every", "2", "--checkpoint-every", "2"])
+                       "--preview-every", "2", "--checkpoint-every", "2",
+                       "--density", "keep"])  # keep: output luma = scan luma exactly, checked below
     assert status == 0
     return pairs, out
 
@@ -69,6 +70,11 @@ def test_trained_model_meets_the_contract(trained: tuple[Path, Path]):
     assert len(training["validation_frames"]) == 1 and training["validation_frames"][0] in range(2001, 2005)
     assert training["parameters"]["steps_done"] == 4 and training["device"] == "cpu"
     assert "delta_e2000_mean" in card["metrics"]["validation"]
+    assert card["metrics"]["validation_label"] == "agreement with the reference on held-out frames"
+    # the held-out scan is the reference desaturated: the reference's structure is the scan's
+    structure = card["metrics"]["reference_structure_agreement"]
+    assert structure["frames"] == training["validation_frames"] and structure["value"] > 0.95
+    assert contract.graph_checked
     for pair in training["pairs"]:  # every file is documented by name and content hash
         for role in ("scan", "reference", "mask"):
             assert pair[f"{role}_sha256"] == file_sha256(pairs / pair[role])
@@ -98,6 +104,7 @@ def test_export_command_rewrites_the_model_from_the_run(trained: tuple[Path, Pat
     assert cli.main(["info", str(again)]) == 0
     text = capsys.readouterr().out
     assert "chroma model" in text and "scan/02001.png" in text and "mask/02001.png" in text
+    assert "agreement with the reference on held-out frames: ΔE2000" in text and "matches its card" in text
 
 
 def test_backend_tiles_reproduce_the_whole_frame(trained: tuple[Path, Path]):

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from chromaluma.card import describe_card
-from chromaluma.contract import file_sha256, read_model_contract
+from chromaluma.contract import CARD_GRAPH_HASH, file_sha256, read_model_contract
 
 HELP = "print a model's card: kind, colorspace, training pairs and hashes, parameters, validation scores"
 
@@ -26,6 +26,9 @@ def run(args: argparse.Namespace) -> int:
     header = [f"SHA-256     {file_sha256(args.model)}",
               f"Contract    kind {model.kind}, format {model.format_version}, "
               f"receptive field {model.receptive_field} px, processing scale {model.processing_scale}, "
-              f"confidence output {'yes' if model.has_confidence else 'no'}"]
+              f"confidence output {'yes' if model.has_confidence else 'no'}",
+              f"Graph       sha256 {model.card[CARD_GRAPH_HASH]}, matches its card" if model.graph_checked else
+              "Graph       no hash in its card (exported before Chromaluma recorded one): loaded as a legacy model; "
+              "re-export it with `chromaluma export` so that a copied card cannot pass for it"]
     sys.stdout.write(describe_card(model.card, str(args.model)) + "\n" + "\n".join(header) + "\n")
     return 0
