@@ -15,9 +15,10 @@ import pytest
 import skimage.data
 
 from chromaluma.align import AlignOptions, NoMatchError, plan_alignment
+from chromaluma.align.cuts import shot_starts
 from chromaluma.align.spatial import constrain
 from chromaluma.align.structure import field_picture
-from chromaluma.align.temporal import match_fields, shot_starts
+from chromaluma.align.temporal import match_fields
 from chromaluma.errors import ParameterError
 from chromaluma.io import FrameFormat, Shot
 from chromaluma.synth.telecine import TelecineSettings, TelecineTruth, make_reference

@@ -140,3 +140,47 @@ def test_existing_pairs_folder_is_never_overwritten(tmp_path: Path, caplog: pyte
     assert main(["align", "--scan", str(tmp_path / "missing"), "--reference", str(tmp_path / "missing"),
                  "--out", str(out)]) == 2
     assert "--out" in caplog.text and (out / "manifest.json").read_text() == "{}"
+
+
+@pytest.mark.slow
+def test_handheld_scan_keeps_its_shots_and_leaves_out_what_the_dvd_lacks(tmp_path: Path):
+    from chromaluma.synth.shots import handheld_shot
+
+    film = handheld_shot("rocket", 9, 480, 360, seed=21) + handheld_shot("coffee", 8, 480, 360, seed=22)
+    rng = np.random.default_rng(6)
+    write_sequence(tmp_path / "scan", [faded_scan(frame, rng) for frame in film], 1001,
+                   FrameFormat(".tif", "uint16", 16, 3))
+    reference, truth = make_reference(film, TelecineSettings(cadence="pal", lead_in=2, drop_film_frames=(5,)))
+    write_sequence(tmp_path / "dvd", reference, 0, FrameFormat(".png", "uint8", 8, 3))
+    out = tmp_path / "pairs"
+    assert main(["align", "--scan", str(tmp_path / "scan"), "--reference", str(tmp_path / "dvd"),
+                 "--out", str(out)]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [(s["first_scan_frame"], s["last_scan_frame"]) for s in manifest["shots"]] == [(1001, 1009), (1010, 1017)]
+    written = [pair["scan_frame"] for pair in manifest["pairs"]]
+    assert 1006 not in written and 1006 in manifest["left_out"]["unmatched_scan_frames"]  # film frame 5: not on DVD
+    assert len(written) >= 15  # every other frame of both shaking shots is matched
+    for pair in manifest["pairs"]:
+        assert truth.fields[pair["reference_frame"]] == (pair["scan_frame"] - 1001,) * 2
+
+
+@pytest.mark.slow
+def test_failed_write_leaves_no_pairs_folder(footage, tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                             monkeypatch: pytest.MonkeyPatch):
+    from chromaluma.align import pairs_folder
+    from chromaluma.errors import FrameWriteError
+
+    scan_dir, dvd_dir, _, _ = footage
+    calls = []
+
+    def failing_write(path: Path, *args, **kwargs) -> None:
+        calls.append(path)
+        if len(calls) == 7:  # the third pair's scan frame: some pairs are already on disk
+            raise FrameWriteError(f"{path}: no space left on device; free space and run again.")
+        write_frame(path, *args, **kwargs)
+
+    monkeypatch.setattr(pairs_folder, "write_frame", failing_write)
+    out = tmp_path / "pairs"
+    assert main(["align", "--scan", str(scan_dir), "--reference", str(dvd_dir), "--out", str(out)]) == 2
+    assert "no space left on device" in caplog.text and len(calls) == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # neither the folder nor its partial twin

@@ -2,7 +2,8 @@
 
 - `footage`: one reading pass over each side, keeping small structure images (scan) and luma (reference);
 - `structure`: colour-blind picture structure, fields, inverse telecine weave, scan grids;
-- `temporal`: shot cuts and mutual-best field matching (constant offset, 24→25, 2:3 and 2:2…:3 pulldown,
+- `cuts`: shot cuts that camera motion, flicker and grain do not fake;
+- `temporal`: mutual-best field matching (constant offset, 24→25, 2:3 and 2:2…:3 pulldown,
   missing frames on either side);
 - `spatial`: SIFT + RANSAC, ECC refinement, model constraints, warping and validity masks;
 - `pipeline`: the order of it all (:func:`plan_alignment`);

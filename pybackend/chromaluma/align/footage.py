@@ -45,6 +45,7 @@ class ScanSurvey:
     work_structure: list[np.ndarray] = field(default_factory=list)
     survey_structure: list[np.ndarray] = field(default_factory=list)
     coarse: list[np.ndarray] = field(default_factory=list)
+    contrasts: list[float] = field(default_factory=list)  # luma contrast on the survey grid (blank frames: ~0)
 
     @property
     def frame_ids(self) -> list[int]:
@@ -68,7 +69,10 @@ def survey_scan(shot: Shot, progress: bool = True) -> ScanSurvey:
                                     f"{frame_luma.shape[0]}, the first is {width}x{height}; "
                                     "one size per scan folder (split it into shots).")
         survey.work_structure.append(structure(survey.work.resize(frame_luma), *survey.work.sigmas()))
-        survey.survey_structure.append(structure(survey.survey.resize(frame_luma), *survey.survey.sigmas()))
+        survey_luma = survey.survey.resize(frame_luma)
+        survey.survey_structure.append(structure(survey_luma, *survey.survey.sigmas()))
+        low, high = np.percentile(survey_luma, (1, 99))
+        survey.contrasts.append(float(high - low))
         survey.coarse.append(coarse_vector(frame_luma[crop_y:height - crop_y, crop_x:width - crop_x]))
     return survey
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from chromaluma.align.cuts import shot_starts
 from chromaluma.align.footage import ReferenceSurvey, ScanSurvey, survey_reference, survey_scan
 from chromaluma.align.spatial import TRANSFORMS, constrain, feature_transform, refine_ecc, validity_mask, warp_to_grid
 from chromaluma.align.structure import Grid, structure, unit_vector
-from chromaluma.align.temporal import FieldMatch, match_fields, seed_pairs, shot_of, shot_starts
+from chromaluma.align.temporal import FieldMatch, match_fields, seed_pairs, shot_of
 from chromaluma.errors import PairMismatchError, ParameterError
 from chromaluma.io import Shot
 
@@ -90,7 +91,7 @@ def plan_alignment(scan_shot: Shot, reference_shot: Shot, options: AlignOptions)
         scan_shot = scan_shot.select(*options.frames)
     scan = survey_scan(scan_shot, options.progress)
     reference = survey_reference(reference_shot, options.progress)
-    starts = shot_starts(scan.survey_structure)
+    starts = shot_starts(scan.survey_structure, scan.contrasts)
     labels = shot_of(starts, len(scan.frame_ids))
     log.info("scan: %d frames in %d shot(s); reference: %d frames", len(scan.frame_ids), len(starts),
              len(reference.frames))

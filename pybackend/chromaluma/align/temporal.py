@@ -1,4 +1,4 @@
-"""Which reference frame — or which pair of fields — shows each scan frame, and where the scan's shots cut.
+"""Which reference frame — or which pair of fields — shows each scan frame (shot cuts: `chromaluma.align.cuts`).
 
 Everything is decided on structure scores (see `chromaluma.align.structure`), never on colour. The reference is
 treated as a stream of *fields*: a progressive frame (PAL 1:1, with or without the 24→25 speed-up) has both
@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-CUT_LEVEL = 0.3  # consecutive scan frames correlating less than this are in different shots
 MIN_FIELD_SCORE = 0.25  # a field scoring below this is never a candidate
 SAME_FRAME_TOLERANCE = 0.03  # prefer one progressive frame over two fields when it scores within this
 
@@ -34,21 +33,6 @@ class FieldMatch:
     @property
     def progressive(self) -> bool:
         return self.top_frame == self.bottom_frame
-
-
-def shot_starts(survey_structure: list[np.ndarray]) -> list[int]:
-    """Indices of scan frames that begin a shot (always includes 0): consecutive frames that stop correlating."""
-    starts = [0]
-    vectors = [_unit(image) for image in survey_structure]
-    for index in range(1, len(vectors)):
-        if float(vectors[index - 1] @ vectors[index]) < CUT_LEVEL:
-            starts.append(index)
-    return starts
-
-
-def _unit(image: np.ndarray) -> np.ndarray:
-    values = image.ravel() - image.mean()
-    return values / max(float(np.linalg.norm(values)), 1e-8)
 
 
 def shot_of(starts: list[int], count: int) -> np.ndarray:
