@@ -82,6 +82,7 @@ struct Effect {
   ParamSet params{&props};
   std::vector<std::unique_ptr<Clip>> clips;
   FrameSource *frames = nullptr;  // instances only
+  int group = 0;  // instances only: which of ofx-render's --instances this one renders for (its params and frames)
   std::mutex messageMutex;
   std::string persistentType;  // empty when no persistent message is set
   std::string persistentMessage;

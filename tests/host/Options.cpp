@@ -32,9 +32,21 @@ const char *usageText() {
          "                          declares kOfxImageEffectPropSupportsMultiResolution=0 renders at scale 1\n"
          "  --timing                JSON lines on stdout: one per frame, then a summary\n"
          "  --print-params          JSON lines on stdout: every parameter's value after the instance-changed\n"
-         "                          actions of --param, and again after the renders (one line per instance)\n"
+         "                          actions of --param, and again after the renders (one line per instance; its\n"
+         "                          \"group\" is the --instances number K it renders for)\n"
          "  --allow-missing         missing suites/properties are notes, not a failure\n"
-         "exit status: 0 all frames rendered; 1-100 that many frames failed (capped); 120 bad command line;\n"
+         "  --instances N           N independent instances of the effect (K = 0..N-1), each rendering every frame;\n"
+         "                          renders of all instances interleave (frame by frame) on the --threads workers\n"
+         "                          (default 1). Every instance takes the --param values first\n"
+         "  --instance-param K:NAME=VALUE  set a parameter of instance K only, after --param (repeatable)\n"
+         "  --instance-output K:PATTERN    output frames of instance K >= 1 (required for each; instance 0 writes\n"
+         "                          --output)\n"
+         "  --discard-output        render every frame and convert it for writing, but write no file (soaks of frames\n"
+         "                          too large to keep); --output and --instance-output are then optional\n"
+         "  --memory-log FILE       JSON lines: the process's resident memory (VmRSS, KiB) after setup and after\n"
+         "                          every render, with the number of renders done, the frame and the instance\n"
+         "exit status: 0 all frames rendered; 1-100 that many frames failed (capped; with --instances, renders of a\n"
+         "             frame on an instance); 120 bad command line;\n"
          "             121 plug-in setup failed; 122 the plug-in needed a suite/property this host lacks\n";
 }
 
@@ -45,6 +57,17 @@ int toInt(const std::string &s, const char *flag) {
   const int v = std::stoi(s, &used);
   if (used != s.size()) throw std::invalid_argument(std::string(flag) + ": not an integer: " + s);
   return v;
+}
+
+// "K:REST" of the --instance-* flags: the instance number and the rest.
+std::pair<int, std::string> splitInstance(const std::string &value, const char *flag, const char *form) {
+  const std::size_t colon = value.find(':');
+  if (colon == std::string::npos || colon == 0) {
+    throw std::invalid_argument(std::string(flag) + " needs " + form + ": " + value);
+  }
+  const int instance = toInt(value.substr(0, colon), flag);
+  if (instance < 0) throw std::invalid_argument(std::string(flag) + ": instance numbers start at 0: " + value);
+  return {instance, value.substr(colon + 1)};
 }
 
 void parseFrames(const std::string &value, Options &o) {
@@ -66,6 +89,23 @@ void parseValueFlag(const std::string &flag, const std::string &value, Options &
     const std::size_t eq = value.find('=');
     if (eq == std::string::npos || eq == 0) throw std::invalid_argument("--param needs NAME=VALUE: " + value);
     o.params.emplace_back(value.substr(0, eq), value.substr(eq + 1));
+  } else if (flag == "--instances") {
+    o.instances = toInt(value, "--instances");
+    if (o.instances < 1) throw std::invalid_argument("--instances must be at least 1");
+  } else if (flag == "--instance-param") {
+    const auto [instance, setting] = splitInstance(value, "--instance-param", "K:NAME=VALUE");
+    const std::size_t eq = setting.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw std::invalid_argument("--instance-param needs K:NAME=VALUE: " + value);
+    }
+    o.instanceParams.push_back({instance, setting.substr(0, eq), setting.substr(eq + 1)});
+  } else if (flag == "--instance-output") {
+    const auto [instance, pattern] = splitInstance(value, "--instance-output", "K:PATTERN");
+    if (instance == 0) throw std::invalid_argument("--instance-output 0: instance 0 writes --output");
+    if (pattern.empty()) throw std::invalid_argument("--instance-output needs K:PATTERN: " + value);
+    o.instanceOutputs[instance] = pattern;
+  } else if (flag == "--memory-log") {
+    o.memoryLog = value;
   } else if (flag == "--input") {
     o.input = value;
   } else if (flag == "--output") {
@@ -109,6 +149,7 @@ bool parseSwitch(const std::string &flag, Options &o) {
   else if (flag == "--timing") o.timing = true;
   else if (flag == "--print-params") o.printParams = true;
   else if (flag == "--allow-missing") o.allowMissing = true;
+  else if (flag == "--discard-output") o.discardOutput = true;
   else return false;
   return true;
 }
@@ -127,7 +168,29 @@ void checkComplete(Options &o) {
   if (o.pluginPaths.empty()) throw std::invalid_argument("no --plugin-path given and OFX_PLUGIN_PATH is not set");
   if (o.list) return;
   if (o.pluginId.empty()) throw std::invalid_argument("--plugin ID is required (or --list)");
-  if (o.input.empty() || o.output.empty()) throw std::invalid_argument("--input and --output are required");
+  if (o.input.empty() || (o.output.empty() && !o.discardOutput)) {
+    throw std::invalid_argument("--input and --output (or --discard-output) are required");
+  }
+  for (const Options::InstanceParam &p : o.instanceParams) {
+    if (p.instance >= o.instances) {
+      throw std::invalid_argument("--instance-param " + std::to_string(p.instance) + ":" + p.name +
+                                  ": there are only " + std::to_string(o.instances) +
+                                  " instance(s) (--instances N; numbered from 0)");
+    }
+  }
+  for (const auto &[instance, pattern] : o.instanceOutputs) {
+    if (instance >= o.instances) {
+      throw std::invalid_argument("--instance-output " + std::to_string(instance) + ": there are only " +
+                                  std::to_string(o.instances) + " instance(s) (--instances N; numbered from 0)");
+    }
+  }
+  for (int instance = 1; instance < o.instances && !o.discardOutput; ++instance) {
+    if (o.instanceOutputs.count(instance) == 0) {
+      throw std::invalid_argument("--instances " + std::to_string(o.instances) + ": instance " +
+                                  std::to_string(instance) + " needs --instance-output " + std::to_string(instance) +
+                                  ":PATTERN (instance 0 writes --output)");
+    }
+  }
 }
 
 }  // namespace
@@ -162,6 +225,11 @@ bool parseOptions(int argc, char **argv, Options &options, std::string &error, b
     error = e.what();
     return false;
   }
+}
+
+const std::string &Options::outputFor(int instance) const {
+  const auto it = instanceOutputs.find(instance);
+  return it != instanceOutputs.end() ? it->second : output;
 }
 
 std::string framePath(const std::string &pattern, int frame) {

@@ -1,6 +1,7 @@
 // ofx-render's command line.
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,20 @@ struct Options {
   bool timing = false;
   bool printParams = false;
   bool allowMissing = false;
+  // --instances N: N independent effect instances (numbered 0..N-1) render every frame, interleaved across one
+  // pool of --threads workers; instance K takes --param, then its own --instance-param K:NAME=VALUE, and writes
+  // --output (K = 0) or --instance-output K:PATTERN.
+  int instances = 1;
+  struct InstanceParam {
+    int instance;
+    std::string name, value;
+  };
+  std::vector<InstanceParam> instanceParams;
+  std::map<int, std::string> instanceOutputs;
+  bool discardOutput = false;  // render (and convert) every frame but write no file: soaks of large frames
+  std::string memoryLog;  // --memory-log FILE: resident memory after setup and after every render, JSON lines
+  // The output pattern instance K writes.
+  const std::string &outputFor(int instance) const;
 };
 
 // Returns false with a message in `error` on a bad command line; `help` is set for --help.

@@ -187,12 +187,12 @@ void Session::fillRenderArgs(PropertySet &args, int frame, const OfxRectI &windo
   args.defineInts(kOfxImageEffectPropRenderQualityDraft, {0});
 }
 
-bool Session::writeOutput(const HostImage &output, int frame, std::string &why) const {
-  const std::string path = framePath(options_.output, frame);
+bool Session::writeOutput(const HostImage &output, int group, int frame, std::string &why) const {
+  const std::string path = framePath(options_.outputFor(group), frame);
   try {
     Raster raster = hostToRaster(output);
     if (isPngPath(path) && raster.depth == Depth::Float) raster = convertDepth(raster, Depth::Short);
-    writeImage(path, raster);
+    if (!options_.discardOutput) writeImage(path, raster);
     return true;
   } catch (const std::exception &e) {
     why = e.what();
@@ -202,9 +202,9 @@ bool Session::writeOutput(const HostImage &output, int frame, std::string &why) 
 
 // The plug-in said "use clip X at time T": the host copies it, converted to the output's format.
 bool Session::identityCopy(Effect *instance, PropertySet &out, int frame, HostImage &output) {
-  (void)instance;
   const std::string clip = out.getString(kOfxPropName);
-  std::shared_ptr<HostImage> source = frames_.image(clip, out.getDouble(kOfxPropTime, 0, frame));
+  FrameStore &frames = *groups_.at(instance->group).frames;
+  std::shared_ptr<HostImage> source = frames.image(clip, out.getDouble(kOfxPropTime, 0, frame));
   if (!source) return false;
   rasterToHost(hostToRaster(*source), output);
   return true;
@@ -221,28 +221,30 @@ double msSince(std::chrono::steady_clock::time_point start) {
 bool Session::renderFrame(Effect *instance, int frame, double &renderMs, std::string &why) {
   renderMs = 0.0;
   setCurrentTime(frame);
+  const Group &group = groups_.at(instance->group);
+  FrameStore &frames = *group.frames;
   std::shared_ptr<HostImage> source, mask;
   try {
-    source = frames_.load(kOfxImageEffectSimpleSourceClipName, frame, options_.components);
-    frames_.put(kOfxImageEffectSimpleSourceClipName, frame, source);
+    source = frames.load(kOfxImageEffectSimpleSourceClipName, frame, options_.components);
+    frames.put(kOfxImageEffectSimpleSourceClipName, frame, source);
     if (!options_.mask.empty()) {
-      mask = frames_.load(options_.maskClip, frame, maskComponents_);
-      frames_.put(options_.maskClip, frame, mask);
+      mask = frames.load(options_.maskClip, frame, group.maskComponents);
+      frames.put(options_.maskClip, frame, mask);
     }
   } catch (const std::exception &e) {
-    frames_.drop(frame);
+    frames.drop(frame);
     why = e.what();
     return false;
   }
   const OfxRectI window = source->bounds();
-  auto output = std::make_shared<HostImage>(window, options_.depth, outputComponents_, options_.layout);
-  frames_.put(kOfxImageEffectOutputClipName, frame, output);
+  auto output = std::make_shared<HostImage>(window, options_.depth, group.outputComponents, options_.layout);
+  frames.put(kOfxImageEffectOutputClipName, frame, output);
   const auto start = std::chrono::steady_clock::now();
   const OfxStatus st = runFrameActions(instance, frame, window, *output, why);
   renderMs = msSince(start);
-  frames_.drop(frame);
+  frames.drop(frame);
   if (st != kOfxStatOK) return false;
-  return writeOutput(*output, frame, why);
+  return writeOutput(*output, instance->group, frame, why);
 }
 
 // Region of definition, regions of interest, identity, then render (unless identity answered).

@@ -83,7 +83,11 @@ std::string paramValuesJson(Effect &instance) {
 }
 
 Session::Session(const LoadedPlugin &plugin, const Options &options)
-    : plugin_(plugin), options_(options), frames_(options_), outputComponents_(options.components) {}
+    : plugin_(plugin), options_(options) {
+  for (int group = 0; group < options_.instances; ++group) {
+    groups_.push_back(Group{std::make_unique<FrameStore>(options_), options_.components, 1});
+  }
+}
 
 Session::~Session() {
   destroyInstances();
@@ -130,7 +134,7 @@ std::string Session::threadSafety() const {
 }
 
 // Describes the context on first use, then builds an instance from that description.
-Effect *Session::createInstance() {
+Effect *Session::createInstance(int group) {
   const char *context = contextName(options_.context);
   if (!contextDescriptor_) {
     bool supported = false;
@@ -174,7 +178,8 @@ Effect *Session::createInstance() {
     e->clips.push_back(std::make_unique<Clip>(clip->name, e, p.what()));
     e->clips.back()->props.copyFrom(clip->props);
   }
-  e->frames = &frames_;
+  e->frames = groups_.at(group).frames.get();
+  e->group = group;
   instances_.push_back(std::move(instance));
   describeInstanceClips(e);
   const OfxStatus st = call(kOfxActionCreateInstance, e, nullptr, nullptr);
@@ -188,12 +193,16 @@ Effect *Session::createInstance() {
   for (const auto &[name, value] : options_.params) {
     if (!applyParam(e, name, value)) return nullptr;
   }
+  for (const Options::InstanceParam &p : options_.instanceParams) {
+    if (p.instance == group && !applyParam(e, p.name, p.value)) return nullptr;
+  }
   return e;
 }
 
 // Clip instance properties: what is connected, at which depth and components, over which frames.
 void Session::describeInstanceClips(Effect *e) {
-  const OfxRectD rod = frames_.regionOfDefinition(kOfxImageEffectSimpleSourceClipName, options_.firstFrame);
+  Group &group = groups_.at(e->group);
+  const OfxRectD rod = group.frames->regionOfDefinition(kOfxImageEffectSimpleSourceClipName, options_.firstFrame);
   e->props.defineDoubles(kOfxImageEffectPropProjectSize, {rod.x2 - rod.x1, rod.y2 - rod.y1});
   e->props.defineDoubles(kOfxImageEffectPropProjectOffset, {rod.x1, rod.y1});
   e->props.defineDoubles(kOfxImageEffectPropProjectExtent, {rod.x2, rod.y2});
@@ -205,9 +214,9 @@ void Session::describeInstanceClips(Effect *e) {
     const std::vector<std::string> supported = p.getStrings(kOfxImageEffectPropSupportedComponents);
     if (isMask && !supported.empty() && componentsFromName(supported.front()) != 0 &&
         std::find(supported.begin(), supported.end(), kOfxImageComponentAlpha) == supported.end()) {
-      maskComponents_ = componentsFromName(supported.front());
+      group.maskComponents = componentsFromName(supported.front());
     }
-    const int comps = isOutput ? outputComponents_ : isMask ? maskComponents_ : options_.components;
+    const int comps = isOutput ? group.outputComponents : isMask ? group.maskComponents : options_.components;
     const bool connected = isOutput || isSource || isMask;
     p.defineInts(kOfxImageClipPropConnected, {connected ? 1 : 0});
     const char *depth = connected ? ofxDepthName(options_.depth) : kOfxBitDepthNone;
@@ -225,7 +234,7 @@ void Session::describeInstanceClips(Effect *e) {
     }
     p.defineStrings(kOfxImageClipPropFieldOrder, {kOfxImageFieldNone});
     p.defineInts(kOfxImageClipPropContinuousSamples, {0});
-    if (isMask || isSource) frames_.setInputComponents(clip->name, comps);
+    if (isMask || isSource) group.frames->setInputComponents(clip->name, comps);
   }
 }
 
@@ -283,6 +292,7 @@ void Session::clipPreferences(Effect *instance) {
   out.defineInts(kOfxImageClipPropContinuousSamples, {0});
   out.defineInts(kOfxImageEffectFrameVarying, {0});
   if (call(kOfxImageEffectActionGetClipPreferences, instance, nullptr, &out) != kOfxStatOK) return;
+  Group &group = groups_.at(instance->group);
   for (auto &clip : instance->clips) {
     const int comps = componentsFromName(out.getString("OfxImageClipPropComponents_" + clip->name));
     const std::string depth = out.getString("OfxImageClipPropDepth_" + clip->name);
@@ -291,10 +301,10 @@ void Session::clipPreferences(Effect *instance) {
                    clip->name.c_str(), depth.c_str(), ofxDepthName(options_.depth));
     }
     if (comps == 0 || clip->props.getInt(kOfxImageClipPropConnected) == 0) continue;
-    if (clip->name == kOfxImageEffectOutputClipName) outputComponents_ = comps;
-    if (clip->name == options_.maskClip) maskComponents_ = comps;
+    if (clip->name == kOfxImageEffectOutputClipName) group.outputComponents = comps;
+    if (clip->name == options_.maskClip) group.maskComponents = comps;
     clip->props.defineStrings(kOfxImageEffectPropComponents, {ofxComponentsName(comps)});
-    if (clip->name != kOfxImageEffectOutputClipName) frames_.setInputComponents(clip->name, comps);
+    if (clip->name != kOfxImageEffectOutputClipName) group.frames->setInputComponents(clip->name, comps);
   }
 }
 

@@ -57,16 +57,17 @@ class Session {
   std::string label() const;
   std::vector<std::string> contexts() const;
   std::string threadSafety() const;
-  // Creates an instance with the command-line parameters applied; nullptr on failure (message printed).
-  Effect *createInstance();
+  // Creates an instance for --instances number `group` (0 when there is one) with its command-line parameters
+  // applied (--param, then that group's --instance-param); nullptr on failure (message printed).
+  Effect *createInstance(int group = 0);
   void destroyInstances();
-  // Clip preferences of the first instance: output and mask components the plug-in asks for.
+  // Clip preferences of the first instance of a group: output and mask components the plug-in asks for.
   void clipPreferences(Effect *instance);
   // Renders one frame on an instance; returns false when the frame failed (message in `why`).
   bool renderFrame(Effect *instance, int frame, double &renderMs, std::string &why);
   OfxStatus beginSequence(Effect *instance, bool sequential);
   OfxStatus endSequence(Effect *instance, bool sequential);
-  FrameStore &frames() { return frames_; }
+  FrameStore &frames(int group = 0) { return *groups_.at(group).frames; }
   const LoadedPlugin &plugin() const { return plugin_; }
 
  private:
@@ -75,19 +76,25 @@ class Session {
   OfxStatus call(const char *action, Effect *effect, PropertySet *in, PropertySet *out);
   void fillSequenceArgs(PropertySet &args, bool sequential) const;
   void fillRenderArgs(PropertySet &args, int frame, const OfxRectI &window, bool roi) const;
-  bool writeOutput(const HostImage &output, int frame, std::string &why) const;
+  bool writeOutput(const HostImage &output, int group, int frame, std::string &why) const;
   OfxStatus runFrameActions(Effect *instance, int frame, const OfxRectI &window, HostImage &output, std::string &why);
   bool identityCopy(Effect *instance, PropertySet &out, int frame, HostImage &output);
 
+  // What the instances of one of --instances share: the images of the frames they render (kept apart from other
+  // groups', which may render the same frame at the same moment) and the components their clip preferences chose.
+  struct Group {
+    std::unique_ptr<FrameStore> frames;
+    int outputComponents = 4;
+    int maskComponents = 1;
+  };
+
   const LoadedPlugin &plugin_;
   Options options_;  // a copy: the render scale follows what the plug-in supports
-  FrameStore frames_;
+  std::vector<Group> groups_;
   bool loaded_ = false;
   std::unique_ptr<Effect> descriptor_;
   std::unique_ptr<Effect> contextDescriptor_;
   std::vector<std::unique_ptr<Effect>> instances_;
-  int outputComponents_ = 4;
-  int maskComponents_ = 1;
 };
 
 }  // namespace ofxrender

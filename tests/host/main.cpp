@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "HostSuites.h"
+#include "MemoryLog.h"
 #include "Session.h"
 
 using namespace ofxrender;
@@ -30,16 +31,27 @@ int listPlugins(const std::vector<LoadedPlugin> &plugins, const Options &options
 }
 
 struct RenderTally {
-  std::atomic<int> nextFrame{0};
+  std::atomic<int> nextRender{0};  // renders are numbered frame by frame: instance 0..N-1 of the first frame, ...
   std::atomic<int> failed{0};
+  int done = 0;  // renders finished, under printMutex
   std::mutex printMutex;
   std::mutex unsafeMutex;  // held around render calls of a plug-in that is not thread safe
   double renderMsTotal = 0.0;
+  MemoryLog &memory;
+  explicit RenderTally(MemoryLog &log) : memory(log) {}
 };
 
-void renderWorker(Session &session, Effect *instance, unsigned index, bool serialise, const Options &o,
+// The instances of each of --instances (index = its number K): one, or one per worker for an instance-safe plug-in.
+using InstanceGroups = std::vector<std::vector<Effect *>>;
+
+// Worker `index` takes the next render from the shared queue and renders it on its own instance of that group.
+void renderWorker(Session &session, const InstanceGroups &groups, unsigned index, bool serialise, const Options &o,
                   RenderTally &tally) {
-  for (int frame = tally.nextFrame++; frame <= o.lastFrame; frame = tally.nextFrame++) {
+  const int count = static_cast<int>(groups.size());
+  const int renders = (o.lastFrame - o.firstFrame + 1) * count;
+  for (int next = tally.nextRender++; next < renders; next = tally.nextRender++) {
+    const int frame = o.firstFrame + next / count, group = next % count;
+    Effect *instance = groups[group][std::min<std::size_t>(index, groups[group].size() - 1)];
     const auto start = std::chrono::steady_clock::now();
     double renderMs = 0.0;
     std::string why;
@@ -52,88 +64,107 @@ void renderWorker(Session &session, Effect *instance, unsigned index, bool seria
     const double totalMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     std::lock_guard<std::mutex> lock(tally.printMutex);
     tally.renderMsTotal += renderMs;
+    tally.memory.sample(++tally.done, frame, group, ok);
     if (!ok) {
       ++tally.failed;
-      std::fprintf(stderr, "ofx-render: frame %d failed: %s\n", frame, why.c_str());
+      const std::string which = count > 1 ? " (instance " + std::to_string(group) + ")" : "";
+      std::fprintf(stderr, "ofx-render: frame %d%s failed: %s\n", frame, which.c_str(), why.c_str());
     }
     if (o.timing) {
-      std::printf("{\"event\": \"frame\", \"frame\": %d, \"status\": \"%s\", \"render_ms\": %.3f, \"total_ms\": %.3f, "
-                  "\"thread\": %u%s%s}\n",
-                  frame, ok ? "ok" : "failed", renderMs, totalMs, index, ok ? "" : ", \"message\": ",
+      std::printf("{\"event\": \"frame\", \"frame\": %d, \"instance\": %d, \"status\": \"%s\", \"render_ms\": %.3f, "
+                  "\"total_ms\": %.3f, \"thread\": %u%s%s}\n",
+                  frame, group, ok ? "ok" : "failed", renderMs, totalMs, index, ok ? "" : ", \"message\": ",
                   ok ? "" : jsonString(why).c_str());
       std::fflush(stdout);
     }
   }
 }
 
-// Instances per the plug-in's render thread safety: fully safe shares one, instance safe gets one per thread,
-// unsafe shares one and renders one frame at a time. Empty when one could not be created (message printed).
-std::vector<Effect *> createInstances(Session &session, unsigned workers) {
-  Effect *first = session.createInstance();
-  if (first == nullptr) return {};
-  session.clipPreferences(first);
-  std::vector<Effect *> instances{first};
-  if (session.threadSafety() == kOfxImageEffectRenderInstanceSafe) {
-    while (instances.size() < workers) {
-      Effect *more = session.createInstance();
-      if (more == nullptr) return {};
-      instances.push_back(more);
+// Instances per the plug-in's render thread safety, for each of --instances: fully safe shares one, instance safe
+// gets one per thread, unsafe shares one and renders one frame at a time. Empty when one could not be created
+// (message printed).
+InstanceGroups createInstances(Session &session, unsigned workers, int count) {
+  InstanceGroups groups;
+  for (int group = 0; group < count; ++group) {
+    Effect *first = session.createInstance(group);
+    if (first == nullptr) return {};
+    session.clipPreferences(first);
+    std::vector<Effect *> instances{first};
+    if (session.threadSafety() == kOfxImageEffectRenderInstanceSafe) {
+      while (instances.size() < workers) {
+        Effect *more = session.createInstance(group);
+        if (more == nullptr) return {};
+        instances.push_back(more);
+      }
     }
+    groups.push_back(instances);
   }
-  return instances;
+  return groups;
 }
 
 // --print-params: one JSON line per instance with every parameter's value (`when`: after-instance-changed, or
-// after-render).
-void printParams(const std::vector<Effect *> &instances, const char *when) {
-  for (std::size_t i = 0; i < instances.size(); ++i) {
-    std::printf("{\"event\": \"params\", \"when\": \"%s\", \"instance\": %zu, \"values\": %s}\n", when, i,
-                paramValuesJson(*instances[i]).c_str());
+// after-render); `instance` counts every instance created, `group` is the --instances number it renders for.
+void printParams(const InstanceGroups &groups, const char *when) {
+  std::size_t i = 0;
+  for (std::size_t group = 0; group < groups.size(); ++group) {
+    for (Effect *instance : groups[group]) {
+      std::printf("{\"event\": \"params\", \"when\": \"%s\", \"instance\": %zu, \"group\": %zu, \"values\": %s}\n",
+                  when, i++, group, paramValuesJson(*instance).c_str());
+    }
   }
   std::fflush(stdout);
 }
 
-// Returns the number of failed frames, or -1 when the plug-in could not be set up.
-int renderFrames(const LoadedPlugin &plugin, const Options &o) {
+// Returns the number of failed renders, or -1 when the plug-in could not be set up. Resident memory is sampled
+// into `memory` (when open) after setup, after every render and at the end.
+int renderFrames(const LoadedPlugin &plugin, const Options &o, MemoryLog &memory) {
   const auto start = std::chrono::steady_clock::now();
+  RenderTally tally(memory);
   Session session(plugin, o);
   if (!session.describe()) return -1;
   setTimeLineBounds(o.firstFrame, o.lastFrame);
   const std::string safety = session.threadSafety();
-  const unsigned workers = static_cast<unsigned>(std::min(o.threads, o.lastFrame - o.firstFrame + 1));
-  const std::vector<Effect *> instances = createInstances(session, workers);
-  if (instances.empty()) return -1;
-  if (o.printParams) printParams(instances, "after-instance-changed");
+  const int frames = o.lastFrame - o.firstFrame + 1, renders = frames * o.instances;
+  const unsigned workers = static_cast<unsigned>(std::min(o.threads, renders));
+  const InstanceGroups groups = createInstances(session, workers, o.instances);
+  if (groups.empty()) return -1;
+  if (o.printParams) printParams(groups, "after-instance-changed");
   const bool sequential = workers == 1;
-  for (Effect *e : instances) {
-    const OfxStatus st = session.beginSequence(e, sequential);
-    if (st != kOfxStatOK && st != kOfxStatReplyDefault) {
-      std::fprintf(stderr, "ofx-render: begin sequence render returned %s\n", statusName(st));
-      return -1;
+  std::size_t instanceCount = 0;
+  for (const std::vector<Effect *> &group : groups) {
+    for (Effect *e : group) {
+      ++instanceCount;
+      const OfxStatus st = session.beginSequence(e, sequential);
+      if (st != kOfxStatOK && st != kOfxStatReplyDefault) {
+        std::fprintf(stderr, "ofx-render: begin sequence render returned %s\n", statusName(st));
+        return -1;
+      }
     }
   }
   const double setupMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  if (o.timing) std::printf("{\"event\": \"setup\", \"ms\": %.3f, \"instances\": %zu}\n", setupMs, instances.size());
-  RenderTally tally;
-  tally.nextFrame = o.firstFrame;
+  if (o.timing) std::printf("{\"event\": \"setup\", \"ms\": %.3f, \"instances\": %zu}\n", setupMs, instanceCount);
+  tally.memory.sample("setup", 0);
   const bool serialise = safety == kOfxImageEffectRenderUnsafe;
   std::vector<std::thread> threads;
   for (unsigned i = 0; i < workers; ++i) {
-    Effect *e = instances[std::min<std::size_t>(i, instances.size() - 1)];
-    threads.emplace_back(renderWorker, std::ref(session), e, i, serialise, std::cref(o), std::ref(tally));
+    threads.emplace_back(renderWorker, std::ref(session), std::cref(groups), i, serialise, std::cref(o),
+                         std::ref(tally));
   }
   for (std::thread &t : threads) t.join();
-  for (Effect *e : instances) session.endSequence(e, sequential);
-  if (o.printParams) printParams(instances, "after-render");
+  for (const std::vector<Effect *> &group : groups) {
+    for (Effect *e : group) session.endSequence(e, sequential);
+  }
+  tally.memory.sample("end", tally.done);
+  if (o.printParams) printParams(groups, "after-render");
   if (outstandingImages() > 0) {
     std::fprintf(stderr, "ofx-render: warning: the plug-in did not release %d image(s)\n", outstandingImages());
   }
-  const int frames = o.lastFrame - o.firstFrame + 1;
   const double wallMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (o.timing) {
-    std::printf("{\"event\": \"summary\", \"frames\": %d, \"failed\": %d, \"threads\": %u, \"thread_safety\": %s, "
-                "\"render_ms_mean\": %.3f, \"wall_ms\": %.3f}\n",
-                frames, tally.failed.load(), workers, jsonString(safety).c_str(), tally.renderMsTotal / frames, wallMs);
+    std::printf("{\"event\": \"summary\", \"frames\": %d, \"renders\": %d, \"failed\": %d, \"threads\": %u, "
+                "\"thread_safety\": %s, \"render_ms_mean\": %.3f, \"wall_ms\": %.3f}\n",
+                frames, renders, tally.failed.load(), workers, jsonString(safety).c_str(),
+                tally.renderMsTotal / renders, wallMs);
   }
   return tally.failed;
 }
@@ -152,6 +183,11 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "ofx-render: %s\n%s", error.c_str(), usageText());
     return kExitUsage;
   }
+  MemoryLog memory;
+  if (!options.memoryLog.empty() && !memory.open(options.memoryLog, error)) {
+    std::fprintf(stderr, "ofx-render: %s\n", error.c_str());
+    return kExitUsage;
+  }
   setAllowMissing(options.allowMissing);
   std::vector<std::string> errors;
   const std::vector<LoadedPlugin> plugins = loadBundles(options.pluginPaths, errors);
@@ -163,7 +199,7 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "ofx-render: no plug-in %s under the plug-in path\n", options.pluginId.c_str());
     return kExitPluginSetup;
   }
-  const int result = renderFrames(*it, options);
+  const int result = renderFrames(*it, options, memory);
   if (result < 0) return kExitPluginSetup;
   if (result != 0) return std::min(result, 100);
   return hostGaps().empty() ? 0 : kExitHostGap;

@@ -360,6 +360,59 @@ def case_params(host: Host) -> None:
     assert rendered == {**changed, "echo": "rendered frame 2"}, rendered
 
 
+def case_instances(host: Host) -> None:
+    """--instances 2: two instances with their own parameters (--instance-param) and outputs (--instance-output)
+    render every frame at once from one worker pool, within each declared thread safety; --memory-log samples
+    resident memory after setup and after every render; --discard-output renders without writing."""
+    frames = 4
+    sources = [fixture("float", 4, seed=200 + f) for f in range(1, frames + 1)]
+    for f, src in enumerate(sources, start=1):
+        write_image(host.work / f"n.{f:04d}.tif", src)
+    for safety in ("full", "instance", "unsafe"):
+        outputs = [host.work / f"n0_{safety}.####.tif", host.work / f"n1_{safety}.####.tif"]
+        log = host.work / f"memory_{safety}.jsonl"
+        result = host.render("--input", str(host.work / "n.####.tif"), "--output", str(outputs[0]),
+                             "--frames", f"1-{frames}", "--threads", "3", "--instances", "2",
+                             "--instance-param", "1:amount=0.25", "--instance-output", f"1:{outputs[1]}",
+                             "--timing", "--print-params", "--memory-log", str(log),
+                             env={"CHROMALUMA_TEST_SAFETY": safety})
+        events = [json.loads(line) for line in result.stdout.splitlines()]
+        rendered = sorted((e["frame"], e["instance"]) for e in events if e["event"] == "frame" and e["status"] == "ok")
+        assert rendered == [(f, i) for f in range(1, frames + 1) for i in (0, 1)], (safety, events)
+        summary = events[-1]
+        assert summary["failed"] == 0 and summary["renders"] == 2 * frames and summary["frames"] == frames, summary
+        amounts = {(e["group"], e["values"]["amount"]) for e in events if e["event"] == "params"}
+        assert amounts == {(0, 1.0), (1, 0.25)}, (safety, amounts)
+        for f, src in enumerate(sources, start=1):
+            full = read_image(Path(str(outputs[0]).replace("####", f"{f:04d}")))
+            check_equal(full, inverted(src), f"{safety} instance 0 frame {f}")
+            quarter = src.copy()
+            quarter[..., :3] = (src[..., :3] + 0.25 * (1.0 - 2.0 * src[..., :3].astype(np.float64))).astype(np.float32)
+            got = read_image(Path(str(outputs[1]).replace("####", f"{f:04d}")))
+            check_equal(got, quarter, f"{safety} instance 1 frame {f}", tolerance=1e-6)
+        samples = [json.loads(line) for line in log.read_text().splitlines()]
+        assert [s["done"] for s in samples] == list(range(2 * frames + 1)) + [2 * frames], samples
+        assert [s["stage"] for s in samples] == ["setup"] + ["render"] * 2 * frames + ["end"], samples
+        assert sorted((s["frame"], s["instance"]) for s in samples[1:-1]) == rendered, samples
+        assert all(s["rss_kib"] > 1000 for s in samples), samples  # a running process holds at least a few MiB
+    before = sorted(host.work.iterdir())
+    discard_log = host.work / "memory_discard.jsonl"
+    host.render("--input", str(host.work / "n.####.tif"), "--discard-output", "--frames", f"1-{frames}",
+                "--instances", "2", "--threads", "2", "--memory-log", str(discard_log))
+    assert sorted(host.work.iterdir()) == sorted([*before, discard_log]), "--discard-output wrote frames"
+    assert len(discard_log.read_text().splitlines()) == 2 * frames + 2
+    base = ("--input", str(host.work / "n.####.tif"), "--output", str(host.work / "u.####.tif"))
+    missing = host.render(*base, "--instances", "2", expect=120)
+    assert "instance 1 needs --instance-output 1:PATTERN" in missing.stderr, missing.stderr
+    beyond = host.render(*base, "--instance-param", "1:amount=0.5", expect=120)
+    assert "--instance-param 1:amount: there are only 1 instance(s)" in beyond.stderr, beyond.stderr
+    unknown = host.render(*base, "--instances", "2", "--instance-output", f"1:{host.work / 'u1.####.tif'}",
+                          "--instance-param", "1:nosuch=1", expect=121)
+    assert 'no parameter "nosuch"' in unknown.stderr, unknown.stderr
+    unwritable = host.render(*base, "--memory-log", str(host.work / "no" / "such" / "m.jsonl"), expect=120)
+    assert "--memory-log" in unwritable.stderr and "No such file" in unwritable.stderr, unwritable.stderr
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", required=True)

@@ -34,7 +34,7 @@ from chromaluma.errors import ParameterError
 from chromaluma.io.atomic import replace_atomically, write_json_atomically, write_text_atomically
 
 HELP = "run the speed and quality benchmarks and write BENCHMARKS.md (tables, plots, machine, versions)"
-AREAS = ("training", "inference", "plugin", "alignment", "quality")
+AREAS = ("training", "inference", "plugin", "alignment", "quality", "soak")
 NO_GPU = "not measured: no CUDA GPU on this machine"
 log = logging.getLogger(__name__)
 
