@@ -30,6 +30,9 @@ from chromaluma.tiling import scale_factor
 log = logging.getLogger(__name__)
 
 VERIFY_TOLERANCE = 1e-5
+# The check's frames grow with the receptive field squared; past this a model is not mirrored (and its output not
+# written straight into dst) rather than making every load allocate and run frames of hundreds of megabytes.
+MAX_CHECK_PIXELS = 1 << 22
 FLIPPED_KERNELS = ("Conv", "ConvTranspose")
 # Operations whose behaviour under a vertical flip we can reason about: per-pixel arithmetic and layout operations
 # commute with it; positional ones (pooling, Resize, Slice, Pad, Gather, Reshape) do only for some sizes and
@@ -66,8 +69,12 @@ def build(path: Path, normal: Any, make_session: Callable[[bytes], Any], process
     model that cannot be mirrored: the answer is then no mirrored session (debug log says why).
     """
     factor = scale_factor(processing_scale)
-    frames = [_test_frame(height, receptive_field, factor, seed)
-              for seed, height in enumerate(_test_heights(receptive_field, factor))]
+    heights = _test_heights(receptive_field, factor)
+    if heights[1] * _test_width(receptive_field, factor) > MAX_CHECK_PIXELS:
+        log.debug("%s: no mirrored session: its receptive field needs check frames over %d pixels", path,
+                  MAX_CHECK_PIXELS)
+        return Mirroring(None, False)
+    frames = [_test_frame(height, receptive_field, factor, seed) for seed, height in enumerate(heights)]
     try:
         expected = [_outputs(normal, frame) for frame in frames]
     except Exception as exc:  # noqa: BLE001 — ORT's own types; this check must never stop a model loading
@@ -146,11 +153,14 @@ def _test_heights(receptive_field: int, factor: int) -> tuple[int, int]:
 def _test_frame(height: int, receptive_field: int, factor: int, seed: int) -> np.ndarray:
     """Seeded random straight RGBA [1, H, W, 4]; alpha in (0, 1] with some exact ones."""
     rng = np.random.default_rng(seed)
-    width = 2 * receptive_field + 2 * factor + 3  # not a multiple of f: partial cells at the right edge
-    frame = rng.random((1, height, width, 4), dtype=np.float32)
+    frame = rng.random((1, height, _test_width(receptive_field, factor), 4), dtype=np.float32)
     frame[..., 3] = 1.0 - frame[..., 3]
     frame[:, ::5, :, 3] = 1.0
     return frame
+
+
+def _test_width(receptive_field: int, factor: int) -> int:
+    return 2 * receptive_field + 2 * factor + 3  # not a multiple of f: partial cells at the right edge
 
 
 def _outputs(session: Any, frame: np.ndarray) -> list[np.ndarray]:

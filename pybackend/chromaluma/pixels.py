@@ -188,11 +188,24 @@ def _fill_rows(region: np.ndarray, planes: np.ndarray, premultiplied: bool) -> t
     premultiplied = premultiplied and not opaque
     if premultiplied:
         alpha = planes[..., 3:4]
-        np.divide(planes[..., :3], alpha, out=planes[..., :3], where=alpha > 0)
+        np.divide(planes[..., :3], alpha, out=planes[..., :3], where=unpremultipliable(planes[..., :3], alpha))
     return nonfinite, premultiplied, opaque
 
 
 _ONE_BITS = np.float32(1.0).view(np.uint32)
+# Colour divided by alpha must stay a float32 with room to spare; beyond this ratio (a glow over subnormal coverage)
+# the quotient would be Inf, and a convolution would spread it as NaN over the pixel's neighbours.
+_UNPREMULTIPLY_LIMIT = np.float32(np.finfo(np.float32).max / 4)
+
+
+def unpremultipliable(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Where premultiplied colour is divided by alpha (§1.3), (h, w, 1): alpha > 0 and |colour| / alpha finite.
+
+    Elsewhere (alpha 0 or below, NaN, or so small that the quotient overflows) the model sees the colour as it is
+    and the pixel's colour passes through unchanged; both sides of the model decide with this one test.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return np.abs(rgb).max(axis=-1, keepdims=True) < alpha * _UNPREMULTIPLY_LIMIT
 
 
 T = TypeVar("T")
@@ -244,7 +257,8 @@ def mask_weight(mask: np.ndarray | None, mix: float, rows: tuple[int, int], cols
     if mask is None:
         return None if mix == 1.0 else np.full((rows[1] - rows[0], cols[1] - cols[0], 1), mix, dtype=np.float32)
     weight = to_unit(mask[rows[0]:rows[1], cols[0]:cols[1]])
-    np.clip(weight, 0.0, 1.0, out=weight)
+    np.fmax(weight, 0.0, out=weight)  # fmax/fmin, not clip: a NaN mask sample means 0 (keep the original), not NaN
+    np.fmin(weight, 1.0, out=weight)
     if mix != 1.0:
         weight *= np.float32(mix)
     return weight
@@ -278,8 +292,8 @@ def compose(src_region: np.ndarray, restored: np.ndarray, confidence: np.ndarray
         source = None if (weight is None and mode == "restored" and alpha is None) else to_unit(src_region[..., :3])
         if alpha is not None:
             colour *= alpha
-            transparent = alpha[..., 0] <= 0.0
-            if transparent.any():  # §1.3: where alpha = 0 colour passes through unchanged
+            transparent = ~unpremultipliable(source, alpha)[..., 0]
+            if transparent.any():  # §1.3: where alpha = 0 (or too small to divide by) colour passes through unchanged
                 colour[transparent] = source[transparent]
         if source is not None and (weight is not None or mode == "difference"):
             colour -= source
