@@ -50,9 +50,9 @@ def build_pairs(folder: Path, frames: int, width: int, height: int) -> Path:
                        source="skimage.data public-domain photographs via chromaluma.synth").parent
 
 
-# The shipped model's architecture, kept when the training default changed (chroma width 24 → 32), so that this
-# script still makes the model that ships
-DEMO_ARCHITECTURE = {"width": 24}
+# The shipped model's architecture, kept when the training defaults changed (chroma width 24 → 32, density
+# keep → smooth), so that this script still makes the model that ships
+DEMO_ARCHITECTURE = {"width": 24, "density": "keep"}
 
 
 def provenance(args: argparse.Namespace) -> dict[str, Any]:

@@ -93,8 +93,8 @@ def test_quality_quick_run_scores_every_method(tmp_path: Path) -> None:
         dvd = rows["DVD reference itself (held-out frames)"]["delta_e2000_mean"]
         smooth_floor = rows["truth chroma + smooth density from the reference (floor for smooth density)"]
         assert dvd is not None and smooth_floor["delta_e2000_mean"] is not None
-    assert graded["Chromaluma chroma, 0.05 min CPU training"]["delta_e2000_mean"] is not None  # the plain model too
-    assert "Chromaluma chroma, 0.05 min CPU training" not in ungraded
+    assert graded["Chromaluma chroma (density keep), 0.05 min CPU training"]["delta_e2000_mean"] is not None  # keep too
+    assert "Chromaluma chroma (density keep), 0.05 min CPU training" not in ungraded
     # the smooth-density floor keeps the truth's colour and takes the DVD's smooth density: below the chroma-only one
     floor = next(row for name, row in ungraded.items() if name.startswith("truth chroma on the scan's luma"))
     assert smooth_floor["delta_e2000_mean"] < floor["delta_e2000_mean"]

@@ -112,7 +112,7 @@ def test_smooth_density_card_summary_info_export_and_resume(tmp_path: Path, caps
 
 def test_plain_chroma_card_says_it_keeps_the_scan_luma(tmp_path: Path):
     _write_shots(tmp_path, frames=2)
-    model = train(_config(tmp_path, steps=1, export=True))
+    model = train(_config(tmp_path, steps=1, export=True, density="keep"))
     card = read_model_contract(model).card
     assert card["model"]["architecture"]["density"] == "keep" and "density_band_px" not in card["model"]
     assert "density: keep (scan luma unchanged)" in summary_line(card)

@@ -60,10 +60,11 @@ class QualityPlan:
 
     @classmethod
     def full(cls) -> QualityPlan:
-        """About 36 CPU minutes of training: smooth density at 1, 5 and 15 min and the plain model at 5 min
-        (graded), smooth density at 5 min (ungraded), luma at 5 min."""
+        """About 41 CPU minutes of training: smooth density at 1, 5 and 15 min and density keep at 5 min
+        (graded), smooth density and density keep at 5 min (ungraded), luma at 5 min."""
         return cls(1280, 720, 10, 3, (("astronaut", "pan"), ("coffee", "zoom"), ("rocket", "pan")),
-                   ((1.0, "smooth"), (5.0, "smooth"), (15.0, "smooth"), (5.0, "keep")), 5.0, 8, ((5.0, "smooth"),))
+                   ((1.0, "smooth"), (5.0, "smooth"), (15.0, "smooth"), (5.0, "keep")), 5.0, 8,
+                   ((5.0, "smooth"), (5.0, "keep")))
 
     @classmethod
     def quick(cls) -> QualityPlan:
@@ -236,8 +237,8 @@ def fit_baselines(kind: str, shots: Sequence[ShotPairs]) -> list[Method]:
 
 
 def chromaluma_row_name(kind: str, minutes: float, density: str | None) -> str:
-    """A Chromaluma row's label: kind, density correction if any, training budget."""
-    series = f"Chromaluma {kind}" + (" + smooth density" if density == "smooth" else "")
+    """A Chromaluma row's label: kind, density mode (chroma), training budget."""
+    series = f"Chromaluma {kind}" + {"smooth": " + smooth density", "keep": " (density keep)"}.get(density or "", "")
     return f"{series}, {minutes:g} min CPU training"
 
 

@@ -174,9 +174,10 @@ def chroma_section(rows: Sequence[Scores], plan: QualityPlan, workdir: Path, gra
                   "lightness that a single curve cannot correct (uneven fading, colour-dependent density loss).",
                   SMOOTH_DENSITY_NOTE, INFORMATIVE_NOTE]
     else:
-        notes += ["Ungraded: the scan as it comes off the scanner. Chroma models keep its luma by construction (grain "
-                  "and detail untouched), so the fade's lightness change stays; the chroma-only floor row is the "
-                  "best any such method can reach here, while the baselines map RGB → RGB and also fix lightness.",
+        notes += ["Ungraded: the scan as it comes off the scanner. A chroma model with density keep keeps its luma by "
+                  "construction (grain and detail untouched), so the fade's lightness change stays; the chroma-only "
+                  "floor row is the best such a model can reach here, while the baselines map RGB → RGB and also fix "
+                  "lightness, and smooth density (the default) corrects it below the band limit.",
                   SMOOTH_DENSITY_NOTE, INFORMATIVE_NOTE]
     title = f"Quality: colour (chroma) restoration — {situation}" + ("" if graded else " (chroma-only floor)")
     return BenchSection(title, markdown_table(HEADER, [r.row() for r in rows]), notes, plots,
@@ -208,8 +209,8 @@ HEADER = ["method", "ΔE2000 mean", "ΔE2000 p95", "PSNR dB", "SSIM", "note"]
 SMOOTH_DENSITY_NOTE = ("\"+ smooth density\" rows: chroma models trained with `--density smooth`, which also add a "
                        "density (lightness) correction learnt from the DVD, band-limited to 20 px (a fixed 5-cell box "
                        "average at the model's grid of 4 px, then bilinear): output luma = scan luma + smooth ΔY, "
-                       "so the scan's grain and detail pass through. The plain \"Chromaluma chroma\" row keeps the "
-                       "scan's luma exactly.")
+                       "so the scan's grain and detail pass through. \"(density keep)\" rows (`--density keep`) keep "
+                       "the scan's luma exactly.")
 INFORMATIVE_NOTE = ("Rows computed without training, on the same held-out frames: \"DVD reference itself\" is the "
                     "registered DVD frame scored against the truth (what every model learns from); \"truth chroma + "
                     "smooth density from the reference\" is the truth's colour on the scan's luma plus the DVD's "

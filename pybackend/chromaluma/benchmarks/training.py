@@ -86,7 +86,7 @@ def time_to_target(workdir: Path, quick: bool) -> BenchSection:
     config = TrainConfig(run_dir=root / "run", kind="chroma", input=root / "scan", target=root / "reference",
                          minutes=minutes, val_frames=2 if not quick else 1, val_every=10 if quick else 25,
                          preview_every=10**6, checkpoint_every=10**6, device="cpu",
-                         crop=48 if quick else 256, batch=2 if quick else 8)
+                         crop=48 if quick else 256, batch=2 if quick else 8, density="keep")
     train(config)
     state = load_latest(root / "run")
     per_step = float(state["elapsed_s"]) / max(1, int(state["step"]))

@@ -24,10 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="chroma: colour from the reference, scan luma kept; luma: detail/density, scan chroma "
                              "kept; pairs: general RGB→RGB (default chroma)")
     parser.add_argument("--density", choices=DENSITY_MODES, default=None,
-                        help="chroma only. keep: output luma = scan luma exactly (default); smooth: also a density "
+                        help="chroma only. smooth (default for a new model): output luma = scan luma plus a density "
                              "(lightness) correction learnt from the reference, band-limited (no detail finer than "
-                             "20 px at the default scale), for uneven fading, faded edges and blotches; the scan's "
-                             "grain and detail pass through")
+                             "20 px at the default scale), for faded prints, uneven fading, faded edges and blotches; "
+                             "the scan's grain and detail pass through. keep: output luma = scan luma exactly (for "
+                             "scans already density graded). --init and --resume keep their model's own")
     parser.add_argument("--colorspace", default="display",
                         help="how the pairs are encoded: display, log, linear or your own name (recorded in the model)")
     parser.add_argument("--processing-scale", type=float, default=None,
@@ -43,17 +44,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same CPU result")
     parser.add_argument("--val-frames", type=int, default=None,
-                        help="pairs held out for validation (default 10%%, none under 3 pairs)")
+                        help="pairs held out for validation (default 10%%, none under 8 pairs)")
     parser.add_argument("--val-every", type=int, default=None, help="validate every N steps (default --preview-every)")
     parser.add_argument("--preview-every", type=int, default=500, help="contact sheet every N steps (default 500)")
     parser.add_argument("--checkpoint-every", type=int, default=500, help="checkpoint every N steps (default 500)")
     parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="auto: CUDA GPU if PyTorch sees one (mixed precision), else CPU")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in farm logs)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
-        model = resume(args.resume, steps=args.steps, minutes=args.minutes, out=args.out, density=args.density)
+        model = resume(args.resume, steps=args.steps, minutes=args.minutes, out=args.out, density=args.density,
+                       progress=not args.no_progress)
     else:
         config = TrainConfig(
             run_dir=args.run_dir or Path("runs") / args.kind, kind=args.kind, pairs_dir=args.pairs, input=args.input,
@@ -62,6 +65,6 @@ def run(args: argparse.Namespace) -> int:
             minutes=args.minutes, learning_rate=args.learning_rate, seed=args.seed, val_frames=args.val_frames,
             val_every=args.val_every, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
             device=args.device, init=args.init, density=args.density)
-        model = train(config)
+        model = train(config, progress=not args.no_progress)
     log.info("model: %s", model)
     return 0

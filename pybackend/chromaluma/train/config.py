@@ -12,6 +12,10 @@ from chromaluma.errors import ParameterError
 from chromaluma.models import DEFAULT_PROCESSING_SCALE, DENSITY_MODES
 
 DEFAULT_STEPS = 2000
+# A new chroma model corrects density (band-limited, the scan's grain and detail kept): a scan usually comes faded
+# lighter as well as off-colour, and keeping its density leaves that in every frame. Models and cards without a
+# density of their own (made before it existed) keep the scan's luma: `build_model`'s default, never this one.
+DEFAULT_CHROMA_DENSITY = "smooth"
 _PATH_FIELDS = ("pairs_dir", "input", "target", "masks", "run_dir", "out", "init")
 
 
@@ -42,7 +46,7 @@ class TrainConfig:
     init: Path | None = None
     architecture: dict[str, Any] = field(default_factory=dict)
     export: bool = True
-    density: str | None = None  # chroma only: keep (scan luma exactly) or smooth (band-limited correction)
+    density: str | None = None  # chroma only: keep (scan luma exactly) or smooth (band-limited correction, default)
 
     def resolved(self) -> TrainConfig:
         """Check the values and fill the per-kind defaults; raises ParameterError naming the flag and the fix."""
@@ -89,8 +93,10 @@ class TrainConfig:
         """The architecture to build: `recorded` (an --init model's or a resumed checkpoint's) or the config's own,
         with --density applied.
 
-        A chroma model gets its density mode here; a recorded model's density can only be kept, not changed (its
-        weights have one density channel or none), so a different --density is refused, naming `source`.
+        A chroma model gets its density mode here: --density, else a recorded model's own (`keep` where it records
+        none), else the config's architecture's, else DEFAULT_CHROMA_DENSITY. A recorded model's density can only be
+        kept, not changed (its weights have one density channel or none), so a different --density is refused,
+        naming `source`.
         """
         architecture = dict(recorded if recorded is not None else self.architecture)
         if self.kind != "chroma":
@@ -101,6 +107,8 @@ class TrainConfig:
                                  "model (new --run-dir, no --init) with the density you want.")
         if self.density is not None:
             architecture["density"] = self.density
+        elif recorded is None:
+            architecture.setdefault("density", DEFAULT_CHROMA_DENSITY)
         return architecture
 
     def to_json(self) -> str:

@@ -8,14 +8,20 @@ Run folder (`--run-dir`):
     loss_curve.png       training loss and validation score per step
     train.log            the run's log
     model.onnx           the exported model (also copied to --out)
+
+Nothing touches the run folder or the `chromaluma` logger before `run()`: a refused setting leaves neither behind.
+An interruption (Ctrl-C; the CLI turns SIGTERM into the same) keeps every finished checkpoint and leaves no
+half-written file; `--resume` continues from the newest checkpoint.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +34,13 @@ from chromaluma.io.atomic import replace_atomically, write_text_atomically
 from chromaluma.models import architecture_of, band_limit_px, build_model
 from chromaluma.train import objective
 from chromaluma.train.checkpoint import checkpoint_paths, load_latest, save_checkpoint
-from chromaluma.train.config import TrainConfig
+from chromaluma.train.config import DEFAULT_STEPS, TrainConfig
 from chromaluma.train.crops import crop_size, sample_batch
 from chromaluma.train.host_memory import reuse_freed_memory
 from chromaluma.train.initial import initial_weights
-from chromaluma.train.pairs import Pair, load_pairs, split_validation
+from chromaluma.train.pairs import MIN_PAIRS_FOR_VALIDATION, Pair, density_gap, load_pairs, split_validation
 from chromaluma.train.previews import write_contact_sheet, write_loss_curve
+from chromaluma.train.trend import MIN_STEPS, run_trend
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,13 @@ CONFIG_NAME = "config.json"
 PAIRS_RECORD_NAME = "pairs.json"
 MODEL_NAME = "model.onnx"
 PREVIEW_FRAMES = 3
+# A density (lightness) difference between scans and references above this (0–1 scale, see `density_gap`) is
+# one that density keep leaves in the result for everyone to see: about 3 ΔE2000 in the mid-tones.
+DENSITY_GAP_NOTE = 0.03
+# Runs shorter than this are reported as short even where their error looks settled: the training error of real
+# pairs levels off within a few dozen steps at a floor set by grain and the reference's own flaws, while the
+# held-out result goes on improving for thousands of steps.
+SHORT_RUN_STEPS = DEFAULT_STEPS // 4
 
 
 class TrainingError(ChromalumaError):
@@ -59,17 +73,18 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def train(config: TrainConfig) -> Path:
-    """Train a new run in `config.run_dir`; returns the exported model (run_dir/model.onnx, or `config.out`)."""
+def train(config: TrainConfig, progress: bool = True) -> Path:
+    """Train a new run in `config.run_dir`; returns the exported model (run_dir/model.onnx, or `config.out`).
+    `progress=False`: no progress bar (farm logs)."""
     run_dir = Path(config.run_dir)
     if checkpoint_paths(run_dir) or (run_dir / CONFIG_NAME).exists():
         raise TrainingError(f"{run_dir} already holds a training run. Continue it with `chromaluma train --resume "
                             f"{run_dir}`, or choose another --run-dir.")
-    return _Session(config, resume=False).run()
+    return _Session(config, resume=False, progress=progress).run()
 
 
 def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None, out: Path | None = None,
-           density: str | None = None) -> Path:
+           density: str | None = None, progress: bool = True) -> Path:
     """Continue a run from its newest checkpoint (same optimizer state, step and RNG states); returns the model.
 
     `steps` / `minutes` / `out` replace the run's own settings when given (a different `steps` changes the
@@ -86,17 +101,19 @@ def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None
     config.minutes = minutes if minutes is not None else config.minutes
     config.out = out if out is not None else config.out
     config.density = density if density is not None else config.density
-    return _Session(config, resume=True).run()
+    return _Session(config, resume=True, progress=progress).run()
 
 
 class _Session:
     """One sitting of a run: from a fresh start or the newest checkpoint to the stop condition."""
 
-    def __init__(self, config: TrainConfig, resume: bool) -> None:
+    def __init__(self, config: TrainConfig, resume: bool, progress: bool = True) -> None:
+        """Check everything that can be refused; writes nothing and attaches no log (that is `run()`'s)."""
         init = initial_weights(config.init, config.kind) if config.init is not None and not resume else None
         if init is not None and config.processing_scale is None:
             config.processing_scale = init.processing_scale
         self.config = config.resolved()
+        self.resume, self.progress = resume, progress
         self.run_dir = Path(self.config.run_dir)
         self.device = pick_device(self.config.device)
         # the architecture is settled before anything is written: a refused --density leaves no run folder
@@ -104,12 +121,9 @@ class _Session:
         recorded = state["architecture"] if state is not None else init.architecture if init is not None else None
         architecture = self.config.model_architecture(recorded, f"the run in {self.run_dir}" if resume else
                                                       "the --init model")
-        pairs = load_pairs(self.config.kind, self.config.pairs_dir, self.config.input, self.config.target,
-                           self.config.masks)
-        self.train_pairs, self.val_pairs = split_validation(pairs, self.config.val_frames)
-        self.run_dir.mkdir(parents=True, exist_ok=True)  # only once the pairs are known good: no stray run folders
-        self._record_run(pairs, resume)
-        self._log_handler = _attach_run_log(self.run_dir)
+        self.pairs = load_pairs(self.config.kind, self.config.pairs_dir, self.config.input, self.config.target,
+                                self.config.masks)
+        self.train_pairs, self.val_pairs = split_validation(self.pairs, self.config.val_frames)
         self.crop = crop_size(self.train_pairs, self.config.crop)
         torch.manual_seed(self.config.seed)
         self.rng = np.random.default_rng(self.config.seed)
@@ -124,7 +138,9 @@ class _Session:
         self.amp = self.device.type == "cuda"
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp)
         self.losses: list[tuple[int, float]] = []
+        self.errors: list[tuple[int, float]] = []  # the loss without its confidence term: the trend is read here
         self.validation: list[tuple[int, dict[str, float]]] = []
+        self.card_training: dict[str, Any] = {}  # what the model card's `training` section adds (export copies it)
         if state is not None:
             self._restore(state)
 
@@ -144,10 +160,10 @@ class _Session:
         progress = min(1.0, progress)
         return 0.05 + 0.95 * 0.5 * (1.0 + float(np.cos(np.pi * progress)))
 
-    def _record_run(self, pairs: list[Pair], resume: bool) -> None:
+    def _record_run(self, pairs: list[Pair]) -> None:
         record = {"pairs": [p.record for p in pairs], "validation_frames": [p.frame for p in self.val_pairs]}
         record_path = self.run_dir / PAIRS_RECORD_NAME
-        if resume:
+        if self.resume:
             earlier = json.loads(record_path.read_text()) if record_path.is_file() else None
             if earlier != record:
                 raise TrainingError(f"{record_path}: the training pairs changed since this run began (files or "
@@ -165,8 +181,8 @@ class _Session:
         torch.set_rng_state(state["torch_rng"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed_s"])
         self.losses = [(int(s), float(v)) for s, v in state["losses"]]
+        self.errors = [(int(s), float(v)) for s, v in state.get("errors", [])]  # absent in older checkpoints
         self.validation = [(int(s), dict(v)) for s, v in state["validation"]]
-        log.info("resuming %s at step %d", self.run_dir, self.step)
 
     def checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -177,35 +193,62 @@ class _Session:
             "optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict(),
             "scaler": self.scaler.state_dict(), "numpy_rng": self.rng.bit_generator.state,
             "torch_rng": torch.get_rng_state(), "losses": self.losses, "validation": self.validation,
+            "errors": self.errors, "card_training": self.card_training,
         }
 
     def run(self) -> Path:
-        try:
-            with reuse_freed_memory():
-                self._loop()
-            self._finish()
-            return self._export()
-        finally:
-            package_logger = logging.getLogger("chromaluma")
-            package_logger.removeHandler(self._log_handler)
-            package_logger.setLevel(self._log_handler.previous_level)  # type: ignore[attr-defined]
-            self._log_handler.close()
+        self.run_dir.mkdir(parents=True, exist_ok=True)  # only once the pairs are known good: no stray run folders
+        with _run_log(self.run_dir):
+            self._record_run(self.pairs)
+            self._announce()
+            try:
+                with reuse_freed_memory():
+                    self._loop()
+                self._finish()
+                return self._export()
+            except KeyboardInterrupt:
+                kept = checkpoint_paths(self.run_dir)
+                log.error("training interrupted at step %d; %s; nothing is half-written. Continue with `chromaluma "
+                          "train --resume %s`", self.step, f"checkpoint {kept[-1].name} is kept" if kept else
+                          "no checkpoint was finished yet", self.run_dir)
+                raise
+
+    def _announce(self) -> None:
+        """One line each for what the run decided on the user's behalf and what they may want to change."""
+        if self.resume:
+            log.info("resuming %s at step %d", self.run_dir, self.step)
+        if not self.val_pairs:
+            why = (f"--val-frames {self.config.val_frames}" if self.config.val_frames is not None else
+                   f"only {len(self.pairs)} pairs, fewer than {MIN_PAIRS_FOR_VALIDATION}: each is needed for training")
+            log.info("validation: no frames held out (%s); progress is judged on the training error and the "
+                     "previews. Give --val-frames 1 to hold one out.", why)
+        if self.crop < self.config.crop:
+            log.warning("--crop %d: larger than the smallest training frame; crops are %d px (its shorter edge). "
+                        "Give --crop %d or less to silence this.", self.config.crop, self.crop, self.crop)
+        if self.config.kind == "chroma" and self.density == "keep":
+            gap = density_gap(self.train_pairs)
+            if gap > DENSITY_GAP_NOTE:
+                log.warning("density: the references are %.0f %% of full scale lighter or darker than the scans on "
+                            "average, and density keep leaves the scans' lightness in the result. Grade the scans' "
+                            "density first, or train a new model with --density smooth.", 100 * gap)
 
     def _loop(self) -> None:
         config = self.config
         val_every = config.val_every or config.preview_every
         deadline = None if config.minutes is None else config.minutes * 60.0
-        bar = tqdm(total=config.steps, initial=self.step, unit="step", desc=f"train {config.kind}", dynamic_ncols=True)
+        bar = tqdm(total=config.steps, initial=self.step, unit="step", desc=f"train {config.kind}", dynamic_ncols=True,
+                   disable=not self.progress)
         started = time.monotonic() - self.elapsed
         try:
             first = self.step
             while (config.steps is None or self.step < config.steps) and (
                     deadline is None or self.step == first or time.monotonic() - started < deadline):
-                loss = self._train_step()
+                loss, error = self._train_step()
                 self.step += 1
                 self.elapsed = time.monotonic() - started
                 self.schedule.step()  # after the clock is read: a --minutes run decays by its time spent
                 self.losses.append((self.step, loss))
+                self.errors.append((self.step, error))
                 if self.step % val_every == 0 and self.val_pairs:
                     self._validate()
                 if self.step == 1 or self.step % config.preview_every == 0:
@@ -226,17 +269,18 @@ class _Session:
             fields["left"] = time.strftime("%M:%S", time.gmtime(max(0.0, deadline - self.elapsed)))
         return fields
 
-    def _train_step(self) -> float:
+    def _train_step(self) -> tuple[float, float]:
+        """One optimizer step; returns (loss, training error)."""
         self.model.train()
         scan, reference, valid = (t.to(self.device) for t in
                                   sample_batch(self.train_pairs, self.crop, self.config.batch, self.rng))
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
-            loss = objective.training_loss(self.config.kind, self.model, scan, reference, valid)
+            loss, error = objective.training_terms(self.config.kind, self.model, scan, reference, valid)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
-        return float(loss.detach())
+        return float(loss.detach()), float(error)
 
     def _validate(self) -> dict[str, float]:
         self.model.eval()
@@ -260,13 +304,39 @@ class _Session:
             self._validate()
         if self.step % self.config.preview_every != 0 and self.step != 1:
             self._preview()
-        save_checkpoint(self.run_dir, self.step, self.checkpoint_state())
         name = objective.headline(self.config.kind, self.density)
+        advice = self._judge_trend(name)
+        save_checkpoint(self.run_dir, self.step, self.checkpoint_state())
         write_loss_curve(self.run_dir / "loss_curve.png", self.losses,
                          [(s, v[name]) for s, v in self.validation], name)
         final = self.validation[-1][1] if self.validation else {}
         log.info("trained %d steps in %.0f s%s", self.step, self.elapsed,
                  "".join(f", {k} {v:.3g}" for k, v in final.items()))
+        if advice:
+            log.warning("%s", advice)
+
+    def _judge_trend(self, headline: str) -> str:
+        """Record in `card_training` whether the run stopped while still improving, or too short to say; returns
+        the WARNING text for either ("" when the run has settled)."""
+        trend = run_trend(self.errors, self.validation, headline)
+        short = self.step < SHORT_RUN_STEPS
+        self.card_training = {
+            "stopped_while_improving": None if trend is None else trend.still_improving,
+            "trend": trend.record() if trend is not None else f"too few steps to judge (fewer than {MIN_STEPS})",
+            "short_run": short}
+        more = (f"--steps {max(3 * self.step, DEFAULT_STEPS)}" if self.config.steps is not None
+                and self.step >= self.config.steps else f"--minutes {3 * (self.config.minutes or 1):g}")
+        hint = f"continue with `chromaluma train --resume {self.run_dir} {more}`"
+        if trend is not None and trend.still_improving:
+            what = "validation" if trend.measure.startswith("validation") else "training error"
+            return f"trained {self.step} steps; {what} still falling ({trend.describe()}); {hint}"
+        if trend is None:
+            return (f"trained {self.step} steps: too few to tell whether the model has learnt what the pairs hold; "
+                    f"{hint}")
+        if short:
+            return (f"trained {self.step} steps, fewer than {SHORT_RUN_STEPS}: models go on improving well past that "
+                    f"({DEFAULT_STEPS} steps by default) even where the {trend.measure} has levelled off; {hint}")
+        return ""
 
     def _export(self) -> Path:
         if not self.config.export:
@@ -283,12 +353,20 @@ class _Session:
         return out
 
 
-def _attach_run_log(run_dir: Path) -> logging.Handler:
+@contextlib.contextmanager
+def _run_log(run_dir: Path) -> Iterator[None]:
+    """The run's `train.log` on the `chromaluma` logger (at INFO at least) while the block runs; the logger's
+    handlers and level are exactly as before afterwards, however the block ends."""
     handler = logging.FileHandler(run_dir / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     package_logger = logging.getLogger("chromaluma")
+    previous_level = package_logger.level
     package_logger.addHandler(handler)
-    handler.previous_level = package_logger.level  # type: ignore[attr-defined]
-    if package_logger.level == logging.NOTSET or package_logger.level > logging.INFO:
-        package_logger.setLevel(logging.INFO)
-    return handler
+    try:
+        if previous_level == logging.NOTSET or previous_level > logging.INFO:
+            package_logger.setLevel(logging.INFO)
+        yield
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(previous_level)
+        handler.close()

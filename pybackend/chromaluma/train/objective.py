@@ -48,6 +48,13 @@ def training_loss(kind: str, model: nn.Module, scan: torch.Tensor, reference: to
     Chroma models are measured on their luma and colour-difference planes (`restored_planes`), the same error
     as :func:`pixel_error` on their RGBA output at a lower cost; the other kinds on their output.
     """
+    return training_terms(kind, model, scan, reference, valid)[0]
+
+
+def training_terms(kind: str, model: nn.Module, scan: torch.Tensor, reference: torch.Tensor, valid: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`training_loss` and, detached, its masked mean error alone: never negative (the NLL term can be), so
+    it is what a run's trend is read from."""
     if isinstance(model, ChromaModel):
         planes = RestoredPlanes(*(plane.float() for plane in model.restored_planes(scan)))  # fp32 under CUDA AMP
         error = chroma_plane_error(planes.luma, planes.cb, planes.cr, reference, density_of(model))
@@ -58,7 +65,7 @@ def training_loss(kind: str, model: nn.Module, scan: torch.Tensor, reference: to
         log_sigma_full = model.upsample(log_sigma.float(), scan)[..., 0]
     nll = error.detach() * torch.exp(-log_sigma_full) + log_sigma_full + math.log(2.0)
     weight = valid.sum().clamp(min=1.0)
-    return ((error + CONFIDENCE_WEIGHT * nll) * valid).sum() / weight
+    return ((error + CONFIDENCE_WEIGHT * nll) * valid).sum() / weight, (error.detach() * valid).sum() / weight
 
 
 def chroma_plane_error(luma: torch.Tensor, cb: torch.Tensor, cr: torch.Tensor, reference: torch.Tensor,

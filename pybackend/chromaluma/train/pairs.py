@@ -17,11 +17,16 @@ import numpy as np
 from chromaluma.contract import file_sha256
 from chromaluma.errors import PairMismatchError, SequenceError
 from chromaluma.io import Shot, open_shot, read_frame, to_rgba
+from chromaluma.models.colour import LUMA_WEIGHTS
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
 PAIRS_FORMAT_VERSIONS = frozenset({1})
+MIN_PAIRS_FOR_VALIDATION = 8
+# Lightness differences are averaged over blocks this wide before they are compared, so grain and small
+# misregistration do not count as a density difference.
+DENSITY_BLOCK_PX = 16
 
 
 @dataclass
@@ -173,10 +178,17 @@ def _is_greyscale(frame: np.ndarray) -> bool:
     return bool(spread < 1e-6)
 
 
+def default_validation_frames(count: int) -> int:
+    """How many of `count` pairs are held out when --val-frames is not given: 10 %, none below
+    MIN_PAIRS_FOR_VALIDATION (with a handful of keyframes, each one held out is a large part of what there is to
+    learn from)."""
+    return 0 if count < MIN_PAIRS_FOR_VALIDATION else max(1, round(count / 10))
+
+
 def split_validation(pairs: list[Pair], val_frames: int | None) -> tuple[list[Pair], list[Pair]]:
-    """Hold out `val_frames` pairs spread evenly through the list (default: 10 %, none below 3 pairs)."""
+    """Hold out `val_frames` pairs spread evenly through the list (default: `default_validation_frames`)."""
     count = len(pairs)
-    wanted = val_frames if val_frames is not None else (0 if count < 3 else max(1, round(count / 10)))
+    wanted = val_frames if val_frames is not None else default_validation_frames(count)
     if wanted < 0 or wanted >= count:
         raise PairMismatchError(f"--val-frames {wanted}: with {count} pairs at most {count - 1} can be held out "
                                 "(at least one must remain for training).")
@@ -184,3 +196,24 @@ def split_validation(pairs: list[Pair], val_frames: int | None) -> tuple[list[Pa
         return pairs, []
     held = {int(i) for i in np.round(np.linspace(0, count - 1, wanted + 2)[1:-1])}
     return [p for i, p in enumerate(pairs) if i not in held], [p for i, p in enumerate(pairs) if i in held]
+
+
+def density_gap(pairs: list[Pair]) -> float:
+    """How far the scans' density (lightness) lies from the references': the mean absolute difference of Rec.709
+    luma, reference − scan, averaged over DENSITY_BLOCK_PX blocks that are at least half valid, then over pairs
+    (0 when no block is valid). On a 0–1 scale: 0.05 means the reference is on average 5 % of full scale lighter
+    or darker than the scan, which a chroma model with density keep leaves as it is."""
+    weights = np.asarray(LUMA_WEIGHTS, dtype=np.float32)
+    gaps = []
+    for pair in pairs:
+        height, width = (n - n % DENSITY_BLOCK_PX for n in pair.valid.shape)
+        if height == 0 or width == 0:
+            continue
+        difference = (pair.reference @ weights - pair.scan[..., :3] @ weights) * pair.valid
+        blocks = (height // DENSITY_BLOCK_PX, DENSITY_BLOCK_PX, width // DENSITY_BLOCK_PX, DENSITY_BLOCK_PX)
+        sums = difference[:height, :width].reshape(blocks).sum(axis=(1, 3))
+        counts = pair.valid[:height, :width].reshape(blocks).sum(axis=(1, 3))
+        used = counts >= DENSITY_BLOCK_PX ** 2 / 2
+        if used.any():
+            gaps.append(float(np.abs(sums[used] / counts[used]).mean()))
+    return float(np.mean(gaps)) if gaps else 0.0
