@@ -8,17 +8,17 @@ after warm-up. Frames are small (64×48) so the soak stays within about a minute
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from chromaluma import api
-from chromaluma.benchmarks.plugin import PluginBuild, find_build, ofx_render
+from chromaluma.benchmarks.plugin import PluginBuild, ofx_render
 from chromaluma.benchmarks.soak import memory_growth_mib, run_soak
 from chromaluma.io.frames import FrameFormat, read_frame, write_frame
 from model_fixtures import chroma_conv_model, luma_conv_model
+from test_plugin import plugin_build
 
 HEIGHT, WIDTH = 48, 64
 FRAMES = 200
@@ -31,13 +31,7 @@ GROWTH_BOUND_MIB = 16.0
 
 @pytest.fixture(scope="module")
 def build() -> PluginBuild:
-    found = find_build()
-    if found is None:
-        message = "ofx-render and Chromaluma.ofx.bundle are not built: run `make build` (or set CHROMALUMA_BUILD_DIR)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return found
+    return plugin_build()
 
 
 def write_shot(folder: Path, frames: int, seed: int = 7) -> tuple[Path, list[np.ndarray]]:

@@ -409,9 +409,7 @@ def test_16k_wide_frame_in_tiles_equals_the_whole_render(models):
     np.testing.assert_allclose(tiled, whole, atol=2e-6)
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("CHROMALUMA_16K") != "1", reason="16K×16K render: 2 GiB of frames, minutes of CPU; "
-                    "set CHROMALUMA_16K=1 to run it")
+@pytest.mark.slow  # 2 GiB of frames and minutes of CPU: still run by `make test` and CI
 def test_16k_square_render_keeps_memory_to_a_strip(models):
     """16384×16384 uint8 RGBA (1 GiB each for src and dst): automatic tiling holds one strip of 1024 rows across the
     width (float32 RGBA, 256 MiB) plus its finishing buffers, never a float copy of the frame (4 GiB)."""
