@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from chromaluma.contract import read_model_contract
 from chromaluma.errors import ChromalumaError
 from chromaluma.models import DEFAULT_PROCESSING_SCALE
 from chromaluma.models.blocks import grid_factor
@@ -97,7 +98,9 @@ class ChromalumaTrainer:
             out = Path(train(config))
         except ChromalumaError as exc:
             raise TrainingUnavailable(f"training failed: {exc}") from exc
-        note = f"trained {time.perf_counter() - started:.0f} s on {len(list((pairs / 'scan').iterdir()))} pairs"
+        steps = read_model_contract(out).card.get("training", {}).get("parameters", {}).get("steps_done")
+        note = (f"trained {time.perf_counter() - started:.0f} s ({steps} steps) on "
+                f"{len(list((pairs / 'scan').iterdir()))} pairs")
         if density == "smooth":
             note += f", density band-limited to {band_limit_px(grid_factor(DEFAULT_PROCESSING_SCALE[kind]))} px"
         log.info("quality: %s model %s (%s)", kind, out.name, note)
