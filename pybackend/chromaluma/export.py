@@ -72,8 +72,7 @@ def export_model(model: nn.Module, out_path: Path, colorspace: str, card: dict[s
 def export_run(run_dir: Path, out_path: Path) -> Path:
     """Export a run folder's newest checkpoint with its model card; returns `out_path`."""
     from chromaluma.train.checkpoint import load_latest
-    from chromaluma.train.config import TrainConfig
-    from chromaluma.train.loop import CONFIG_NAME, PAIRS_RECORD_NAME
+    from chromaluma.train.config import CONFIG_NAME, PAIRS_RECORD_NAME, TrainConfig
 
     run_dir = Path(run_dir)
     config_path, pairs_path = run_dir / CONFIG_NAME, run_dir / PAIRS_RECORD_NAME

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from chromaluma.baselines import REC709, with_luma
-from chromaluma.benchmarks.quality import ShotPairs
 from chromaluma.benchmarks.quality_diagnosis import compared_restorations, diagnose, main, markdown
+from chromaluma.benchmarks.quality_plan import ShotPairs
 
 WIDTH, HEIGHT, FRAMES, HELD_OUT, EDGE = 96, 48, 4, 1, 16
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chromaluma.benchmarks.quality import Scores
+from chromaluma.benchmarks.quality_plan import Scores
 from chromaluma.benchmarks.quality_report import goal_verdict
 
 

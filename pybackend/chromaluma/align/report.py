@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from chromaluma.align.reference_frames import aligned_reference
 from chromaluma.contract import LUMA_WEIGHTS
 from chromaluma.io import FrameFormat, write_frame
 
@@ -51,8 +52,6 @@ def sheet_row(scan: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> np.n
 
 def write_contact_sheet(alignment: Alignment, path: Path) -> None:
     """A few pairs spread over the alignment, one row each."""
-    from chromaluma.align.pairs_folder import aligned_reference
-
     pairs = alignment.pairs
     chosen = [pairs[i] for i in sorted({round(k) for k in np.linspace(0, len(pairs) - 1, min(SHEET_ROWS, len(pairs)))})]
     rows = []

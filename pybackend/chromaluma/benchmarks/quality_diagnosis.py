@@ -40,7 +40,7 @@ from chromaluma.benchmarks import markdown_table
 from chromaluma.metrics import delta_e2000
 
 if TYPE_CHECKING:
-    from chromaluma.benchmarks.quality import ShotPairs
+    from chromaluma.benchmarks.quality_plan import ShotPairs
 
 EDGE_PX = 64  # width of the outer columns scored apart, in scan pixels
 CAST_SIGMA_PX = 8.0  # Gaussian σ, in scan pixels, over which the colour difference is blurred to keep its cast

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from chromaluma.benchmarks import BenchSection, markdown_table
 
 if TYPE_CHECKING:
-    from chromaluma.benchmarks.quality import QualityPlan, Scores
+    from chromaluma.benchmarks.quality_plan import QualityPlan, Scores
 
 GOAL_DELTA_E = 2.0
 GOAL_RATIO = 2.0

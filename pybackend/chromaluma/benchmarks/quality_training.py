@@ -27,7 +27,7 @@ from chromaluma.models.density import band_limit_px
 from chromaluma.synth.pairs import write_pairs
 
 if TYPE_CHECKING:
-    from chromaluma.benchmarks.quality import ShotPairs
+    from chromaluma.benchmarks.quality_plan import ShotPairs
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,11 @@ import logging
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from chromaluma.commands.bench import AreaResult
+from chromaluma.benchmarks import BenchSection
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +23,25 @@ TITLE = "# Chromaluma benchmarks"
 PRODUCED = "_Produced {stamp} by `{command}`{quick}._"
 _PRODUCED_LINE = re.compile(r"^_Produced .* by `.*`.*\._$")
 _GENERATED_LINE = re.compile(r"^Generated (?P<stamp>.+?) by `(?P<command>[^`]*)`")
+# The areas, in report order: each a module chromaluma.benchmarks.<area> with run(workdir, quick).
+AREAS = ("training", "inference", "plugin", "alignment", "quality", "soak")
+NO_GPU = "not measured: no CUDA GPU on this machine"
+
+
+@dataclass
+class AreaResult:
+    """What one area gave: its sections, or why it gave none (missing module, or an error and its traceback)."""
+
+    area: str
+    sections: list[BenchSection] = field(default_factory=list)
+    status: str = "ok"  # ok | missing | failed
+    error: str = ""
+    seconds: float = 0.0
+
+
+def timestamp() -> str:
+    """Now, as reports stamp their runs (UTC, to the minute)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @dataclass
@@ -63,8 +81,6 @@ def earlier_areas(text: str, areas: Sequence[str]) -> dict[str, EarlierArea]:
 def render_markdown(results: Sequence[AreaResult], command: str, quick: bool, machine: dict[str, str],
                     report_dir: Path, earlier: str = "") -> str:
     """The report of `results`; areas not in `results` are kept from the `earlier` report's text, if it has them."""
-    from chromaluma.commands.bench import AREAS, NO_GPU, timestamp
-
     stamp = timestamp()
     ran = {result.area for result in results}
     kept = {area: part for area, part in earlier_areas(earlier, AREAS).items() if area not in ran}

@@ -25,31 +25,17 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from chromaluma.benchmarks import BenchSection
+from chromaluma.benchmarks.report import AREAS, NO_GPU, AreaResult, timestamp
 from chromaluma.errors import ParameterError
 from chromaluma.io.atomic import replace_atomically, write_json_atomically, write_text_atomically
 
 HELP = "run the speed and quality benchmarks and write BENCHMARKS.md (tables, plots, machine, versions)"
-AREAS = ("training", "inference", "plugin", "alignment", "quality", "soak")
-NO_GPU = "not measured: no CUDA GPU on this machine"
 log = logging.getLogger(__name__)
 
 AreaRunner = Callable[[Path, bool], list[BenchSection]]
-
-
-@dataclass
-class AreaResult:
-    """What one area gave: its sections, or why it gave none (missing module, or an error and its traceback)."""
-
-    area: str
-    sections: list[BenchSection] = field(default_factory=list)
-    status: str = "ok"  # ok | missing | failed
-    error: str = ""
-    seconds: float = 0.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -237,7 +223,3 @@ def _git_commit() -> str:
     except OSError:
         return "unknown"
     return done.stdout.strip() + (" (uncommitted changes)" if dirty.stdout.strip() else "") or "unknown"
-
-
-def timestamp() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -12,6 +12,10 @@ from chromaluma.errors import ParameterError
 from chromaluma.models import DEFAULT_PROCESSING_SCALE, DENSITY_MODES
 
 DEFAULT_STEPS = 2000
+# The run folder's records (chromaluma.train.loop writes them; export reads them).
+CONFIG_NAME = "config.json"
+PAIRS_RECORD_NAME = "pairs.json"
+MODEL_NAME = "model.onnx"
 # A new chroma model corrects density (band-limited, the scan's grain and detail kept): a scan usually comes faded
 # lighter as well as off-colour, and keeping its density leaves that in every frame. Models and cards without a
 # density of their own (made before it existed) keep the scan's luma: `build_model`'s default, never this one.

@@ -34,7 +34,7 @@ from chromaluma.io.atomic import replace_atomically, write_text_atomically
 from chromaluma.models import architecture_of, band_limit_px, build_model
 from chromaluma.train import objective
 from chromaluma.train.checkpoint import checkpoint_paths, load_latest, save_checkpoint
-from chromaluma.train.config import DEFAULT_STEPS, TrainConfig
+from chromaluma.train.config import CONFIG_NAME, DEFAULT_STEPS, MODEL_NAME, PAIRS_RECORD_NAME, TrainConfig
 from chromaluma.train.crops import crop_size, sample_batch
 from chromaluma.train.host_memory import reuse_freed_memory
 from chromaluma.train.initial import initial_weights
@@ -44,9 +44,6 @@ from chromaluma.train.trend import MIN_STEPS, run_trend
 
 log = logging.getLogger(__name__)
 
-CONFIG_NAME = "config.json"
-PAIRS_RECORD_NAME = "pairs.json"
-MODEL_NAME = "model.onnx"
 PREVIEW_FRAMES = 3
 # A density (lightness) difference between scans and references above this (0–1 scale, see `density_gap`) is
 # one that density keep leaves in the result for everyone to see: about 3 ΔE2000 in the mid-tones.
