@@ -1,4 +1,4 @@
-"""`chromaluma apply` / chromaluma.apply_shot.render_shot: sequences and video, safety rules, render logs, farms."""
+"""`chromaluma apply` / chromaluma.backend.apply_shot.render_shot: sequences and video, safety rules, render logs, farms."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from chromaluma import contract
-from chromaluma.apply_shot import RenderRequest, render_shot
+from chromaluma.backend.apply_shot import RenderRequest, render_shot
 from chromaluma.cli import main
 from chromaluma.errors import ParameterError
 from chromaluma.io import FrameFormat, read_frame, write_frame

@@ -125,7 +125,7 @@ def test_a_writer_that_reports_success_but_wrote_nothing_is_caught(tmp_path, mon
 
 
 def test_render_log_on_a_full_disk_keeps_its_last_state_and_names_the_frame(tmp_path, model, monkeypatch, caplog):
-    from chromaluma import render_log
+    from chromaluma.backend import render_log
 
     scan = _scan(tmp_path / "scan")
     out = tmp_path / "restored"

@@ -55,7 +55,8 @@ WORKER = r"""
 import json, resource, sys, traceback
 resource.setrlimit(resource.RLIMIT_AS, (int(sys.argv[1]), int(sys.argv[1])))
 import numpy as np
-from chromaluma import api, session
+from chromaluma import api
+from chromaluma.backend import session
 from chromaluma.errors import ChromalumaError
 from chromaluma.io.frames import read_frame
 

@@ -18,12 +18,13 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from chromaluma import api, cli, contract, pixels, session
+from chromaluma import api, cli, contract
+from chromaluma.backend import pixels, session
+from chromaluma.backend.session import InferenceError
 from chromaluma.card import VALIDATION_LABEL, describe_card, summary_line
 from chromaluma.errors import ChromalumaError, ModelFormatError
 from chromaluma.io import FrameFormat, write_frame
 from chromaluma.reference_structure import held_out_agreement, structure_agreement
-from chromaluma.session import InferenceError
 from model_fixtures import GAIN, model_card, pointwise_expected, pointwise_graph, pointwise_model
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""chromaluma.session: validation on load, the hash and session caches, threads, provider fallback."""
+"""chromaluma.backend.session: validation on load, the hash and session caches, threads, provider fallback."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import onnx.helper as oh
 import pytest
 from onnx import TensorProto
 
-from chromaluma import api, contract, session
+from chromaluma import api, contract
+from chromaluma.backend import session
 from chromaluma.errors import ChromalumaError, ModelFormatError, ModelNotFoundError
 from model_fixtures import luma_conv_model, pointwise_graph, pointwise_model, save_with_metadata
 

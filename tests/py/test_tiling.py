@@ -1,4 +1,4 @@
-"""chromaluma.tiling and tiled rendering: geometry, seamless equality with the untiled result, bounded memory."""
+"""chromaluma.backend.tiling and tiled rendering: geometry, seamless equality with the untiled result, bounded memory."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chromaluma import api, tiling
+from chromaluma import api
+from chromaluma.backend import tiling
 from chromaluma.errors import ParameterError
 from model_fixtures import chroma_conv_model, pointwise_model
 

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from chromaluma import api
+from chromaluma.backend.session import CUDA, load_session
 from chromaluma.benchmarks import BenchSection, markdown_table
-from chromaluma.session import CUDA, load_session
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def benchmark_models(folder: Path) -> dict[str, Path]:
     import torch
 
     from chromaluma import export, models
-    from chromaluma.render_log import software_versions, utc_now
+    from chromaluma.backend.render_log import software_versions, utc_now
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = {}

@@ -104,8 +104,8 @@ def _time_process(model: Path, frames: list[Path], rounds: int = 1) -> tuple[lis
     Returns (process ms, raw ORT ms) per frame; raw ORT runs on the session process() uses, on a prepared tensor.
     """
     from chromaluma import api
+    from chromaluma.backend.session import load_session
     from chromaluma.io.frames import read_frame
-    from chromaluma.session import load_session
 
     params = {"model": str(model), **PLUGIN_PARAMS}
     session = load_session(model, "auto").session

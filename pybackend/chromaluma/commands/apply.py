@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from chromaluma.apply_shot import RenderRequest, render_shot
+from chromaluma.backend.apply_shot import RenderRequest, render_shot
+from chromaluma.backend.session import DEVICES
 from chromaluma.io.sequence import parse_frame_range
-from chromaluma.session import DEVICES
 
 HELP = "apply a model to a shot (image sequence or video) and write restored frames plus a render log"
 

@@ -12,7 +12,7 @@ log whose `frames` list names exactly the frames that were verified and renamed 
 rename happened just before the kill is missing from the list and is rendered again by `--resume`). The
 rewrite costs a few hundred bytes per frame listed, small beside the frames themselves. A log left at
 `rendering` records `pid` and `host`: on the same host a dead pid means the render was killed, a live one that
-it is still running (see :mod:`chromaluma.render_resume`).
+it is still running (see :mod:`chromaluma.backend.render_resume`).
 """
 
 from __future__ import annotations

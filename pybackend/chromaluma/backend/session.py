@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from chromaluma import contract, mirror
+from chromaluma import contract
+from chromaluma.backend import mirror
 from chromaluma.card import summary_line
 from chromaluma.errors import ChromalumaError, ModelFormatError, ModelNotFoundError, ParameterError
 
@@ -48,7 +49,7 @@ class ModelSession:
     """One loaded model: its validated contract, its ORT session and the provider it really runs on.
 
     `mirrored` is the same model with its convolution kernels flipped along their height, for input rows in an
-    OFX host's stored (bottom-up) order, or None (:mod:`chromaluma.mirror`; verified at load). `alpha_exact`: the
+    OFX host's stored (bottom-up) order, or None (:mod:`chromaluma.backend.mirror`; verified at load). `alpha_exact`: the
     model's restored alpha was verified at load to be its input alpha, bit for bit, so its output may be written
     straight into a host frame.
     """

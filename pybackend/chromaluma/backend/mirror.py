@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from chromaluma import contract
-from chromaluma.tiling import scale_factor
+from chromaluma.backend.tiling import scale_factor
 
 log = logging.getLogger(__name__)
 

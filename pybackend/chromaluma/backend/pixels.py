@@ -17,9 +17,9 @@ from typing import TypeVar
 
 import numpy as np
 
+from chromaluma.backend.tiling import Span
 from chromaluma.errors import PixelLayoutError
 from chromaluma.integer_samples import to_integer_samples
-from chromaluma.tiling import Span
 
 SAMPLE_TYPES = (np.dtype(np.float32), np.dtype(np.uint16), np.dtype(np.uint8))
 OUTPUT_MODES = ("restored", "confidence", "difference")

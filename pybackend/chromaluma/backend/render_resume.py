@@ -22,7 +22,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-from chromaluma import contract, render_log
+from chromaluma import contract
+from chromaluma.backend import render_log
 from chromaluma.errors import ParameterError
 from chromaluma.io.atomic import stale_partials
 

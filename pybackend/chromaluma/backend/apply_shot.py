@@ -3,8 +3,8 @@
 :func:`render_shot` is what `chromaluma apply` runs and what scripts (the demo) call. It checks everything it
 can before the first frame is rendered: the model, the frame range, that the output is not the input folder and
 can be written, and that no output (frames, confidence frames, render log) exists unless `overwrite` or
-`resume` (:mod:`chromaluma.render_resume`). Each frame is written atomically and verified; the render log
-(:mod:`chromaluma.render_log`) records model hash, parameters, frames with input and output hashes, software
+`resume` (:mod:`chromaluma.backend.render_resume`). Each frame is written atomically and verified; the render log
+(:mod:`chromaluma.backend.render_log`) records model hash, parameters, frames with input and output hashes, software
 versions, provider and times, and is rewritten after every frame.
 
 Failures: an input frame that cannot be read is recorded in the log as failed and the other frames are still
@@ -31,13 +31,14 @@ from typing import Any
 
 import numpy as np
 
-from chromaluma import api, contract, render_log
+from chromaluma import contract
+from chromaluma.backend import render_log, restore
+from chromaluma.backend.render_resume import prepare_folder
+from chromaluma.backend.session import load_session, request_warnings
 from chromaluma.errors import ChromalumaError, FrameReadError, FrameWriteError, ParameterError
 from chromaluma.io.atomic import describe_os_error, stale_partials
 from chromaluma.io.frames import FrameFormat, to_rgba, write_frame
 from chromaluma.io.sequence import IMAGE_EXTENSIONS, Shot, open_shot
-from chromaluma.render_resume import prepare_folder
-from chromaluma.session import load_session, request_warnings
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ class _FramePlan:
 def render_shot(request: RenderRequest) -> RenderResult:
     """Render `request.source` through `request.model` into `request.output`; returns what was written."""
     params = _base_params(request)
-    api.read_settings(params)  # parameter errors before any file is opened
+    restore.read_settings(params)  # parameter errors before any file is opened
     if request.resume and request.overwrite:
         raise ParameterError("--resume with --overwrite: choose one. --resume keeps the finished frames, "
                              "--overwrite renders every frame again.")
@@ -303,7 +304,7 @@ def _render_frame(shot: Shot, step: _FramePlan, out_format: FrameFormat, params:
     dst = np.empty_like(src)
     confidence = np.empty(src.shape[:2], np.float32) if step.confidence is not None else None
     report: dict[str, Any] = {}
-    api.process_frame(src, dst, {**params, "report": report}, confidence=confidence)
+    restore.process_frame(src, dst, {**params, "report": report}, confidence=confidence)
     write_frame(step.output, dst, out_format)
     if step.confidence is not None and confidence is not None:
         write_frame(step.confidence, confidence[:, :, np.newaxis], CONFIDENCE_FORMAT)
@@ -314,7 +315,7 @@ def _render_frame(shot: Shot, step: _FramePlan, out_format: FrameFormat, params:
 
 
 def _host_layout(pixels: np.ndarray) -> np.ndarray:
-    """Frames as read (1–4 channels) → RGB or RGBA float32, the layouts api.process takes."""
+    """Frames as read (1–4 channels) → RGB or RGBA float32, the layouts restore.process takes."""
     channels = pixels.shape[2]
     if channels == 1:
         return np.repeat(pixels, 3, axis=2)

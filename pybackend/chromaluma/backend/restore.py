@@ -1,0 +1,421 @@
+"""Restoring one frame: `process(src, dst, params)` (docs/CONTRACT.md §1), which the OpenFX plug-in reaches
+through :mod:`chromaluma.api`, and `process_frame`, which also hands back the confidence (`chromaluma apply`).
+
+It knows nothing of OFX: it takes numpy views of host pixels, runs the model (whole region at once when it fits
+the tile size, else overlapping feathered tiles) and writes into `dst`. Everything it refuses is a
+:class:`ChromalumaError` subclass whose message names the parameter or file and the fix.
+
+Besides the keys §1.4 lists, `params` may carry `threads` (int, ONNX Runtime intra-op threads, 0 = ORT's
+choice). The report also gets `model_sha256`, `kind`, `colorspace`, `receptive_field`, `processing_scale`,
+`has_confidence` (what the plug-in needs for its region of interest and modelInfo), `nonfinite_pixels` and
+`pixel_path` (whether the host's memory was read and written in place, §1.1).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from chromaluma.backend import pixels, tiling
+from chromaluma.backend.session import DEVICES, InferenceError, ModelSession, load_session, request_warnings
+from chromaluma.errors import ChromalumaError, ParameterError, PixelLayoutError
+
+log = logging.getLogger(__name__)
+
+# report["pixel_path"] (docs/CONTRACT.md §1.4): how the host's pixels reached the model and came back
+ZERO_COPY = "zero-copy"  # the model read src's memory and ONNX Runtime wrote dst's memory: no copy either way
+ZERO_COPY_INPUT = "zero-copy input"  # the model read src's memory; its output was finished into dst
+COPIED = "copied"  # the model input was copied (and converted) out of src
+MAX_THREADS = 1024
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """`params` checked and typed (§1.4)."""
+
+    model: Path
+    mix: float = 1.0
+    device: str = "auto"
+    tile_size: int = 0
+    output_mode: str = "restored"
+    premultiplied: bool = True
+    window: tuple[int, int] = (0, 0)
+    frame_origin: tuple[int, int] = (0, 0)
+    threads: int = 0
+
+
+def read_settings(params: Any) -> RenderSettings:
+    """Validate `params`; raises ParameterError naming the key and the values it accepts."""
+    if not isinstance(params, dict):
+        raise ParameterError(f"params: expected a dict, got {type(params).__name__}.")
+    model = params.get("model")
+    if not isinstance(model, (str, Path)) or not str(model):
+        raise ParameterError("params['model']: the path of a .onnx model is required (modelFile / --model).")
+    if "\0" in str(model):  # the OS cannot open such a path; os.stat would raise ValueError, not a file error
+        raise ParameterError(f"params['model'] {str(model)!r}: a path cannot contain a NUL character; give the "
+                             "path of a .onnx model (modelFile / --model).")
+    mix = params.get("mix", 1.0)
+    if isinstance(mix, (bool, np.bool_)) or not isinstance(mix, (int, float, np.integer, np.floating)) \
+            or not 0.0 <= float(mix) <= 1.0:
+        raise ParameterError(f"mix {mix!r}: expected a number from 0 (original) to 1 (fully restored).")
+    premultiplied = params.get("premultiplied", True)
+    if not isinstance(premultiplied, (bool, np.bool_)):  # bool("false") is True: never guess from truthiness
+        raise ParameterError(f"premultiplied {premultiplied!r}: expected True (colour premultiplied by alpha, "
+                             "as the host states) or False (straight colour).")
+    device = params.get("device", "auto")
+    if device not in DEVICES:
+        raise ParameterError(f"device {device!r}: expected one of {', '.join(DEVICES)}.")
+    mode = params.get("output_mode", "restored")
+    if mode not in pixels.OUTPUT_MODES:
+        raise ParameterError(f"output_mode {mode!r}: expected one of {', '.join(pixels.OUTPUT_MODES)}.")
+    return RenderSettings(
+        model=Path(model), mix=float(mix), device=device, output_mode=mode,
+        tile_size=_non_negative_int(params, "tile_size"), threads=_thread_count(params),
+        premultiplied=bool(premultiplied),
+        window=_int_pair(params, "window", non_negative=True),
+        frame_origin=_int_pair(params, "frame_origin", non_negative=False),
+    )
+
+
+def process(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any]) -> None:
+    """Restore `src` into `dst` with params['model'] (docs/CONTRACT.md §1); `process(None, None, p)` only loads."""
+    process_frame(src, dst, params)
+
+
+def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any],
+                  confidence: np.ndarray | None = None) -> None:
+    """`process`, plus the model's confidence written into `confidence` (float32 (H, W) or (H, W, 1)) if given.
+
+    `chromaluma apply --confidence` uses this to get the restoration and its confidence from one model run.
+    Anything else going wrong inside Chromaluma still reaches the caller as a ChromalumaError with its message.
+    """
+    try:
+        _process_frame(src, dst, params, confidence)
+    except ChromalumaError:
+        raise
+    except MemoryError as exc:
+        raise InferenceError(f"{params.get('model') if isinstance(params, dict) else 'process'}: out of memory; set "
+                             "a smaller tile size (tile_size / --tile-size, e.g. 512) or close other work.") from exc
+    except Exception as exc:  # a Chromaluma bug: the host must still get a message, not a foreign exception type
+        log.exception("process failed unexpectedly")
+        model = params.get("model") if isinstance(params, dict) else None
+        raise ChromalumaError(f"{model or 'process'}: Chromaluma failed unexpectedly ({type(exc).__name__}: "
+                              f"{str(exc).strip()[:300]}). This is a bug: please report it with the log.") from exc
+
+
+def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any],
+                   confidence: np.ndarray | None) -> None:
+    settings = read_settings(params)
+    model = load_session(settings.model, settings.device, settings.threads)
+    warnings = request_warnings(settings.device, model)
+    report = params.get("report")
+    if isinstance(report, dict):
+        report.update(_describe(model, warnings))
+    if src is None and dst is None:
+        return
+    if src is None or dst is None:
+        raise PixelLayoutError("process: src and dst must both be arrays, or both None (describe the model only).")
+    source = pixels.check_view(src, "src", writable=False)
+    target = pixels.check_view(dst, "dst", writable=True)
+    _check_window(source, target, settings)
+    if settings.output_mode == "confidence" and not model.contract.has_confidence:
+        raise ParameterError(f"output_mode 'confidence': {settings.model} has no confidence output; "
+                             "choose 'restored' or 'difference', or use a model exported with confidence.")
+    mask = pixels.check_mask(params.get("mask"), target.shape[0], target.shape[1])
+    confidence_view = _check_confidence_view(confidence, target)
+    if np.may_share_memory(source, target):  # rendering in place: tiles must read the original, not our output
+        source = source.copy()
+    passed, pixel_path = _render_within_memory(model, source, target, settings, mask, confidence_view, warnings)
+    if passed:
+        note = f"{passed} pixel(s) with NaN/Inf in src were passed through unchanged (not fed to the model)."
+        log.warning("%s", note)
+        warnings.append(note)
+    if isinstance(report, dict):
+        report["warnings"] = warnings
+        report["nonfinite_pixels"] = passed
+        report["pixel_path"] = pixel_path
+
+
+def _describe(model: ModelSession, warnings: list[str]) -> dict[str, Any]:
+    card = model.contract
+    return {"provider": model.provider, "model_summary": model.summary, "warnings": warnings,
+            "model_sha256": model.sha256, "kind": card.kind, "colorspace": card.colorspace,
+            "receptive_field": card.receptive_field, "processing_scale": card.processing_scale,
+            "has_confidence": card.has_confidence, "nonfinite_pixels": 0}
+
+
+def _render(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: RenderSettings,
+            mask: np.ndarray | None, confidence: np.ndarray | None) -> tuple[int, str]:
+    """Plan tiles and render them; returns the count of non-finite pixels passed through and the pixel path."""
+    card = model.contract
+    context = card.receptive_field
+    factor = tiling.scale_factor(card.processing_scale)
+    feather = tiling.feather_width(context)
+    height, width = dst.shape[:2]
+    win_x, win_y = settings.window
+    origin_x, origin_y = settings.frame_origin
+    tile = _tile_edge(model, src, dst, settings)
+    rows = tiling.plan_axis(win_y, height, src.shape[0], origin_y, tile=tile, context=context, feather=feather,
+                            factor=factor)
+    cols = tiling.plan_axis(win_x, width, src.shape[1], origin_x, tile=tile, context=context, feather=feather,
+                            factor=factor)
+    job = _Job(model, src, dst, settings, mask, confidence)
+    if len(rows) == 1 and len(cols) == 1:
+        return job.render_whole(rows[0], cols[0])
+    return job.render_strips(rows, cols), COPIED
+
+
+def _tile_edge(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: RenderSettings) -> int:
+    """The tile edge `settings` asks for, or the automatic one for this region."""
+    context = model.contract.receptive_field
+    factor = tiling.scale_factor(model.contract.processing_scale)
+    slack = 2 * context + factor - 1  # context both sides + grid alignment: the most a whole-region input adds
+    return tiling.choose_tile_size(settings.tile_size, min(src.shape[0], dst.shape[0] + slack),
+                                   min(src.shape[1], dst.shape[1] + slack), context=context,
+                                   feather=tiling.feather_width(context), factor=factor)
+
+
+def _render_within_memory(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: RenderSettings,
+                          mask: np.ndarray | None, confidence: np.ndarray | None,
+                          warnings: list[str]) -> tuple[int, str]:
+    """:func:`_render`; when the device runs out of memory, again with tiles half the size down to the model's
+    smallest tile (each attempt rewrites all of dst from src), then an error that says what to free."""
+    card = model.contract
+    feather = tiling.feather_width(card.receptive_field)
+    smallest = tiling.minimum_tile(card.receptive_field, feather, tiling.scale_factor(card.processing_scale))
+    tile = _tile_edge(model, src, dst, settings)
+    while True:
+        try:
+            return _render(model, src, dst, replace(settings, tile_size=tile), mask, confidence)
+        except (MemoryError, InferenceError) as exc:
+            if not _out_of_memory(exc):
+                raise
+            if tile // 2 < smallest:
+                raise InferenceError(
+                    f"{settings.model}: out of memory on {model.provider} rendering a {dst.shape[1]}x{dst.shape[0]} "
+                    f"region, even in {tile}-pixel tiles. Free memory (other GPU work, other renders), or use "
+                    "device cpu.") from exc
+            note = (f"out of memory on {model.provider} in {tile}-pixel tiles; rendering in {tile // 2}-pixel tiles "
+                    f"(set tile_size / --tile-size to {tile // 2} or less to skip the failed try).")
+            log.warning("%s: %s", settings.model, note)
+            warnings.append(note)
+            tile //= 2
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` (or the ONNX Runtime error behind it) is a failed allocation, host or device."""
+    if isinstance(exc, MemoryError) or isinstance(exc.__cause__, MemoryError):
+        return True
+    text = f"{exc} {exc.__cause__ or ''}".lower()
+    return any(sign in text for sign in ("out of memory", "failed to allocate", "bad_alloc", "memoryallocation"))
+
+
+@dataclass
+class _Job:
+    """One `process` call's state: where pixels come from and go, and how they are finished."""
+
+    model: ModelSession
+    src: np.ndarray
+    dst: np.ndarray
+    settings: RenderSettings
+    mask: np.ndarray | None
+    confidence: np.ndarray | None
+    nonfinite: bool = False  # some tile so far held NaN/Inf
+    translucent: bool = False  # some tile so far had premultiplied colour with alpha != 1
+    opaque: bool = True  # every tile so far had alpha = the type's maximum everywhere (covers what is finished)
+
+    @property
+    def premultiplied(self) -> bool:
+        return self.settings.premultiplied and self.src.shape[2] == 4
+
+    @contextmanager
+    def _tile(self, row: tiling.Span, col: tiling.Span, *, borrow: bool) -> Iterator[pixels.TileInput]:
+        """One tile's model input: the host's own memory if `borrow` and it allows (pixels.borrowed_input), else a
+        pooled copy, handed back when the block ends (after the outputs are used: an output may share the input's
+        memory, ORT can run an Identity in place)."""
+        tile = None
+        if borrow:
+            factor = tiling.scale_factor(self.model.contract.processing_scale) if self.model.mirrored else 0
+            tile = pixels.borrowed_input(self.src, row, col, self.premultiplied, factor)
+        if tile is None:
+            tile = pixels.model_input(self.src, row, col, self.premultiplied)
+        self.nonfinite |= tile.nonfinite
+        self.translucent |= tile.premultiplied
+        self.opaque &= tile.opaque
+        try:
+            yield tile
+        finally:
+            pixels.release(tile)
+
+    def _run(self, tile: pixels.TileInput) -> tuple[np.ndarray, np.ndarray | None]:
+        """The model's outputs for `tile`, rows top-down, never sharing host memory (finish may write into them)."""
+        restored, confidence = self.model.run(tile.tensor, mirrored=tile.mirrored)
+        if tile.borrowed:
+            restored, confidence = _own(restored, tile.tensor), _own(confidence, tile.tensor)
+        if tile.mirrored:  # rows came out in stored (bottom-up) order, like they went in
+            restored, confidence = restored[:, ::-1], None if confidence is None else confidence[:, ::-1]
+        return restored, confidence
+
+    def render_whole(self, row: tiling.Span, col: tiling.Span) -> tuple[int, str]:
+        """The region fits one tile: one model run, its output written by ONNX Runtime straight into dst where
+        :meth:`_direct_target` allows, else finished from the model's output. Returns (passed, pixel path)."""
+        top, left = row.out_start - row.in_start, col.out_start - col.in_start
+        inside = (0, slice(top, top + row.out_len), slice(left, left + col.out_len))
+        with self._tile(row, col, borrow=True) as tile:
+            target = self._direct_target(row, col, tile)
+            if target is not None:
+                self._run_into(tile, target)
+                return 0, ZERO_COPY
+            restored, confidence = self._run(tile)
+            conf = None if confidence is None else confidence[inside]
+            passed = self.finish((row.out_start, row.out_stop), (col.out_start, col.out_stop), restored[inside], conf)
+            return passed, ZERO_COPY_INPUT if tile.borrowed else COPIED
+
+    def _direct_target(self, row: tiling.Span, col: tiling.Span, tile: pixels.TileInput) -> np.ndarray | None:
+        """dst as the model's [1, H, W, 4] output, rows in the input tensor's order, when ONNX Runtime's output is
+        already the finished frame: input borrowed (finite; opaque or straight), no context margin to crop, float32
+        RGBA dst contiguous in that order, restored at mix 1 without mask, alpha verified copied bit-exact."""
+        settings = self.settings
+        if not (tile.borrowed and self.model.alpha_exact and settings.output_mode == "restored"
+                and settings.mix == 1.0 and self.mask is None):
+            return None
+        if (row.in_start, row.in_stop, col.in_start, col.in_stop) != (row.out_start, row.out_stop, col.out_start,
+                                                                      col.out_stop):
+            return None
+        if self.dst.dtype != np.float32 or self.dst.shape[2] != 4 or np.may_share_memory(self.src, self.dst):
+            return None
+        target = (self.dst[::-1] if tile.mirrored else self.dst)[np.newaxis]
+        return target if target.flags.c_contiguous and target.shape == tile.tensor.shape else None
+
+    def _run_into(self, tile: pixels.TileInput, target: np.ndarray) -> None:
+        """Run the model with `restored` written into `target` (dst) and confidence into the caller's view when it
+        is laid out like `target`, else into a pooled buffer copied from (or dropped when nobody asked for it)."""
+        shape = (*tile.tensor.shape[:3], 1)
+        wanted = None if self.confidence is None else (self.confidence[::-1] if tile.mirrored else self.confidence)
+        direct = wanted is not None and wanted.flags.c_contiguous and not np.may_share_memory(wanted, self.src)
+        has_confidence = self.model.contract.has_confidence
+        buffer = pixels.scratch(shape) if has_confidence and not direct else None
+        try:
+            conf = buffer if buffer is not None else (wanted[np.newaxis] if has_confidence and direct else None)
+            self.model.run_into(tile.tensor, target, conf, mirrored=tile.mirrored)
+            if wanted is not None and buffer is not None:
+                wanted[...] = buffer[0]
+        finally:
+            if buffer is not None:
+                pixels.give_back(buffer)
+
+    def render_strips(self, rows: list[tiling.Span], cols: list[tiling.Span]) -> int:
+        """Tiles in raster order, blended in a strip buffer (rows of one tile × the region's width).
+
+        Rows no later strip touches are finished into dst at once; only the blend band is carried over, so
+        memory grows with tile size and frame width, never with frame height.
+        """
+        width = self.dst.shape[1]
+        win_x = self.settings.window[0]
+        carry: np.ndarray | None = None
+        passed = 0
+        for index, row in enumerate(rows):
+            strip = np.zeros((row.out_len, width, 4), dtype=np.float32)  # restored RGB + confidence
+            if carry is not None:
+                strip[:carry.shape[0]] = carry
+            for col in cols:
+                self._add_tile(strip, row, col, win_x)
+            first, stop = tiling.finished_rows(rows, index)
+            done = stop - first
+            passed += self.finish((first, stop), (win_x, win_x + width), strip[:done, :, :3], strip[:done, :, 3:])
+            carry = strip[done:] if index + 1 < len(rows) else None
+        return passed
+
+    def _add_tile(self, strip: np.ndarray, row: tiling.Span, col: tiling.Span, win_x: int) -> None:
+        top, left = row.out_start - row.in_start, col.out_start - col.in_start
+        rows, cols = slice(top, top + row.out_len), slice(left, left + col.out_len)
+        with self._tile(row, col, borrow=False) as tile:
+            restored, confidence = self._run(tile)
+            part = restored[0, rows, cols]
+            part[..., 3] = 0.0 if confidence is None else confidence[0, rows, cols, 0]
+            if row.weights is not None:
+                part *= row.weights[:, np.newaxis, np.newaxis]
+            if col.weights is not None:
+                part *= col.weights[np.newaxis, :, np.newaxis]
+            strip[:, col.out_start - win_x:col.out_stop - win_x] += part
+
+    def finish(self, rows: tuple[int, int], cols: tuple[int, int], rgb: np.ndarray, conf: np.ndarray | None) -> int:
+        """Compose one finished region (src coordinates) into dst; returns non-finite pixels passed through."""
+        win_x, win_y = self.settings.window
+        dst_rows, dst_cols = (rows[0] - win_y, rows[1] - win_y), (cols[0] - win_x, cols[1] - win_x)
+        if self.confidence is not None and conf is not None:
+            self.confidence[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]] = conf
+        src = self.src[rows[0]:rows[1], cols[0]:cols[1]]
+        dst = self.dst[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]]
+        nonfinite = self.nonfinite and self.src.dtype == np.float32
+
+        def compose_rows(first: int, stop: int) -> int:  # pixel by pixel: any block of rows composes alone
+            weight = pixels.mask_weight(self.mask, self.settings.mix, (dst_rows[0] + first, dst_rows[0] + stop),
+                                        dst_cols)
+            with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf src pixels, passed through at the end
+                return pixels.compose(src[first:stop], rgb[first:stop], None if conf is None else conf[first:stop],
+                                      weight, dst[first:stop], mode=self.settings.output_mode,
+                                      premultiplied=self.translucent, nonfinite=nonfinite, opaque=self.opaque)
+
+        return sum(pixels.row_blocks(dst.shape[0], rgb.strides[0], compose_rows))
+
+
+def _own(output: np.ndarray | None, tensor: np.ndarray) -> np.ndarray | None:
+    """`output`, copied if it shares memory with the (borrowed, host-owned) input `tensor`."""
+    return output.copy() if output is not None and np.may_share_memory(output, tensor) else output
+
+
+def _check_window(src: np.ndarray, dst: np.ndarray, settings: RenderSettings) -> None:
+    win_x, win_y = settings.window
+    if win_y + dst.shape[0] > src.shape[0] or win_x + dst.shape[1] > src.shape[1]:
+        raise PixelLayoutError(
+            f"window {settings.window}: dst ({dst.shape[1]}x{dst.shape[0]}) placed at column {win_x}, row {win_y} "
+            f"does not fit inside src ({src.shape[1]}x{src.shape[0]}); fetch a source region that covers the "
+            "render window (grown by the model's receptive_field)."
+        )
+
+
+def _check_confidence_view(confidence: np.ndarray | None, dst: np.ndarray) -> np.ndarray | None:
+    if confidence is None:
+        return None
+    view = confidence[:, :, np.newaxis] if confidence.ndim == 2 else confidence
+    if view.shape != (dst.shape[0], dst.shape[1], 1) or view.dtype != np.float32:
+        raise PixelLayoutError(f"confidence: expected float32 ({dst.shape[0]}, {dst.shape[1]}[, 1]), "
+                               f"got {confidence.dtype} {confidence.shape}.")
+    return view
+
+
+def _non_negative_int(params: dict[str, Any], key: str) -> int:
+    value = params.get(key, 0)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ParameterError(f"{key} {value!r}: expected an integer >= 0 (0 = automatic).")
+    return int(value)
+
+
+def _thread_count(params: dict[str, Any]) -> int:
+    """`threads`, bounded: ONNX Runtime takes a C int, and a count beyond any machine's cores is a typo."""
+    threads = _non_negative_int(params, "threads")
+    if threads > MAX_THREADS:
+        raise ParameterError(f"threads {threads}: expected an integer from 0 (ONNX Runtime chooses) to {MAX_THREADS}.")
+    return threads
+
+
+def _int_pair(params: dict[str, Any], key: str, *, non_negative: bool) -> tuple[int, int]:
+    value = params.get(key, (0, 0))
+    try:  # a pair of whole numbers; a string would iterate as characters ("12" is not (1, 2))
+        if isinstance(value, (str, bytes)) or any(isinstance(v, (str, bytes)) for v in value):
+            raise TypeError(key)
+        x, y = (int(v) for v in value)
+        valid = all(float(v) == int(v) for v in value) and (not non_negative or (x >= 0 and y >= 0))
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+        valid = False
+    if not valid:
+        bound = " >= 0" if non_negative else ""
+        raise ParameterError(f"{key} {value!r}: expected two integers{bound} (column, row).")
+    return x, y
