@@ -31,6 +31,9 @@ CHANNELS = 4  # RGBA, straight (unpremultiplied) colour; see docs/CONTRACT.md
 
 METADATA_PREFIX = "chromaluma."
 KINDS = ("chroma", "luma", "pairs")
+# The choice strings of the pixel contract (§1.4), defined once for Python: training, `apply`, `process()`.
+DEVICES = ("auto", "gpu", "cpu")
+OUTPUT_MODES = ("restored", "confidence", "difference")
 # Bounds on what a model may declare: tiles, render windows and the load-time mirror check are sized from these, so
 # a damaged value must be refused, not allocated (f = round(1 / processing_scale), docs/CONTRACT.md §3).
 MAX_SCALE_FACTOR = 256

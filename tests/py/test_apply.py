@@ -1,4 +1,5 @@
-"""`chromaluma apply` / chromaluma.backend.apply_shot.render_shot: sequences and video, safety rules, render logs, farms."""
+"""`chromaluma apply` / chromaluma.backend.apply_shot.render_shot: sequences and video, safety rules, render logs,
+farms."""
 
 from __future__ import annotations
 

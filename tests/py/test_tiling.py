@@ -1,4 +1,5 @@
-"""chromaluma.backend.tiling and tiled rendering: geometry, seamless equality with the untiled result, bounded memory."""
+"""chromaluma.backend.tiling and tiled rendering: geometry, seamless equality with the untiled result, bounded
+memory."""
 
 from __future__ import annotations
 

@@ -22,7 +22,6 @@ from chromaluma.errors import PixelLayoutError
 from chromaluma.integer_samples import to_integer_samples
 
 SAMPLE_TYPES = (np.dtype(np.float32), np.dtype(np.uint16), np.dtype(np.uint8))
-OUTPUT_MODES = ("restored", "confidence", "difference")
 
 
 def sample_top(dtype: np.dtype) -> float:

@@ -23,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from chromaluma.backend import pixels, tiling
-from chromaluma.backend.session import DEVICES, InferenceError, ModelSession, load_session, request_warnings
+from chromaluma.backend.session import InferenceError, ModelSession, load_session, request_warnings
+from chromaluma.contract import DEVICES, OUTPUT_MODES
 from chromaluma.errors import ChromalumaError, ParameterError, PixelLayoutError
 
 log = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ def read_settings(params: Any) -> RenderSettings:
     if device not in DEVICES:
         raise ParameterError(f"device {device!r}: expected one of {', '.join(DEVICES)}.")
     mode = params.get("output_mode", "restored")
-    if mode not in pixels.OUTPUT_MODES:
-        raise ParameterError(f"output_mode {mode!r}: expected one of {', '.join(pixels.OUTPUT_MODES)}.")
+    if mode not in OUTPUT_MODES:
+        raise ParameterError(f"output_mode {mode!r}: expected one of {', '.join(OUTPUT_MODES)}.")
     return RenderSettings(
         model=Path(model), mix=float(mix), device=device, output_mode=mode,
         tile_size=_non_negative_int(params, "tile_size"), threads=_thread_count(params),

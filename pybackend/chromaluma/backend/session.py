@@ -29,7 +29,6 @@ from chromaluma.errors import ChromalumaError, ModelFormatError, ModelNotFoundEr
 
 log = logging.getLogger(__name__)
 
-DEVICES = ("auto", "gpu", "cpu")
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 # cuDNN's exhaustive algorithm search reruns for every new input shape; tiles and host render windows change
@@ -49,9 +48,9 @@ class ModelSession:
     """One loaded model: its validated contract, its ORT session and the provider it really runs on.
 
     `mirrored` is the same model with its convolution kernels flipped along their height, for input rows in an
-    OFX host's stored (bottom-up) order, or None (:mod:`chromaluma.backend.mirror`; verified at load). `alpha_exact`: the
-    model's restored alpha was verified at load to be its input alpha, bit for bit, so its output may be written
-    straight into a host frame.
+    OFX host's stored (bottom-up) order, or None (:mod:`chromaluma.backend.mirror`; verified at load).
+    `alpha_exact`: the model's restored alpha was verified at load to be its input alpha, bit for bit, so its output
+    may be written straight into a host frame.
     """
 
     path: Path
@@ -160,8 +159,8 @@ def model_sha256(path: str | Path) -> str:
 
 def provider_request(device: str) -> tuple[list[str], list[str]]:
     """Providers to ask ORT for, best first, and warnings to show if the request cannot be met as asked."""
-    if device not in DEVICES:
-        raise ParameterError(f"device {device!r}: expected one of {', '.join(DEVICES)} (--device / device).")
+    if device not in contract.DEVICES:
+        raise ParameterError(f"device {device!r}: expected one of {', '.join(contract.DEVICES)} (--device / device).")
     import onnxruntime as ort
 
     available = ort.get_available_providers()

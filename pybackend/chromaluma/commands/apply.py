@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from chromaluma.backend.apply_shot import RenderRequest, render_shot
-from chromaluma.backend.session import DEVICES
+from chromaluma.contract import DEVICES
 from chromaluma.io.sequence import parse_frame_range
 
 HELP = "apply a model to a shot (image sequence or video) and write restored frames plus a render log"

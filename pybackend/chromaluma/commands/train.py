@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from chromaluma.contract import KINDS
+from chromaluma.contract import DEVICES, KINDS
 from chromaluma.models.density import DENSITY_MODES
 from chromaluma.train import TrainConfig, resume, train
 
@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--val-every", type=int, default=None, help="validate every N steps (default --preview-every)")
     parser.add_argument("--preview-every", type=int, default=500, help="contact sheet every N steps (default 500)")
     parser.add_argument("--checkpoint-every", type=int, default=500, help="checkpoint every N steps (default 500)")
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto",
+    parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="auto: CUDA GPU if PyTorch sees one (mixed precision), else CPU")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in farm logs)")
 

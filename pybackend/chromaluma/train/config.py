@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from chromaluma.contract import KINDS
+from chromaluma.contract import DEVICES, KINDS
 from chromaluma.errors import ParameterError
 from chromaluma.models import DEFAULT_PROCESSING_SCALE, DENSITY_MODES
 
@@ -73,7 +73,7 @@ class TrainConfig:
             raise ParameterError(f"--steps {self.steps}: must be at least 1.")
         if self.minutes is not None and self.minutes <= 0:
             raise ParameterError(f"--minutes {self.minutes}: must be more than 0.")
-        if self.device not in ("auto", "cpu", "gpu"):
+        if self.device not in DEVICES:
             raise ParameterError(f"--device {self.device!r}: choose auto, cpu or gpu.")
         self._check_density()
         steps = self.steps if self.steps is not None or self.minutes is not None else DEFAULT_STEPS
