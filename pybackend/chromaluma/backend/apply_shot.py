@@ -33,7 +33,7 @@ import numpy as np
 
 from chromaluma import contract
 from chromaluma.backend import render_log, restore
-from chromaluma.backend.render_resume import prepare_folder
+from chromaluma.backend.render_resume import prepare_folder, render_files
 from chromaluma.backend.session import load_session, request_warnings
 from chromaluma.errors import ChromalumaError, FrameReadError, FrameWriteError, ParameterError
 from chromaluma.io.atomic import describe_os_error, stale_partials
@@ -153,8 +153,7 @@ def _kept_note(record: dict[str, Any], plan: list[_FramePlan], request: RenderRe
 
 def _clear_own_partials(plan: list[_FramePlan], log_path: Path) -> None:
     """Belt and braces: writers remove their temp file when interrupted; nothing of ours may stay behind."""
-    targets = [log_path] + [p.output for p in plan] + [p.confidence for p in plan if p.confidence is not None]
-    for stale in stale_partials(targets):
+    for stale in stale_partials(render_files(plan, log_path)):
         stale.unlink(missing_ok=True)
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,7 +46,7 @@ def prepare_folder(plan: Sequence[PlannedFrame], log_path: Path, record: dict[st
                    overwrite: bool) -> dict[int, dict[str, Any]]:
     """Check the output folder against `resume` / `overwrite`, clear stale temp files; returns the log entries
     of the frames a resumed render keeps (by frame number), empty otherwise. Raises ParameterError to refuse."""
-    targets = [log_path] + [step.output for step in plan] + [s.confidence for s in plan if s.confidence is not None]
+    targets = render_files(plan, log_path)
     existing = [path for path in targets if path.exists()]
     previous = _previous_log(log_path, required=resume)
     if previous is not None and (resume or overwrite):
@@ -73,6 +73,11 @@ def prepare_folder(plan: Sequence[PlannedFrame], log_path: Path, record: dict[st
         log.info("removing %s, left by a render that was killed", stale)
         stale.unlink(missing_ok=True)
     return kept
+
+
+def render_files(plan: Sequence[PlannedFrame], log_path: Path) -> list[Path]:
+    """Every file a render of `plan` writes: its log, output frames and confidence frames."""
+    return [log_path] + [step.output for step in plan] + [s.confidence for s in plan if s.confidence is not None]
 
 
 def _previous_log(log_path: Path, *, required: bool) -> dict[str, Any] | None:
@@ -151,15 +156,13 @@ def _verified_frames(previous: dict[str, Any], plan: Sequence[PlannedFrame]) -> 
 
 
 def _still_matches(entry: dict[str, Any], step: PlannedFrame) -> bool:
-    checks: list[tuple[Path | None, str | None, Callable[[], str | None]]] = [
-        (step.output, entry.get("output_sha256"), lambda: entry.get("output")),
-    ]
+    checks: list[tuple[Path, str | None, str | None]] = [(step.output, entry.get("output_sha256"), entry.get("output"))]
     if step.confidence is not None:
-        checks.append((step.confidence, entry.get("confidence_sha256"), lambda: entry.get("confidence")))
+        checks.append((step.confidence, entry.get("confidence_sha256"), entry.get("confidence")))
     if step.source is not None:
-        checks.append((step.source, entry.get("input_sha256"), lambda: entry.get("input")))
+        checks.append((step.source, entry.get("input_sha256"), entry.get("input")))
     for path, digest, recorded_name in checks:
-        if path is None or not digest or recorded_name() != path.name or not path.is_file():
+        if not digest or recorded_name != path.name or not path.is_file():
             return False
         if contract.file_sha256(path) != digest:
             log.info("%s changed since the log recorded it; rendering frame %d again", path, step.frame)

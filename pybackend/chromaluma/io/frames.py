@@ -23,7 +23,7 @@ import numpy as np
 
 from chromaluma.errors import FrameReadError, FrameWriteError
 from chromaluma.integer_samples import to_integer_samples
-from chromaluma.io.atomic import describe_os_error, partial_path
+from chromaluma.io.atomic import describe_os_error, replace_atomically
 
 log = logging.getLogger(__name__)
 
@@ -89,26 +89,24 @@ def write_frame(path: str | Path, pixels: np.ndarray, frame_format: FrameFormat)
 
     Integer formats are brought into their range as :mod:`chromaluma.integer_samples` says (they cannot hold
     more); float formats keep values. No timestamp is stored, so the same pixels always give the same bytes.
-    Some OpenImageIO writers (PNG) report success when the disk fills mid-write, so the temp file is flushed to
-    disk and read back (dimensions and every pixel decodable) before the rename; a frame that fails any of this
+    Some OpenImageIO writers (PNG) report success when the disk fills mid-write, so the temp file is read back
+    (dimensions and every pixel decodable) and flushed to disk before the rename; a frame that fails any of this
     is removed and never appears under `path`. A full disk is reported as "disk full".
     """
     out_path = Path(path)
     if pixels.ndim != 3:
         raise FrameWriteError(f"{out_path}: expected HWC pixels, got shape {pixels.shape}.")
     samples = _to_samples(pixels, frame_format)
-    tmp_path = partial_path(out_path)
-    try:
+
+    def encode_and_verify(tmp_path: Path) -> None:
         _encode(tmp_path, out_path, samples, frame_format)
         _verify_written(tmp_path, out_path, samples)
-        os.replace(tmp_path, out_path)
+
+    try:  # replace_atomically makes the verified temp file durable, renames it, and removes it on any failure
+        replace_atomically(out_path, encode_and_verify)
     except OSError as exc:
-        tmp_path.unlink(missing_ok=True)
         raise FrameWriteError(f"{out_path}: {describe_os_error(exc)} while writing the frame; it was not written. "
                               "Free disk space or check the folder's permissions.") from exc
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
 
 
 @dataclass
@@ -175,9 +173,8 @@ def _encode(tmp_path: Path, out_path: Path, samples: np.ndarray, frame_format: F
 
 
 def _verify_written(tmp_path: Path, out_path: Path, samples: np.ndarray) -> None:
-    """Flush the temp file to disk and read it back: the last line of defence against a writer that lied."""
-    with open(tmp_path, "rb") as stream:
-        os.fsync(stream.fileno())
+    """Read the temp file back: the last line of defence against a writer that lied (the caller, through
+    replace_atomically, then flushes it to disk, so a delayed write failure still surfaces before the rename)."""
     if tmp_path.stat().st_size == 0:
         reason = _write_failure(out_path, samples, "the writer produced 0 bytes")
     else:
