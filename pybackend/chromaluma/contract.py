@@ -15,10 +15,15 @@ from typing import Any
 
 from chromaluma.errors import ModelFormatError, ModelNotFoundError
 
-FORMAT_VERSION = 1
-SUPPORTED_FORMAT_VERSIONS = frozenset({1})
+FORMAT_VERSION = 1  # single-frame models
+TEMPORAL_FORMAT_VERSION = 2  # format 1 plus the `neighbours` input of a temporal-window model (docs/CONTRACT.md §2)
+SUPPORTED_FORMAT_VERSIONS = frozenset({FORMAT_VERSION, TEMPORAL_FORMAT_VERSION})
 
 INPUT_NAME = "image"
+NEIGHBOURS_NAME = "neighbours"
+# A window reaches at most this many frames each side of the frame it restores (a damaged value must be refused,
+# not fetched from a host: the plug-in asks the host for every frame of the window).
+MAX_WINDOW_SIDE = 16
 OUTPUT_NAME = "restored"
 CONFIDENCE_NAME = "confidence"
 # Exporters write at most this ONNX IR version: newer `onnx` packages default to IRs that the ONNX Runtime
@@ -151,26 +156,50 @@ def parse_metadata(props: Mapping[str, str], source: str) -> ModelContract:
     if not 0 <= receptive_field <= MAX_RECEPTIVE_FIELD:
         raise ModelFormatError(f"{source}: {_KEY_RECEPTIVE_FIELD}={receptive_field} must lie in "
                                f"[0, {MAX_RECEPTIVE_FIELD}]: the metadata is damaged; re-export the model.")
+    before, after = (_window_side(props, key, version, source) for key in (_KEY_FRAMES_BEFORE, _KEY_FRAMES_AFTER))
     return ModelContract(
         kind=kind,
         receptive_field=receptive_field,
         processing_scale=scale,
         colorspace=props[_KEY_COLORSPACE],
-        frames_before=_int_value(props, _KEY_FRAMES_BEFORE, source),
-        frames_after=_int_value(props, _KEY_FRAMES_AFTER, source),
+        frames_before=before,
+        frames_after=after,
         card=card,
         format_version=version,
     )
 
 
-def check_io(inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], source: str) -> bool:
-    """Check graph inputs/outputs against the contract; return whether a `confidence` output exists."""
-    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+def format_version_for(frames_before: int, frames_after: int) -> int:
+    """The format a model of this window is written in: format 1 for a single frame, so such models stay readable
+    by every Chromaluma that reads format 1."""
+    return TEMPORAL_FORMAT_VERSION if frames_before or frames_after else FORMAT_VERSION
+
+
+def _window_side(props: Mapping[str, str], key: str, version: int, source: str) -> int:
+    frames = _int_value(props, key, source)
+    if not 0 <= frames <= MAX_WINDOW_SIDE:
+        raise ModelFormatError(f"{source}: {key}={frames} must lie in [0, {MAX_WINDOW_SIDE}]: the metadata is "
+                               "damaged; re-export the model.")
+    if frames and version < TEMPORAL_FORMAT_VERSION:
+        raise ModelFormatError(f"{source}: {key}={frames}, but format_version {version} models see one frame: the "
+                               "metadata is damaged; re-export the model.")
+    return frames
+
+
+def check_io(inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], source: str, neighbours: int = 0) -> bool:
+    """Check graph inputs/outputs against the contract for a model whose window holds `neighbours` frames besides
+    the one it restores; return whether a `confidence` output exists."""
+    expected = [INPUT_NAME] + ([NEIGHBOURS_NAME] if neighbours else [])
+    if [spec.name for spec in inputs] != expected:
         names = ", ".join(spec.name for spec in inputs) or "none"
+        wanted = " and ".join(repr(name) for name in expected)
         raise ModelFormatError(
-            f"{source}: expected exactly one input named {INPUT_NAME!r}, found {names}. Not a Chromaluma model."
+            f"{source}: expected the input(s) {wanted} (the window its metadata declares: {neighbours} neighbour "
+            f"frame(s)), found {names}. Not a Chromaluma model, or its metadata was edited."
         )
     _check_image_spec(inputs[0], CHANNELS, source)
+    if neighbours:
+        _check_image_spec(inputs[1], CHANNELS, source, frames=neighbours)
     by_name = {spec.name: spec for spec in outputs}
     if OUTPUT_NAME not in by_name:
         raise ModelFormatError(f"{source}: output {OUTPUT_NAME!r} missing. Not a Chromaluma model.")
@@ -225,7 +254,8 @@ def contract_of_proto(model: Any, source: str) -> ModelContract:
     """The contract of an in-memory `onnx.ModelProto`, validated, its graph checked against the card's hash."""
     props = {entry.key: entry.value for entry in model.metadata_props}
     contract = parse_metadata(props, source)
-    has_confidence = check_io(_specs(model.graph.input), _specs(model.graph.output), source)
+    has_confidence = check_io(_specs(model.graph.input), _specs(model.graph.output), source,
+                              contract.frames_before + contract.frames_after)
     recorded = contract.card.get(CARD_GRAPH_HASH)
     if recorded is not None and recorded != graph_sha256(model):
         raise ModelFormatError(f"{source}: its graph does not match the hash in its card: not the model the card "
@@ -271,13 +301,13 @@ def _specs(values: Any) -> list[TensorSpec]:
     return specs
 
 
-def _check_image_spec(spec: TensorSpec, channels: int, source: str) -> None:
-    expected = f"float32 [1,H,W,{channels}]"
+def _check_image_spec(spec: TensorSpec, channels: int, source: str, frames: int = 1) -> None:
+    expected = f"float32 [{frames},H,W,{channels}]"
     if spec.elem_type != "float32" or len(spec.shape) != 4:
         raise ModelFormatError(f"{source}: {spec.name!r} is {spec.elem_type} {list(spec.shape)}, expected {expected}.")
     batch, height, width, chans = spec.shape
-    if batch not in (1, None) and not isinstance(batch, str):
-        raise ModelFormatError(f"{source}: {spec.name!r} batch dimension is {batch}, expected 1 ({expected}).")
+    if batch not in (frames, None) and not isinstance(batch, str):
+        raise ModelFormatError(f"{source}: {spec.name!r} batch dimension is {batch}, expected {frames} ({expected}).")
     if chans != channels:
         raise ModelFormatError(f"{source}: {spec.name!r} has {chans} channels, expected {expected}.")
     for dim_name, dim in (("height", height), ("width", width)):

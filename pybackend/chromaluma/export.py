@@ -44,8 +44,11 @@ def export_model(model: nn.Module, out_path: Path, colorspace: str, card: dict[s
     model = model.cpu().eval()
     proto = _trace(ContractGraph(model))
     card = {**card, contract.CARD_GRAPH_HASH: contract.graph_sha256(proto)}  # loading checks the graph against it
+    radius = _radius(model)
     meta = contract.ModelContract(kind=model.kind, receptive_field=int(model.receptive_field),
-                                  processing_scale=1.0 / model.factor, colorspace=colorspace, card=card)
+                                  processing_scale=1.0 / model.factor, colorspace=colorspace, card=card,
+                                  frames_before=radius, frames_after=radius,
+                                  format_version=contract.format_version_for(radius, radius))
     for key, value in contract.metadata_props(meta).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -93,7 +96,8 @@ def run_card(config: Any, pairs_record: dict[str, Any], state: dict[str, Any], m
     parameters = {"steps": config.steps, "steps_done": int(state["step"]), "minutes": config.minutes,
                   "crop": config.crop, "batch": config.batch, "learning_rate": config.learning_rate,
                   "seed": config.seed, "processing_scale": float(state["processing_scale"]),
-                  "init": None if config.init is None else str(config.init)}
+                  "init": None if config.init is None else str(config.init), "temporal_radius": _radius(model),
+                  "exposure_jitter": float(getattr(config, "exposure_jitter", 0.0))}
     training = {"pairs": pairs_record["pairs"], "validation_frames": pairs_record["validation_frames"],
                 "parameters": parameters, "device": state["device"], "duration_s": round(float(state["elapsed_s"]), 1),
                 "source": {"pairs_dir": _str(config.pairs_dir), "input": _str(config.input),
@@ -117,13 +121,18 @@ def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0)
     import onnxruntime as ort
 
     rng = np.random.default_rng(seed)
-    frame = (rng.random((1, *VERIFY_SIZE, 4), dtype=np.float32) * 1.2).astype(np.float32)  # incl. values > 1.0
+    radius = _radius(graph.model)
+    # incl. values > 1.0; the window's frames differ, so a swapped neighbour order would show
+    window = (rng.random((1 + 2 * radius, *VERIFY_SIZE, 4), dtype=np.float32) * 1.2).astype(np.float32)
+    frame, neighbours = window[:1], window[1:]
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-    onnx_outputs = session.run([contract.OUTPUT_NAME, contract.CONFIDENCE_NAME], {contract.INPUT_NAME: frame})
+    feeds = {contract.INPUT_NAME: frame, **({contract.NEIGHBOURS_NAME: neighbours} if radius else {})}
+    onnx_outputs = session.run([contract.OUTPUT_NAME, contract.CONFIDENCE_NAME], feeds)
     with torch.no_grad():
-        torch_outputs = [t.numpy() for t in graph(torch.from_numpy(frame))]
+        inputs = (torch.from_numpy(frame),) + ((torch.from_numpy(neighbours),) if radius else ())
+        torch_outputs = [t.numpy() for t in graph(*inputs)]
     # absolute below 1.0, relative above: scene-linear values of 10 carry float32 rounding of about 1e-6 × 10
     return max(float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))
                for a, b in zip(onnx_outputs, torch_outputs, strict=True))
@@ -132,31 +141,40 @@ def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0)
 def _trace(graph: nn.Module) -> Any:
     import onnx
 
-    example = torch.rand(1, 48, 40, 4)
+    radius = _radius(graph.model)
+    example: tuple[torch.Tensor, ...] = (torch.rand(1, 48, 40, 4),)
+    names = [contract.INPUT_NAME]
+    if radius:
+        example += (torch.rand(2 * radius, 48, 40, 4),)
+        names.append(contract.NEIGHBOURS_NAME)
     dims = {1: "height", 2: "width"}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic: verified below on another size
         torch.onnx.export(
-            graph, (example,), buffer, dynamo=False, opset_version=OPSET, do_constant_folding=False,
-            input_names=[contract.INPUT_NAME], output_names=[contract.OUTPUT_NAME, contract.CONFIDENCE_NAME],
-            dynamic_axes={contract.INPUT_NAME: dims, contract.OUTPUT_NAME: dims, contract.CONFIDENCE_NAME: dims})
+            graph, example, buffer, dynamo=False, opset_version=OPSET, do_constant_folding=False,
+            input_names=names, output_names=[contract.OUTPUT_NAME, contract.CONFIDENCE_NAME],
+            dynamic_axes={**{name: dims for name in names}, contract.OUTPUT_NAME: dims, contract.CONFIDENCE_NAME: dims})
     proto = onnx.load_from_string(buffer.getvalue())
     proto.ir_version = min(proto.ir_version, contract.MAX_IR_VERSION)
-    _pin_output_shapes(proto)
+    _pin_output_shapes(proto, 2 * radius)
     return proto
 
 
-def _pin_output_shapes(proto: Any) -> None:
-    """Name the dynamic dims and fix batch and channels, as docs/CONTRACT.md §2 states them."""
+def _radius(model: nn.Module) -> int:
+    return int(getattr(model, "temporal_radius", 0))
+
+
+def _pin_output_shapes(proto: Any, neighbours: int) -> None:
+    """Name the dynamic dims and fix batch (frames) and channels, as docs/CONTRACT.md §2 states them."""
     channels = {contract.INPUT_NAME: contract.CHANNELS, contract.OUTPUT_NAME: contract.CHANNELS,
-                contract.CONFIDENCE_NAME: 1}
+                contract.CONFIDENCE_NAME: 1, contract.NEIGHBOURS_NAME: contract.CHANNELS}
     for value in list(proto.graph.input) + list(proto.graph.output):
         dims = value.type.tensor_type.shape.dim
         for index, dim in enumerate(dims):
             dim.Clear()
             if index == 0:
-                dim.dim_value = 1
+                dim.dim_value = neighbours if value.name == contract.NEIGHBOURS_NAME else 1
             elif index == 3:
                 dim.dim_value = channels[value.name]
             else:

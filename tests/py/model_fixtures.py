@@ -173,3 +173,23 @@ def luma_conv_model(path: Path, *, seed: int = 0) -> Path:
     """Full-resolution conv luma model (see module docstring); receptive_field 2, processing_scale 1."""
     model = _export_torch(_luma_module(seed), path)
     return save_with_metadata(model, path, kind="luma", receptive_field=2, processing_scale=1.0)
+
+
+def window_model(path: Path, *, kind: str = "pairs", radius: int = 1, seed: int = 0, std: float = 0.1) -> Path:
+    """A temporal-window model (docs/CONTRACT.md §1.6) of `kind` with seeded random weights, exported the way
+    `chromaluma train --temporal-radius` exports: inputs `image` and `neighbours` [2·radius, H, W, 4]. Random
+    weights make its output depend on every frame of its window. Small (width 8), so it exports in about a second."""
+    import torch
+
+    from chromaluma.card import build_card
+    from chromaluma.export import export_model
+    from chromaluma.models import DEFAULT_PROCESSING_SCALE, build_model
+
+    torch.manual_seed(seed)
+    model = build_model(kind, DEFAULT_PROCESSING_SCALE[kind], {"temporal_radius": radius, "width": 8,
+                                                               "dilations": [1, 2]})
+    for parameter in model.parameters():
+        torch.nn.init.normal_(parameter, std=std)
+    card = build_card(kind, "display", {"pairs": [], "parameters": {"steps": 0}}, {"validation": {}}, opset=OPSET,
+                      model_details={"architecture": {"temporal_radius": radius}})
+    return export_model(model, Path(path), "display", card)

@@ -137,14 +137,13 @@ def test_nonfinite_pixels_pass_through_and_do_not_spread(models, rng, caplog):
     expected = np.zeros_like(src)
     api.process(cleaned, expected, {"model": models["luma"], "premultiplied": False})
     dst = np.zeros_like(src)
-    report: dict = {}
     with caplog.at_level("WARNING", logger="chromaluma"):
-        api.process(src, dst, {"model": models["luma"], "premultiplied": False, "report": report, "tile_size": 20})
+        report = api.process(src, dst, {"model": models["luma"], "premultiplied": False, "tile_size": 20})
     bad = ~np.isfinite(src).all(axis=2)
     np.testing.assert_array_equal(dst[bad].view(np.uint32), src[bad].view(np.uint32))
     np.testing.assert_allclose(dst[~bad], expected[~bad], atol=1e-6)
-    assert report["nonfinite_pixels"] == 3
-    assert sum("NaN/Inf" in w for w in report["warnings"]) == 1
+    assert report.nonfinite_pixels == 3
+    assert sum("NaN/Inf" in w for w in report.warnings) == 1
     assert sum("NaN/Inf" in r.getMessage() for r in caplog.records) == 1
 
 
@@ -193,11 +192,17 @@ def test_output_modes(models, rng):
 
 
 def test_describe_mode_fills_the_report_without_rendering(models):
-    report: dict = {}
-    assert api.process(None, None, {"model": models["chroma"], "report": report}) is None
-    assert report["provider"] == "CPUExecutionProvider"
-    assert "chroma" in report["model_summary"] and "display" in report["model_summary"]
-    assert report["warnings"] == [] and report["receptive_field"] == 20 and report["processing_scale"] == 0.25
+    report = api.process(None, None, {"model": models["chroma"]})
+    assert report.provider == "CPUExecutionProvider" and report.pixel_path is None
+    assert "chroma" in report.model_summary and "display" in report.model_summary
+    assert report.warnings == () and report.receptive_field == 20 and report.processing_scale == 0.25
+    assert (report.frames_before, report.frames_after) == (0, 0)
+
+
+def test_the_deprecated_report_dict_still_receives_the_report(models):
+    legacy: dict = {}
+    returned = api.process(None, None, {"model": models["chroma"], "report": legacy})
+    assert legacy["provider"] == returned.provider and legacy["receptive_field"] == 20 and legacy["warnings"] == []
 
 
 def test_rendering_in_place_reads_the_original(models, rng):

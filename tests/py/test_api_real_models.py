@@ -43,14 +43,13 @@ def _frame(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 @pytest.mark.parametrize("kind", ["chroma", "luma"])
 def test_real_model_tiles_and_windows_match_the_whole_frame(tmp_path: Path, rng, kind):
     model, receptive_field = _exported(tmp_path, kind)
-    report: dict = {}
-    api.process(None, None, {"model": model, "report": report})
-    assert report["kind"] == kind and report["receptive_field"] == receptive_field
+    report = api.process(None, None, {"model": model})
+    assert report.kind == kind and report.receptive_field == receptive_field
     frame = _frame(rng, 150, 170)
     whole = np.zeros_like(frame)
     api.process(frame, whole, {"model": model})
     assert np.abs(whole[..., :3] - frame[..., :3]).max() > 1e-3  # the model does something
-    factor = round(1 / report["processing_scale"])
+    factor = round(1 / report.processing_scale)
     tile = 2 * receptive_field + 2 * 16 + factor + 4 * 16 + 8
     tiled = np.zeros_like(frame)
     api.process(frame, tiled, {"model": model, "tile_size": tile})

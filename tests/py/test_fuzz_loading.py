@@ -61,7 +61,7 @@ from chromaluma.errors import ChromalumaError
 from chromaluma.io.frames import read_frame
 
 def load_and_render(path):
-    api.process(None, None, {"model": path, "report": {}})
+    api.process(None, None, {"model": path})
     src = np.random.default_rng(0).random((5, 7, 4), dtype=np.float32)
     dst = np.zeros((5, 7, 4), np.uint16)
     api.process(src, dst, {"model": path, "premultiplied": False})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -70,9 +71,7 @@ def _parses(payload: bytes) -> bool:
 
 
 def _describe(path: Path) -> dict[str, Any]:
-    report: dict[str, Any] = {}
-    api.process(None, None, {"model": str(path), "report": report})
-    return report
+    return asdict(api.process(None, None, {"model": str(path)}))
 
 
 # --- what a model file is -------------------------------------------------------------------------------------
@@ -106,7 +105,7 @@ def test_image_renamed_onnx_is_named_for_what_it_is(tmp_path: Path):
         api.process(None, None, {"model": str(renamed)})
 
 
-@pytest.mark.parametrize("version,advice", [(2, "newer Chromaluma: upgrade Chromaluma"), (0, "re-export it")])
+@pytest.mark.parametrize("version,advice", [(3, "newer Chromaluma: upgrade Chromaluma"), (0, "re-export it")])
 def test_format_version_we_cannot_read_says_what_to_do(tmp_path: Path, version: int, advice: str):
     path = _ours(pointwise_graph(), tmp_path / "m.onnx")
     model = onnx.load(str(path))
@@ -196,10 +195,10 @@ def test_model_replaced_while_loading_is_known_by_what_was_loaded(tmp_path: Path
     _ours(_with_gain(0.125), path)
     monkeypatch.setattr(session, "model_sha256", lambda _: hashed_before)
     src = np.random.default_rng(3).random((4, 6, 3), dtype=np.float32)
-    dst, report = np.zeros_like(src), {}
-    api.process(src, dst, {"model": str(path), "report": report})
+    dst = np.zeros_like(src)
+    report = api.process(src, dst, {"model": str(path)})
     np.testing.assert_allclose(dst, src * 0.125 + 0.25, atol=1e-6)
-    assert report["model_sha256"] == contract.file_sha256(path) != hashed_before
+    assert report.model_sha256 == contract.file_sha256(path) != hashed_before
     monkeypatch.undo()
     assert session.load_session(path).sha256 == contract.file_sha256(path)
     assert session.cached_session_count() == 1  # the next render found it under the new content's hash
@@ -245,11 +244,11 @@ def test_out_of_memory_retries_in_smaller_tiles_then_says_what_to_free(tmp_path:
     loaded = session.load_session(path)
     tight = _TightMemory(loaded.session, limit=20 * 20)
     loaded.session = tight
-    dst, report = np.zeros_like(src), {}
-    api.process(src, dst, {"model": path, "report": report})
+    dst = np.zeros_like(src)
+    report = api.process(src, dst, {"model": path})
     np.testing.assert_array_equal(dst, expected)
     assert max(h * w for h, w in tight.sizes[-16:]) <= tight.limit  # the frame was finished in 16-pixel tiles
-    assert any("out of memory" in note and "16-pixel tiles" in note for note in report["warnings"])
+    assert any("out of memory" in note and "16-pixel tiles" in note for note in report.warnings)
     tight.limit = 0
     with pytest.raises(InferenceError, match=r"m\.onnx: out of memory on .* even in 8-pixel tiles\. Free memory"):
         api.process(src, dst, {"model": path})

@@ -108,16 +108,14 @@ def _padded(frame: np.ndarray) -> np.ndarray:
     return store[:, :frame.shape[1]]
 
 
-def _render(model: str, src: np.ndarray, dst: np.ndarray, **params: object) -> dict[str, object]:
-    report: dict[str, object] = {}
-    api.process(src, dst, {"model": model, "device": "cpu", "report": report, **params})
-    return report
+def _render(model: str, src: np.ndarray, dst: np.ndarray, **params: object) -> api.RenderReport:
+    return api.process(src, dst, {"model": model, "device": "cpu", **params})
 
 
 def _reference(model: str, frame: np.ndarray, **params: object) -> np.ndarray:
     """The copying path's result: padded src and dst rows."""
     dst = _padded(np.zeros_like(frame))
-    assert _render(model, _padded(frame), dst, **params)["pixel_path"] == restore.COPIED
+    assert _render(model, _padded(frame), dst, **params).pixel_path == restore.COPIED
     return dst
 
 
@@ -147,7 +145,7 @@ def test_contiguous_float_rgba_is_rendered_without_copies(models, rng, kind, lay
     src, dst = place(frame), place(np.zeros_like(frame))
     src.flags.writeable = False
     report = _render(models[kind], src, dst, premultiplied=premultiplied)
-    assert report["pixel_path"] == restore.ZERO_COPY
+    assert report.pixel_path == restore.ZERO_COPY
     reference = _reference(models[kind], frame, premultiplied=premultiplied)
     np.testing.assert_allclose(dst, reference, atol=TOLERANCE, rtol=TOLERANCE)
     assert np.array_equal(dst[..., 3].view(np.uint32), frame[..., 3].view(np.uint32))
@@ -161,9 +159,8 @@ def test_confidence_view_is_filled_on_the_zero_copy_path(models, rng, confidence
     blank = np.zeros((48, 37, 1), np.float32)
     layouts = {"bottom-up": _bottom_up, "top-down": np.ascontiguousarray, "padded": _padded}
     confidence = layouts[confidence_layout](blank)
-    report: dict[str, object] = {}
-    api.process_frame(src, dst, {"model": models["chroma"], "device": "cpu", "report": report}, confidence)
-    assert report["pixel_path"] == restore.ZERO_COPY
+    report = api.process_frame(src, dst, {"model": models["chroma"], "device": "cpu"}, confidence)
+    assert report.pixel_path == restore.ZERO_COPY
     expected_confidence = _padded(blank)
     expected = _padded(np.zeros_like(frame))
     api.process_frame(_padded(frame), expected, {"model": models["chroma"], "device": "cpu"}, expected_confidence)
@@ -188,9 +185,9 @@ def test_finished_outputs_read_the_host_frame_in_place(models, rng, layout, case
         params["window"] = (0, 8)
     dst = place(np.zeros((rows.stop - rows.start, 37, 4), dst_type))
     report = _render(models["chroma"], place(frame), dst, **params)
-    assert report["pixel_path"] == restore.ZERO_COPY_INPUT
+    assert report.pixel_path == restore.ZERO_COPY_INPUT
     reference = _padded(np.zeros(dst.shape, dst_type))
-    assert _render(models["chroma"], _padded(frame), reference, **params)["pixel_path"] == restore.COPIED
+    assert _render(models["chroma"], _padded(frame), reference, **params).pixel_path == restore.COPIED
     np.testing.assert_allclose(dst.astype(np.float64), reference, atol=1 if dst_type == np.uint8 else TOLERANCE,
                                rtol=TOLERANCE)
     assert np.array_equal(dst[..., 3], reference[..., 3])
@@ -202,12 +199,12 @@ def test_a_model_that_is_not_flip_equivariant_gets_no_mirrored_session(models, r
     frame = _frame(rng, 20, 9, opaque=False)
     dst = _bottom_up(np.zeros_like(frame))
     report = _render(models["shift"], _bottom_up(frame), dst, premultiplied=False)
-    assert report["pixel_path"] == restore.COPIED
+    assert report.pixel_path == restore.COPIED
     expected = np.concatenate([frame[1:, :, :3], frame[-1:, :, :3]], axis=0)
     np.testing.assert_array_equal(dst[..., :3], expected)
     np.testing.assert_array_equal(dst[..., 3], frame[..., 3])
     top_down = np.zeros_like(frame)
-    assert _render(models["shift"], np.ascontiguousarray(frame), top_down, premultiplied=False)["pixel_path"] \
+    assert _render(models["shift"], np.ascontiguousarray(frame), top_down, premultiplied=False).pixel_path \
         == restore.ZERO_COPY
     np.testing.assert_array_equal(top_down, dst)
 
@@ -225,7 +222,7 @@ def test_identity_output_never_writes_into_the_host_frame(models, rng):
     src = np.ascontiguousarray(frame)
     dst = np.zeros_like(frame)
     report = _render(models["identity"], src, dst, mix=0.5)
-    assert report["pixel_path"] == restore.ZERO_COPY_INPUT
+    assert report.pixel_path == restore.ZERO_COPY_INPUT
     np.testing.assert_array_equal(src, frame)
     np.testing.assert_allclose(dst, frame, atol=1e-7, rtol=0)
 
@@ -243,12 +240,12 @@ def test_frames_the_model_cannot_read_in_place_are_copied(models, rng, case):
         src = _bottom_up(frame[..., :3])
     dst = _bottom_up(np.zeros_like(frame))
     report = _render(models["chroma"], src, dst)
-    assert report["pixel_path"] == restore.COPIED
+    assert report.pixel_path == restore.COPIED
     reference = np.zeros_like(frame)
     _render(models["chroma"], np.ascontiguousarray(src), reference)
     np.testing.assert_allclose(dst, reference, atol=TOLERANCE, rtol=TOLERANCE)
     if case == "NaN":
-        assert report["nonfinite_pixels"] == 1 and np.isnan(dst[10, 11, 1])
+        assert report.nonfinite_pixels == 1 and np.isnan(dst[10, 11, 1])
 
 
 def test_session_options_turn_thread_spinning_off():

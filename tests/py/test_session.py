@@ -96,18 +96,15 @@ def test_gpu_request_without_cuda_runs_on_cpu_and_says_so_once(tmp_path: Path, m
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
     path = str(pointwise_model(tmp_path / "m.onnx"))
-    reports: list[dict] = [{}, {}]
     with caplog.at_level("WARNING", logger="chromaluma"):
-        for report in reports:
-            api.process(np.zeros((2, 2, 3), np.float32), np.zeros((2, 2, 3), np.float32),
-                        {"model": path, "device": "gpu", "report": report})
+        reports = [api.process(np.zeros((2, 2, 3), np.float32), np.zeros((2, 2, 3), np.float32),
+                               {"model": path, "device": "gpu"}) for _ in range(2)]
     for report in reports:
-        assert report["provider"] == "CPUExecutionProvider"
-        assert any("GPU requested" in w for w in report["warnings"])
+        assert report.provider == "CPUExecutionProvider"
+        assert any("GPU requested" in w for w in report.warnings)
     assert sum("GPU requested" in r.getMessage() for r in caplog.records) == 1
-    cpu_report: dict = {}
-    api.process(None, None, {"model": path, "device": "cpu", "report": cpu_report})
-    assert cpu_report["warnings"] == []
+    cpu_report = api.process(None, None, {"model": path, "device": "cpu"})
+    assert cpu_report.warnings == ()
 
 
 def test_cuda_listed_but_session_falls_back_is_detected(tmp_path: Path, monkeypatch):
@@ -116,12 +113,11 @@ def test_cuda_listed_but_session_falls_back_is_detected(tmp_path: Path, monkeypa
 
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     path = str(pointwise_model(tmp_path / "m.onnx"))
-    report: dict = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # ORT's own "provider not available" warning
-        api.process(None, None, {"model": path, "device": "auto", "report": report})
-    assert report["provider"] == "CPUExecutionProvider"
-    assert any("fell back" in w for w in report["warnings"])
+        report = api.process(None, None, {"model": path, "device": "auto"})
+    assert report.provider == "CPUExecutionProvider"
+    assert any("fell back" in w for w in report.warnings)
 
 
 def test_provider_order_puts_cuda_first_when_present(monkeypatch):
@@ -143,8 +139,8 @@ def _graph_with_input_name(name: str) -> onnx.ModelProto:
 
 @pytest.mark.parametrize("case,match", [
     ("no_metadata", "not a Chromaluma model"),
-    ("future_format", "format_version 2"),
-    ("wrong_input", "expected exactly one input named 'image'"),
+    ("future_format", "format_version 3"),
+    ("wrong_input", "expected the input\(s\) 'image'"),
     ("garbage", "not a readable ONNX file"),
     ("too_new_ir", "cannot load this model"),
 ])
@@ -153,7 +149,7 @@ def test_bad_models_get_a_clear_format_error(tmp_path: Path, case: str, match: s
     if case == "no_metadata":
         onnx.save(pointwise_graph(), str(path))
     elif case == "future_format":
-        save_with_metadata(pointwise_graph(), path, format_version=2)
+        save_with_metadata(pointwise_graph(), path, format_version=3)
     elif case == "wrong_input":
         save_with_metadata(_graph_with_input_name("x"), path)
     elif case == "garbage":

@@ -69,6 +69,7 @@ class TileInput:
     opaque: bool = False  # every alpha sample of the tile's source is the type's maximum (or RGB)
     borrowed: bool = False  # `tensor` is the host's own memory (zero-copy): read-only, never pooled
     mirrored: bool = False  # `tensor` holds the rows bottom-up, in the host's stored order (run the mirrored model)
+    neighbours: np.ndarray | None = None  # a temporal-window model's other frames [n, h, w, 4] (pooled), or None
 
 
 def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) -> TileInput:
@@ -84,6 +85,21 @@ def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) ->
     flags = row_blocks(height, tensor.strides[1],
                        lambda first, stop: _fill_rows(region[first:stop], tensor[0, first:stop], premultiplied))
     return TileInput(tensor, any(f[0] for f in flags), any(f[1] for f in flags), all(f[2] for f in flags))
+
+
+def neighbours_input(frames: list[np.ndarray], rows: Span, cols: Span, premultiplied: bool) -> np.ndarray:
+    """The [n, h, w, 4] float32 straight-RGBA `neighbours` input of a temporal-window model for one tile: the same
+    region of every frame, converted as :func:`model_input` converts the frame restored (NaN/Inf to 0, colour
+    unpremultiplied). Hand it back with :func:`give_back`."""
+    height, width = rows.in_len, cols.in_len
+    tensor = _tensors.take((len(frames), height, width, 4))
+    for index, frame in enumerate(frames):
+        region = frame[rows.in_start:rows.in_stop, cols.in_start:cols.in_stop]
+        planes = tensor[index]
+        row_blocks(height, tensor.strides[1],
+                   lambda first, stop, region=region, planes=planes: _fill_rows(region[first:stop], planes[first:stop],
+                                                                                premultiplied))
+    return tensor
 
 
 def borrowed_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool, mirror_factor: int = 0
@@ -155,6 +171,8 @@ def release(tile: TileInput) -> None:
     """Hand a tile's tensor back once the model has run on it (`tile` must not be used afterwards)."""
     if not tile.borrowed:
         _tensors.give(tile.tensor)
+    if tile.neighbours is not None:
+        _tensors.give(tile.neighbours)
 
 
 def scratch(shape: tuple[int, ...]) -> np.ndarray:

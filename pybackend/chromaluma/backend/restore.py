@@ -5,10 +5,10 @@ It knows nothing of OFX: it takes numpy views of host pixels, runs the model (wh
 the tile size, else overlapping feathered tiles) and writes into `dst`. Everything it refuses is a
 :class:`ChromalumaError` subclass whose message names the parameter or file and the fix.
 
-Besides the keys §1.4 lists, `params` may carry `threads` (int, ONNX Runtime intra-op threads, 0 = ORT's
-choice). The report also gets `model_sha256`, `kind`, `colorspace`, `receptive_field`, `processing_scale`,
-`has_confidence` (what the plug-in needs for its region of interest and modelInfo), `nonfinite_pixels` and
-`pixel_path` (whether the host's memory was read and written in place, §1.1).
+What a call did comes back as a :class:`RenderReport` (§1.5): the provider used, the model's description and
+window (what the plug-in needs for its region of interest, the frames it asks the host for and Model Info),
+warnings, non-finite pixels passed through, and the pixel path. A temporal-window model's other frames come in
+`params["neighbours"]` (§1.6); the edge rule that fills missing ones lives here, in :func:`window_frames`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,25 @@ ZERO_COPY = "zero-copy"  # the model read src's memory and ONNX Runtime wrote ds
 ZERO_COPY_INPUT = "zero-copy input"  # the model read src's memory; its output was finished into dst
 COPIED = "copied"  # the model input was copied (and converted) out of src
 MAX_THREADS = 1024
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    """What one `process` call did (docs/CONTRACT.md §1.5): returned, never written into `params`."""
+
+    provider: str  # the ONNX Runtime provider actually used
+    model_summary: str  # one line: kind, colorspace, training summary
+    warnings: tuple[str, ...]  # e.g. GPU fallback, NaN/Inf pixels passed through
+    model_sha256: str
+    kind: str
+    colorspace: str
+    receptive_field: int
+    processing_scale: float
+    has_confidence: bool
+    frames_before: int  # the model's window: frames read before and after the one it restores
+    frames_after: int
+    nonfinite_pixels: int = 0
+    pixel_path: str | None = None  # None when nothing was rendered (process(None, None, params))
 
 
 @dataclass(frozen=True)
@@ -84,20 +103,20 @@ def read_settings(params: Any) -> RenderSettings:
     )
 
 
-def process(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any]) -> None:
+def process(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any]) -> RenderReport:
     """Restore `src` into `dst` with params['model'] (docs/CONTRACT.md §1); `process(None, None, p)` only loads."""
-    process_frame(src, dst, params)
+    return process_frame(src, dst, params)
 
 
 def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any],
-                  confidence: np.ndarray | None = None) -> None:
+                  confidence: np.ndarray | None = None) -> RenderReport:
     """`process`, plus the model's confidence written into `confidence` (float32 (H, W) or (H, W, 1)) if given.
 
     `chromaluma apply --confidence` uses this to get the restoration and its confidence from one model run.
     Anything else going wrong inside Chromaluma still reaches the caller as a ChromalumaError with its message.
     """
     try:
-        _process_frame(src, dst, params, confidence)
+        return _process_frame(src, dst, params, confidence)
     except ChromalumaError:
         raise
     except MemoryError as exc:
@@ -111,49 +130,99 @@ def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[s
 
 
 def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any],
-                   confidence: np.ndarray | None) -> None:
+                   confidence: np.ndarray | None) -> RenderReport:
     settings = read_settings(params)
     model = load_session(settings.model, settings.device, settings.threads)
     warnings = request_warnings(settings.device, model)
-    report = params.get("report")
-    if isinstance(report, dict):
-        report.update(_describe(model, warnings))
+    report = _describe(model, warnings)
     if src is None and dst is None:
-        return
+        return _legacy_report(params, report)
     if src is None or dst is None:
         raise PixelLayoutError("process: src and dst must both be arrays, or both None (describe the model only).")
     source = pixels.check_view(src, "src", writable=False)
     target = pixels.check_view(dst, "dst", writable=True)
     _check_window(source, target, settings)
+    neighbours = window_frames(params.get("neighbours"), model, source, settings.model)
     if settings.output_mode == "confidence" and not model.contract.has_confidence:
         raise ParameterError(f"output_mode 'confidence': {settings.model} has no confidence output; "
                              "choose 'restored' or 'difference', or use a model exported with confidence.")
     mask = pixels.check_mask(params.get("mask"), target.shape[0], target.shape[1])
     confidence_view = _check_confidence_view(confidence, target)
     if np.may_share_memory(source, target):  # rendering in place: tiles must read the original, not our output
-        source = source.copy()
-    passed, pixel_path = _render_within_memory(model, source, target, settings, mask, confidence_view, warnings)
+        checked, source = source, source.copy()
+        neighbours = [source if frame is checked else frame for frame in neighbours]  # the edge rule's repeats
+    neighbours = [frame.copy() if frame is not source and np.may_share_memory(frame, target) else frame
+                  for frame in neighbours]
+    job = _Job(model, source, target, settings, mask, confidence_view, neighbours)
+    passed, pixel_path = _render_within_memory(job, warnings)
     if passed:
         note = f"{passed} pixel(s) with NaN/Inf in src were passed through unchanged (not fed to the model)."
         log.warning("%s", note)
         warnings.append(note)
-    if isinstance(report, dict):
-        report["warnings"] = warnings
-        report["nonfinite_pixels"] = passed
-        report["pixel_path"] = pixel_path
+    return _legacy_report(params, replace(report, warnings=tuple(warnings), nonfinite_pixels=passed,
+                                          pixel_path=pixel_path))
 
 
-def _describe(model: ModelSession, warnings: list[str]) -> dict[str, Any]:
+def _legacy_report(params: dict[str, Any], report: RenderReport) -> RenderReport:
+    """`report`, also copied into params["report"] when the caller passed a dict there (callers written before
+    process() returned its report)."""
+    legacy = params.get("report")
+    if isinstance(legacy, dict):
+        legacy.update({**asdict(report), "warnings": list(report.warnings)})
+    return report
+
+
+def window_frames(given: Any, model: ModelSession, src: np.ndarray, model_path: Path) -> list[np.ndarray]:
+    """A temporal-window model's other frames in the window's order (t−before … t−1, t+1 … t+after), checked
+    (docs/CONTRACT.md §1.6), with the edge rule applied: a missing frame (None) takes the nearest frame given
+    between it and the centre, the centre itself when there is none. Empty for a single-frame model."""
+    before, after = model.contract.frames_before, model.contract.frames_after
+    count = before + after
+    if given is None:
+        given = [None] * count
+    if isinstance(given, (str, bytes, np.ndarray)) or not isinstance(given, (list, tuple)):
+        raise ParameterError(f"neighbours: expected a list of {count} frames (or None entries), got "
+                             f"{type(given).__name__}.")
+    if len(given) != count:
+        window = (f"reads {before} frame(s) before and {after} after the one it restores" if count
+                  else "is a single-frame model and reads no neighbours")
+        raise ParameterError(f"neighbours: {len(given)} given, but {model_path} {window}; give exactly {count} "
+                             "(None for a time outside the clip).")
+    frames: list[np.ndarray | None] = []
+    for index, frame in enumerate(given):
+        if frame is None:
+            frames.append(None)
+            continue
+        view = pixels.check_view(frame, f"neighbours[{index}]", writable=False)
+        if view.shape != src.shape:
+            raise PixelLayoutError(f"neighbours[{index}] is {view.shape[1]}x{view.shape[0]}x{view.shape[2]} but src is "
+                                   f"{src.shape[1]}x{src.shape[0]}x{src.shape[2]}: give the same region of the "
+                                   "neighbouring frame as src.")
+        frames.append(view)
+    return _repeat_nearest(frames[:before][::-1], src)[::-1] + _repeat_nearest(frames[before:], src)
+
+
+def _repeat_nearest(outward: list[np.ndarray | None], centre: np.ndarray) -> list[np.ndarray]:
+    """Frames ordered from the centre outwards, each missing one replaced by the nearest one inside it."""
+    nearest, filled = centre, []
+    for frame in outward:
+        nearest = nearest if frame is None else frame
+        filled.append(nearest)
+    return filled
+
+
+def _describe(model: ModelSession, warnings: list[str]) -> RenderReport:
     card = model.contract
-    return {"provider": model.provider, "model_summary": model.summary, "warnings": warnings,
-            "model_sha256": model.sha256, "kind": card.kind, "colorspace": card.colorspace,
-            "receptive_field": card.receptive_field, "processing_scale": card.processing_scale,
-            "has_confidence": card.has_confidence, "nonfinite_pixels": 0}
+    return RenderReport(provider=model.provider, model_summary=model.summary, warnings=tuple(warnings),
+                        model_sha256=model.sha256, kind=card.kind, colorspace=card.colorspace,
+                        receptive_field=card.receptive_field, processing_scale=card.processing_scale,
+                        has_confidence=card.has_confidence, frames_before=card.frames_before,
+                        frames_after=card.frames_after)
 
 
-def _render(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: RenderSettings,
-            mask: np.ndarray | None, confidence: np.ndarray | None) -> tuple[int, str]:
+def _render(job: _Job) -> tuple[int, str]:
     """Plan tiles and render them; returns the count of non-finite pixels passed through and the pixel path."""
+    model, src, dst, settings = job.model, job.src, job.dst, job.settings
     card = model.contract
     context = card.receptive_field
     factor = tiling.scale_factor(card.processing_scale)
@@ -166,7 +235,6 @@ def _render(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: Ren
                             factor=factor)
     cols = tiling.plan_axis(win_x, width, src.shape[1], origin_x, tile=tile, context=context, feather=feather,
                             factor=factor)
-    job = _Job(model, src, dst, settings, mask, confidence)
     if len(rows) == 1 and len(cols) == 1:
         return job.render_whole(rows[0], cols[0])
     return job.render_strips(rows, cols), COPIED
@@ -182,18 +250,17 @@ def _tile_edge(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: 
                                    feather=tiling.feather_width(context), factor=factor)
 
 
-def _render_within_memory(model: ModelSession, src: np.ndarray, dst: np.ndarray, settings: RenderSettings,
-                          mask: np.ndarray | None, confidence: np.ndarray | None,
-                          warnings: list[str]) -> tuple[int, str]:
+def _render_within_memory(job: _Job, warnings: list[str]) -> tuple[int, str]:
     """:func:`_render`; when the device runs out of memory, again with tiles half the size down to the model's
     smallest tile (each attempt rewrites all of dst from src), then an error that says what to free."""
+    model, src, dst, settings = job.model, job.src, job.dst, job.settings
     card = model.contract
     feather = tiling.feather_width(card.receptive_field)
     smallest = tiling.minimum_tile(card.receptive_field, feather, tiling.scale_factor(card.processing_scale))
     tile = _tile_edge(model, src, dst, settings)
     while True:
         try:
-            return _render(model, src, dst, replace(settings, tile_size=tile), mask, confidence)
+            return _render(replace(job, settings=replace(settings, tile_size=tile)))
         except (MemoryError, InferenceError) as exc:
             if not _out_of_memory(exc):
                 raise
@@ -227,6 +294,7 @@ class _Job:
     settings: RenderSettings
     mask: np.ndarray | None
     confidence: np.ndarray | None
+    neighbours: list[np.ndarray]  # a temporal-window model's other frames, edge rule applied (empty: one frame)
     nonfinite: bool = False  # some tile so far held NaN/Inf
     translucent: bool = False  # some tile so far had premultiplied colour with alpha != 1
     opaque: bool = True  # every tile so far had alpha = the type's maximum everywhere (covers what is finished)
@@ -241,11 +309,13 @@ class _Job:
         pooled copy, handed back when the block ends (after the outputs are used: an output may share the input's
         memory, ORT can run an Identity in place)."""
         tile = None
-        if borrow:
+        if borrow and not self.neighbours:  # a window is one tensor per tile, copied: nothing to borrow
             factor = tiling.scale_factor(self.model.contract.processing_scale) if self.model.mirrored else 0
             tile = pixels.borrowed_input(self.src, row, col, self.premultiplied, factor)
         if tile is None:
             tile = pixels.model_input(self.src, row, col, self.premultiplied)
+        if self.neighbours:
+            tile = replace(tile, neighbours=pixels.neighbours_input(self.neighbours, row, col, self.premultiplied))
         self.nonfinite |= tile.nonfinite
         self.translucent |= tile.premultiplied
         self.opaque &= tile.opaque
@@ -256,7 +326,7 @@ class _Job:
 
     def _run(self, tile: pixels.TileInput) -> tuple[np.ndarray, np.ndarray | None]:
         """The model's outputs for `tile`, rows top-down, never sharing host memory (finish may write into them)."""
-        restored, confidence = self.model.run(tile.tensor, mirrored=tile.mirrored)
+        restored, confidence = self.model.run(tile.tensor, mirrored=tile.mirrored, neighbours=tile.neighbours)
         if tile.borrowed:
             restored, confidence = _own(restored, tile.tensor), _own(confidence, tile.tensor)
         if tile.mirrored:  # rows came out in stored (bottom-up) order, like they went in

@@ -72,14 +72,24 @@ class ModelSession:
     def output_names(self) -> list[str]:
         return [contract.OUTPUT_NAME] + ([contract.CONFIDENCE_NAME] if self.contract.has_confidence else [])
 
-    def run(self, tensor: np.ndarray, *, mirrored: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
-        """Run the graph on a [1, H, W, 4] float32 tensor; returns (restored, confidence or None).
+    @property
+    def window_neighbours(self) -> int:
+        """Frames besides the one restored that the model reads (0 for a single-frame model)."""
+        return self.contract.frames_before + self.contract.frames_after
+
+    def run(self, tensor: np.ndarray, *, mirrored: bool = False, neighbours: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Run the graph on a [1, H, W, 4] float32 tensor (and, for a temporal-window model, its [n, H, W, 4]
+        `neighbours`); returns (restored, confidence or None).
 
         `mirrored`: `tensor` holds the rows bottom-up; the mirrored session runs and the outputs are bottom-up too.
         """
         session = self.mirrored if mirrored else self.session
+        feeds = {contract.INPUT_NAME: tensor}
+        if neighbours is not None:
+            feeds[contract.NEIGHBOURS_NAME] = neighbours
         try:
-            outputs = session.run(self.output_names, {contract.INPUT_NAME: tensor})
+            outputs = session.run(self.output_names, feeds)
         except Exception as exc:  # ORT raises its own Fail/RuntimeException types (not importable portably)
             raise self._failure(tensor, exc) from exc
         return outputs[0], (outputs[1] if len(outputs) > 1 else None)
@@ -274,8 +284,11 @@ def _create_session(path: Path, digest: str, providers: list[str], threads: int)
     if providers[0] == CUDA and provider != CUDA:
         notes.append(f"GPU requested but ONNX Runtime fell back to {provider} for {path.name} (CUDA provider "
                      "failed to initialise: check the NVIDIA driver, CUDA and cuDNN versions); rendering on CPU.")
-    mirroring = mirror.build(path, session, make_session, model_contract.processing_scale,
-                             model_contract.receptive_field)
+    if model_contract.frames_before or model_contract.frames_after:  # windows are copied: nothing to mirror
+        mirroring = mirror.Mirroring(None, False)
+    else:
+        mirroring = mirror.build(path, session, make_session, model_contract.processing_scale,
+                                 model_contract.receptive_field)
     log.info("loaded %s (%s) on %s, sha256 %s%s", path, model_summary(model_contract), provider, read_digest[:12],
              ", mirrored for bottom-up rows" if mirroring.session is not None else "")
     return ModelSession(path=path, sha256=read_digest, contract=model_contract, session=session, provider=provider,

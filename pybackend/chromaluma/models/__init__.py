@@ -8,7 +8,7 @@ from torch import nn
 
 from chromaluma.models.density import DENSITY_CELLS, DENSITY_MODES, band_limit_px
 from chromaluma.models.graph import CONFIDENCE_MEANING, CONFIDENCE_SCALE, ContractGraph, confidence_of
-from chromaluma.models.kinds import MODEL_CLASSES, ChromaModel, LumaModel, PairsModel
+from chromaluma.models.kinds import MAX_TEMPORAL_RADIUS, MODEL_CLASSES, ChromaModel, LumaModel, PairsModel
 
 DEFAULT_PROCESSING_SCALE = {"chroma": 0.25, "luma": 1.0, "pairs": 0.25}
 
@@ -28,9 +28,11 @@ def architecture_of(model: nn.Module) -> dict[str, Any]:
     options: dict[str, Any] = {"width": net.head.in_channels, "dilations": list(net.dilations)}
     if isinstance(model, ChromaModel):
         options["density"] = model.density
+    options["temporal_radius"] = int(getattr(model, "temporal_radius", 0))
     return options
 
 
 __all__ = ["CONFIDENCE_MEANING", "CONFIDENCE_SCALE", "DEFAULT_PROCESSING_SCALE", "DENSITY_CELLS", "DENSITY_MODES",
+           "MAX_TEMPORAL_RADIUS",
            "ChromaModel", "ContractGraph", "LumaModel", "MODEL_CLASSES", "PairsModel", "architecture_of",
            "band_limit_px", "build_model", "confidence_of"]

@@ -1,6 +1,7 @@
 """The exported graph: docs/CONTRACT.md §2 around a model kind.
 
-`image` [1, H, W, 4] straight RGBA → `restored` [1, H, W, 4] (alpha copied from the input) and `confidence`
+`image` [1, H, W, 4] straight RGBA (and, for a temporal-window model of radius R, `neighbours` [2R, H, W, 4]: the
+frames t−R … t−1, t+1 … t+R) → `restored` [1, H, W, 4] (alpha copied from the input) and `confidence`
 [1, H, W, 1] = exp(−sigma / CONFIDENCE_SCALE), computed at the processing grid and upsampled bilinearly. sigma is
 the model's predicted absolute error of the restored colour (a Laplace scale, in the pairs' encoding units):
 1 = sure; 0.37 = expects an error of CONFIDENCE_SCALE (5 % of the 0–1 range) at that pixel.
@@ -29,6 +30,12 @@ class ContractGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        restored, log_sigma = self.model(image)
+    def forward(self, image: torch.Tensor, neighbours: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        radius = getattr(self.model, "temporal_radius", 0)
+        window = image
+        if radius:
+            assert neighbours is not None, "a temporal-window model needs its neighbours"
+            window = torch.cat([neighbours[:radius], image, neighbours[radius:]], dim=0).unsqueeze(0)
+        restored, log_sigma = self.model(window)
         return restored, self.model.upsample(confidence_of(log_sigma), image)

@@ -1,7 +1,10 @@
 """The three model kinds as torch modules on NHWC RGBA (the contract's layout): chroma, luma and pairs.
 
 Each module maps scan RGBA [N, H, W, 4] to (restored RGBA [N, H, W, 4] with alpha copied, log_sigma at the grid
-[N, 1, H/f, W/f]); `upsample(grid, like)` brings a grid tensor to full resolution NHWC. Only the small networks
+[N, 1, H/f, W/f]); `upsample(grid, like)` brings a grid tensor to full resolution NHWC. A temporal-window model
+(`temporal_radius` R > 0) reads a window [N, T, H, W, 4] of T = 2R + 1 frames t−R … t+R and restores the centre
+frame (index R): the network sees every frame's grid statistics (or luma plane), the centre first; the centre's
+own pixels and alpha are what the result is applied to (docs/CONTRACT.md §2). Only the small networks
 run on NCHW tensors (at the grid, or on one luma plane). `log_sigma` is the log of the predicted absolute error
 (Laplace scale) of the restored colour; training upsamples it for a Laplace negative log-likelihood, export turns it
 into a confidence at the grid and upsamples that (see :mod:`chromaluma.models.graph`).
@@ -37,10 +40,11 @@ class RestoredPlanes(NamedTuple):
 class _GridModel(nn.Module):
     """Shared parts of the kinds that predict at the processing scale: colour matrices and grid statistics."""
 
-    def __init__(self, processing_scale: float, net: ContextNet) -> None:
+    def __init__(self, processing_scale: float, net: ContextNet, temporal_radius: int = 0) -> None:
         super().__init__()
         self.factor = grid_factor(processing_scale)
         self.net = net
+        self.temporal_radius = check_radius(temporal_radius)
         self.register_buffer("ycc_matrix", torch.tensor(YCC_FROM_RGBA + ((0.0, 0.0, 0.0, 0.0),)), persistent=False)
         self.register_buffer("guide_matrix", torch.tensor(GUIDE_FROM_RGBA), persistent=False)
 
@@ -62,6 +66,16 @@ class _GridModel(nn.Module):
     def grid_statistics(self, x: torch.Tensor) -> torch.Tensor:
         """Per cell: mean Y, Cb, Cr, std Y, and the guided filter's slopes cov(Y,Cb)/var Y, cov(Y,Cr)/var Y."""
         return self.statistics_of(x, fixed_mix(x.float(), self.guide_matrix))
+
+    def neighbour_statistics(self, window: torch.Tensor | None) -> torch.Tensor | None:
+        """The grid statistics of a window's other frames, [N, 6·2R, h, w] (None for a single-frame model), in the
+        window's order without the centre; the network reads them after the centre's own six channels."""
+        if window is None:
+            return None
+        frames = torch.cat([window[:, :self.temporal_radius], window[:, self.temporal_radius + 1:]], dim=1)
+        batch, count = frames.shape[:2]
+        stats = self.grid_statistics(frames.reshape(batch * count, *frames.shape[2:]))
+        return stats.reshape(batch, count * stats.shape[1], *stats.shape[2:])
 
     def statistics_of(self, x: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         """:meth:`grid_statistics` given `guide` = x·GUIDE ([Y, Y, Y, A], full resolution, reused by the caller), or
@@ -103,9 +117,11 @@ class ChromaModel(_GridModel):
     # (10 217 steps) against 1.99 and 2.02 for 24 channels (13 064 and 12 291 steps): fewer steps, but each reads the
     # fade better (BENCHMARKS.md has the current figures)
     def __init__(self, processing_scale: float = 0.25, width: int = 32,
-                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8), density: str = "keep") -> None:
+                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8), density: str = "keep",
+                 temporal_radius: int = 0) -> None:
         check_density(density)
-        super().__init__(processing_scale, ContextNet(6, 6 if density == "smooth" else 5, width, dilations))
+        net = ContextNet(6 * window_length(temporal_radius), 6 if density == "smooth" else 5, width, dilations)
+        super().__init__(processing_scale, net, temporal_radius)
         self.density = density
         # [Cb, Cr, ΔY] → (R, G, B): M for the colour differences, 1 in every channel for the density offset
         shift_matrix = [list(row) + [1.0] for row in RGB_FROM_CHROMA]
@@ -119,8 +135,10 @@ class ChromaModel(_GridModel):
         return self.net.reach + (DENSITY_CELLS // 2 if self.density == "smooth" else 0)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x, window = centre_of(x, self.temporal_radius)
         guide = fixed_mix(x, self.guide_matrix)
-        slope, offset, density, log_sigma = self.grid_coefficients(self.statistics_of(x, guide))
+        slope, offset, density, log_sigma = self.grid_coefficients(self.statistics_of(x, guide),
+                                                                   self.neighbour_statistics(window))
         ones, zeros = torch.ones_like(log_sigma), torch.zeros_like(log_sigma)  # alpha: out = A·1 + 0
         scale = torch.cat([1.0 + _mix_planar(slope, self.chroma_to_rgb), ones], dim=1)
         if density is not None:
@@ -131,12 +149,13 @@ class ChromaModel(_GridModel):
         restored = guide * self.upsample(scale, x) + self.upsample(shift, x)
         return restored, log_sigma
 
-    def grid_coefficients(self, stats: torch.Tensor
+    def grid_coefficients(self, stats: torch.Tensor, neighbours: torch.Tensor | None = None
                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """Per cell, from the grid statistics: the guided filter's slope and offset for (Cb, Cr), the band-limited
-        density offset ΔY (None when density is kept) and log_sigma."""
+        """Per cell, from the centre frame's grid statistics (and its neighbours', for a window): the guided
+        filter's slope and offset for (Cb, Cr), the band-limited density offset ΔY (None when density is kept) and
+        log_sigma."""
         mean_y, mean_c, slope0 = stats[:, 0:1], stats[:, 1:3], stats[:, 4:6]
-        delta = self.net(stats)
+        delta = self.net(stats if neighbours is None else torch.cat([stats, neighbours], dim=1))
         slope = slope0 + delta[:, 0:2]
         offset = mean_c + delta[:, 2:4] - slope * mean_y
         density = self.smooth(delta[:, 5:6]) if self.density == "smooth" else None
@@ -151,8 +170,10 @@ class ChromaModel(_GridModel):
         backward run faster on 8 channels than on 6), which makes a chroma training step cheaper (README,
         Benchmarks). The export and inference keep :meth:`forward`; tests/py/test_models.py checks that both agree.
         """
+        x, window = centre_of(x, self.temporal_radius)
         scan_luma = fixed_mix(x, self.guide_matrix[:1])  # [N, H, W, 1]: the guide's luma row alone
-        slope, offset, density, log_sigma = self.grid_coefficients(self.statistics_of(x, scan_luma))
+        slope, offset, density, log_sigma = self.grid_coefficients(self.statistics_of(x, scan_luma),
+                                                                   self.neighbour_statistics(window))
         planes = torch.cat([slope, offset] + ([density] if density is not None else []) + [log_sigma], dim=1)
         padding = torch.zeros_like(planes[:, :1]).expand(-1, 8 - planes.shape[1], -1, -1)
         up = self.upsample(torch.cat([planes, padding], dim=1), x).unbind(-1)
@@ -167,8 +188,9 @@ class PairsModel(_GridModel):
     kind = "pairs"
 
     def __init__(self, processing_scale: float = 0.25, width: int = 24,
-                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8)) -> None:
-        super().__init__(processing_scale, ContextNet(6, 13, width, dilations))
+                 dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8), temporal_radius: int = 0) -> None:
+        super().__init__(processing_scale, ContextNet(6 * window_length(temporal_radius), 13, width, dilations),
+                         temporal_radius)
         # RGBA → [R,G,B, R,G,B, R,G,B, A] and its reduction back to RGBA after the per-pixel product
         spread = torch.zeros(10, 4)
         gather = torch.zeros(4, 10)
@@ -182,7 +204,9 @@ class PairsModel(_GridModel):
         self.register_buffer("identity", torch.eye(3).reshape(1, 9, 1, 1), persistent=False)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        delta = self.net(self.grid_statistics(x))
+        x, window = centre_of(x, self.temporal_radius)
+        stats, neighbours = self.grid_statistics(x), self.neighbour_statistics(window)
+        delta = self.net(stats if neighbours is None else torch.cat([stats, neighbours], dim=1))
         ones, zeros = torch.ones_like(delta[:, 0:1]), torch.zeros_like(delta[:, 0:1])
         matrix = torch.cat([delta[:, 0:9] + self.identity, ones], dim=1)
         offset = torch.cat([delta[:, 9:12], zeros], dim=1)
@@ -196,13 +220,14 @@ class LumaModel(nn.Module):
 
     kind = "luma"
 
-    def __init__(self, processing_scale: float = 1.0, width: int = 16, dilations: tuple[int, ...] = (1, 2, 4, 8)
-                 ) -> None:
+    def __init__(self, processing_scale: float = 1.0, width: int = 16, dilations: tuple[int, ...] = (1, 2, 4, 8),
+                 temporal_radius: int = 0) -> None:
         super().__init__()
         self.factor = grid_factor(processing_scale)
         if self.factor != 1:
             raise ValueError(f"luma models work at full resolution (processing_scale 1, not {processing_scale})")
-        self.net = ContextNet(1, 2, width, dilations, stem_kernel=3)
+        self.temporal_radius = check_radius(temporal_radius)
+        self.net = ContextNet(window_length(temporal_radius), 2, width, dilations, stem_kernel=3)
         self.register_buffer("luma_row", torch.tensor(GUIDE_FROM_RGBA[:1]), persistent=False)
         self.register_buffer("spread", torch.tensor(((1.0, 0.0), (1.0, 0.0), (1.0, 0.0), (0.0, 0.0))),
                              persistent=False)
@@ -212,12 +237,39 @@ class LumaModel(nn.Module):
         return self.net.reach
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        out = self.net(planar(fixed_mix(x, self.luma_row)))
+        x, window = centre_of(x, self.temporal_radius)
+        luma = planar(fixed_mix(x, self.luma_row))
+        if window is not None:  # the centre's luma first, then the other frames' in window order
+            others = torch.cat([window[:, :self.temporal_radius], window[:, self.temporal_radius + 1:]], dim=1)
+            luma = torch.cat([luma, fixed_mix(others, self.luma_row)[..., 0]], dim=1)
+        out = self.net(luma)
         return x + fixed_mix(interleaved(out), self.spread), out[:, 1:2] + LOG_SIGMA0
 
     def upsample(self, grid: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """Full resolution already: NCHW → NHWC."""
         return interleaved(grid)
+
+
+MAX_TEMPORAL_RADIUS = 8
+
+
+def check_radius(radius: int) -> int:
+    """A temporal radius as a model takes it: an integer from 0 (single frame) to MAX_TEMPORAL_RADIUS."""
+    if isinstance(radius, bool) or not isinstance(radius, int) or not 0 <= radius <= MAX_TEMPORAL_RADIUS:
+        raise ValueError(f"temporal_radius {radius!r}: expected an integer from 0 to {MAX_TEMPORAL_RADIUS}")
+    return radius
+
+
+def window_length(radius: int) -> int:
+    """Frames a model of this temporal radius reads: t−R … t+R."""
+    return 2 * check_radius(radius) + 1
+
+
+def centre_of(x: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(the frame restored [N, H, W, 4], the whole window [N, T, H, W, 4] or None for a single-frame model)."""
+    if radius == 0:
+        return x, None
+    return x[:, radius], x
 
 
 def _mix_planar(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
