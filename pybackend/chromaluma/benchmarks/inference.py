@@ -27,7 +27,7 @@ import numpy as np
 
 from chromaluma import api
 from chromaluma.backend.session import CUDA, load_session
-from chromaluma.benchmarks import BenchSection, markdown_table
+from chromaluma.benchmarks import BenchSection, markdown_table, pixel_paths
 
 log = logging.getLogger(__name__)
 
@@ -89,17 +89,16 @@ def speed_rows(model_paths: dict[str, Path], sizes: tuple[tuple[int, int], ...],
                 api.process(s, d, p)
 
             raw_run()  # warm-up: first runs allocate ORT's arena and pick kernels
-            report: dict[str, Any] = {}
-            api.process(src, dst, {**params, "report": report})
+            report = api.process(src, dst, params)
             pairs = [(_timed_ms(raw_run), _timed_ms(process_run)) for _ in range(repeats)]
             raw = statistics.median(r for r, _ in pairs)
             processed = statistics.median(p for _, p in pairs)
             rows.append({"kind": kind, "width": width, "height": height, "provider": session.provider,
                          "raw_ms": raw, "process_ms": processed,
                          "ratio": processed / raw, "paired_ratio": statistics.median(p / r for r, p in pairs),
-                         "fps": 1000.0 / processed, "pixel_path": report.get("pixel_path", "")})
+                         "fps": 1000.0 / processed, "pixel_path": report.pixel_path or ""})
             log.info("inference %s %dx%d on %s: raw %.1f ms, process %.1f ms (%s)", kind, width, height,
-                     session.provider, raw, processed, report.get("pixel_path"))
+                     session.provider, raw, processed, report.pixel_path)
     return rows
 
 
@@ -179,7 +178,7 @@ def _speed_section(title: str, rows: list[dict[str, Any]]) -> BenchSection:
                                              "raw ORT: the file's model on a prepared top-down tensor, same outputs; "
                                              "raw ORT and process() runs alternate; ratio = median process() / "
                                              "median raw; paired ratio = median of each pair's ratio.",
-                                             f"Pixel path process() took (report['pixel_path'], docs/CONTRACT.md "
+                                             f"Pixel path process() took (RenderReport.pixel_path, docs/CONTRACT.md "
                                              f"§1.1): {paths}."],
                         raw={"rows": rows})
 
@@ -189,7 +188,8 @@ def run(workdir: Path, quick: bool) -> list[BenchSection]:
     paths = benchmark_models(workdir / "models")
     sizes = QUICK_SIZES if quick else SPEED_SIZES
     repeats = 1 if quick else 7
-    sections = [_speed_section("Inference speed (CPU)", speed_rows(paths, sizes, "cpu", repeats))]
+    sections = [_speed_section("Inference speed (CPU)", speed_rows(paths, sizes, "cpu", repeats)),
+                pixel_paths.run(paths["chroma"], quick)]
     gpu = gpu_label()
     if gpu is not None:
         sections.append(_speed_section(f"Inference speed (GPU: {gpu})", speed_rows(paths, sizes, "gpu", repeats)))
