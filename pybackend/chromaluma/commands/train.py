@@ -7,6 +7,8 @@ import logging
 from pathlib import Path
 
 from chromaluma.contract import DEVICES, KINDS
+from chromaluma.errors import ParameterError
+from chromaluma.models import MAX_TEMPORAL_RADIUS
 from chromaluma.models.density import DENSITY_MODES
 from chromaluma.train import TrainConfig, resume, train
 
@@ -29,6 +31,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "20 px at the default scale), for faded prints, uneven fading, faded edges and blotches; "
                              "the scan's grain and detail pass through. keep: output luma = scan luma exactly (for "
                              "scans already density graded). --init and --resume keep their model's own")
+    parser.add_argument("--temporal-radius", metavar="N", default=None,
+                        help=f"frames each side of the one restored that the model reads, 0 to {MAX_TEMPORAL_RADIUS} "
+                             "(default 0: one frame; --init and --resume keep their model's own). Windows never "
+                             "cross a shot's cut; at a shot's ends the nearest frame is repeated")
+    parser.add_argument("--exposure-jitter", metavar="S", default=None,
+                        help="scale each scan frame of a crop by exp(n), n ~ Normal(0, S), the reference unchanged, "
+                             "so the colour learnt does not follow exposure flicker (default 0: off)")
     parser.add_argument("--colorspace", default="display",
                         help="how the pairs are encoded: display, log, linear or your own name (recorded in the model)")
     parser.add_argument("--processing-scale", type=float, default=None,
@@ -53,10 +62,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in farm logs)")
 
 
+def _number(text: str | None, flag: str, kind: type[int] | type[float]) -> int | float | None:
+    """A flag's value as `kind`; taken as text so that a bad value ends with our one-line message, like every
+    other refused setting (TrainConfig checks the range)."""
+    if text is None:
+        return None
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise ParameterError(f"{flag} {text!r}: give {what}, e.g. {flag} 1.") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    radius = _number(args.temporal_radius, "--temporal-radius", int)
+    jitter = _number(args.exposure_jitter, "--exposure-jitter", float)
     if args.resume is not None:
         model = resume(args.resume, steps=args.steps, minutes=args.minutes, out=args.out, density=args.density,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, temporal_radius=radius, exposure_jitter=jitter)
     else:
         config = TrainConfig(
             run_dir=args.run_dir or Path("runs") / args.kind, kind=args.kind, pairs_dir=args.pairs, input=args.input,
@@ -64,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
             processing_scale=args.processing_scale, crop=args.crop, batch=args.batch, steps=args.steps,
             minutes=args.minutes, learning_rate=args.learning_rate, seed=args.seed, val_frames=args.val_frames,
             val_every=args.val_every, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
-            device=args.device, init=args.init, density=args.density)
+            device=args.device, init=args.init, density=args.density, temporal_radius=radius,
+            exposure_jitter=0.0 if jitter is None else jitter)
         model = train(config, progress=not args.no_progress)
     log.info("model: %s", model)
     return 0

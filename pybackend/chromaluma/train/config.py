@@ -9,7 +9,7 @@ from typing import Any
 
 from chromaluma.contract import DEVICES, KINDS
 from chromaluma.errors import ParameterError
-from chromaluma.models import DEFAULT_PROCESSING_SCALE, DENSITY_MODES
+from chromaluma.models import DEFAULT_PROCESSING_SCALE, DENSITY_MODES, MAX_TEMPORAL_RADIUS
 
 DEFAULT_STEPS = 2000
 # The run folder's records (chromaluma.train.loop writes them; export reads them).
@@ -51,6 +51,9 @@ class TrainConfig:
     architecture: dict[str, Any] = field(default_factory=dict)
     export: bool = True
     density: str | None = None  # chroma only: keep (scan luma exactly) or smooth (band-limited correction, default)
+    # frames each side of the one restored (0: single-frame); None: 0, or the --init / resumed model's own
+    temporal_radius: int | None = None
+    exposure_jitter: float = 0.0  # spread of the log-exposure offset drawn per scan frame of each crop (0: none)
 
     def resolved(self) -> TrainConfig:
         """Check the values and fill the per-kind defaults; raises ParameterError naming the flag and the fix."""
@@ -76,6 +79,7 @@ class TrainConfig:
         if self.device not in DEVICES:
             raise ParameterError(f"--device {self.device!r}: choose auto, cpu or gpu.")
         self._check_density()
+        self._check_window()
         steps = self.steps if self.steps is not None or self.minutes is not None else DEFAULT_STEPS
         values = {**asdict(self), "processing_scale": scale, "steps": steps}
         return TrainConfig(**values)
@@ -92,10 +96,21 @@ class TrainConfig:
                                  "luma = scan luma; smooth: plus a band-limited density correction from the "
                                  "reference).")
 
+    def _check_window(self) -> None:
+        radius = self.temporal_radius
+        if radius is not None and (isinstance(radius, bool) or not isinstance(radius, int)
+                                   or not 0 <= radius <= MAX_TEMPORAL_RADIUS):
+            raise ParameterError(f"--temporal-radius {radius}: give a whole number of frames each side from 0 "
+                                 f"(single frame) to {MAX_TEMPORAL_RADIUS}, e.g. 1 for three-frame windows.")
+        jitter = self.exposure_jitter
+        if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0.0 <= jitter < float("inf"):
+            raise ParameterError(f"--exposure-jitter {jitter}: give a spread of 0 or more (log exposure), e.g. 0.1 "
+                                 "for flicker of about 10 %; 0 turns it off.")
+
     def model_architecture(self, recorded: dict[str, Any] | None = None, source: str = "the --init model"
                            ) -> dict[str, Any]:
         """The architecture to build: `recorded` (an --init model's or a resumed checkpoint's) or the config's own,
-        with --density applied.
+        with --density applied and its temporal radius settled (see `_window_radius`).
 
         A chroma model gets its density mode here: --density, else a recorded model's own (`keep` where it records
         none), else the config's architecture's, else DEFAULT_CHROMA_DENSITY. A recorded model's density can only be
@@ -103,6 +118,7 @@ class TrainConfig:
         naming `source`.
         """
         architecture = dict(recorded if recorded is not None else self.architecture)
+        architecture["temporal_radius"] = self._window_radius(recorded, source)
         if self.kind != "chroma":
             return architecture
         if recorded is not None and self.density is not None and recorded.get("density", "keep") != self.density:
@@ -114,6 +130,18 @@ class TrainConfig:
         elif recorded is None:
             architecture.setdefault("density", DEFAULT_CHROMA_DENSITY)
         return architecture
+
+    def _window_radius(self, recorded: dict[str, Any] | None, source: str) -> int:
+        """--temporal-radius, or a recorded model's own (0 where it records none); a recorded model's radius is
+        fixed by its weights, so a different --temporal-radius is refused, naming `source`."""
+        if recorded is None:
+            return int(self.temporal_radius or self.architecture.get("temporal_radius", 0))
+        radius = int(recorded.get("temporal_radius", 0))
+        if self.temporal_radius is not None and self.temporal_radius != radius:
+            raise ParameterError(f"--temporal-radius {self.temporal_radius}: {source} has temporal radius {radius} "
+                                 "and its weights are built for it. Leave --temporal-radius out to keep it, or "
+                                 "train a new model (new --run-dir, no --init) with the radius you want.")
+        return radius
 
     def to_json(self) -> str:
         values = asdict(self)

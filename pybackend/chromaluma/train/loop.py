@@ -41,6 +41,7 @@ from chromaluma.train.initial import initial_weights
 from chromaluma.train.pairs import MIN_PAIRS_FOR_VALIDATION, Pair, density_gap, load_pairs, split_validation
 from chromaluma.train.previews import write_contact_sheet, write_loss_curve
 from chromaluma.train.trend import MIN_STEPS, run_trend
+from chromaluma.train.windows import WindowCounts, attach_windows, log_windows, manifest_sources, number_shots_by_cuts
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +82,14 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
 
 
 def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None, out: Path | None = None,
-           density: str | None = None, progress: bool = True) -> Path:
+           density: str | None = None, progress: bool = True, temporal_radius: int | None = None,
+           exposure_jitter: float | None = None) -> Path:
     """Continue a run from its newest checkpoint (same optimizer state, step and RNG states); returns the model.
 
     `steps` / `minutes` / `out` replace the run's own settings when given (a different `steps` changes the
     learning-rate schedule, so the result is then no longer identical to an uninterrupted run). The model is
-    rebuilt with the checkpoint's architecture; a `density` other than the run's is refused.
+    rebuilt with the checkpoint's architecture; a `density` or `temporal_radius` other than the run's is refused,
+    and so is an `exposure_jitter` other than the run's (its crops would no longer be the run's own).
     """
     config_path = Path(run_dir) / CONFIG_NAME
     if not config_path.is_file():
@@ -98,6 +101,11 @@ def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None
     config.minutes = minutes if minutes is not None else config.minutes
     config.out = out if out is not None else config.out
     config.density = density if density is not None else config.density
+    config.temporal_radius = temporal_radius if temporal_radius is not None else config.temporal_radius
+    if exposure_jitter is not None and exposure_jitter != config.exposure_jitter:
+        raise TrainingError(f"--exposure-jitter {exposure_jitter}: the run in {run_dir} trains with "
+                            f"--exposure-jitter {config.exposure_jitter:g}. Leave the flag out to continue it, or "
+                            "start a new run with another --run-dir.")
     return _Session(config, resume=True, progress=progress).run()
 
 
@@ -118,8 +126,10 @@ class _Session:
         recorded = state["architecture"] if state is not None else init.architecture if init is not None else None
         architecture = self.config.model_architecture(recorded, f"the run in {self.run_dir}" if resume else
                                                       "the --init model")
+        self.radius = self.config.temporal_radius = int(architecture["temporal_radius"])
         self.pairs = load_pairs(self.config.kind, self.config.pairs_dir, self.config.input, self.config.target,
                                 self.config.masks)
+        self.scan_source, self.windows = self._attach_windows()
         self.train_pairs, self.val_pairs = split_validation(self.pairs, self.config.val_frames)
         self.crop = crop_size(self.train_pairs, self.config.crop)
         torch.manual_seed(self.config.seed)
@@ -140,6 +150,20 @@ class _Session:
         self.card_training: dict[str, Any] = {}  # what the model card's `training` section adds (export copies it)
         if state is not None:
             self._restore(state)
+
+    def _attach_windows(self) -> tuple[Path | None, WindowCounts]:
+        """Each pair's neighbour frames (none for a single-frame run): a pairs folder's own scans, then its scan
+        source, within its manifest's shots; for --input/--target the --input sequence is every pair's scan."""
+        if self.radius == 0:
+            return None, WindowCounts()
+        if self.config.pairs_dir is not None:
+            scan_source, spans = manifest_sources(self.config.pairs_dir)
+            return scan_source, attach_windows(self.pairs, self.radius, scan_source, spans)
+        shots = number_shots_by_cuts(self.pairs)
+        if shots > 1:
+            log.info("%s: %d shots (cuts found as `chromaluma align` finds them); windows stay within each",
+                     self.config.input, shots)
+        return None, attach_windows(self.pairs, self.radius)
 
     def _learning_rate_factor(self, step: int) -> float:
         """Cosine decay to 5 % over the run: over --steps, or over --minutes of training time when only the clock
@@ -214,6 +238,7 @@ class _Session:
         """One line each for what the run decided on the user's behalf and what they may want to change."""
         if self.resume:
             log.info("resuming %s at step %d", self.run_dir, self.step)
+        log_windows(self.radius, self.windows, self.scan_source)
         if not self.val_pairs:
             why = (f"--val-frames {self.config.val_frames}" if self.config.val_frames is not None else
                    f"only {len(self.pairs)} pairs, fewer than {MIN_PAIRS_FOR_VALIDATION}: each is needed for training")
@@ -270,7 +295,8 @@ class _Session:
         """One optimizer step; returns (loss, training error)."""
         self.model.train()
         scan, reference, valid = (t.to(self.device) for t in
-                                  sample_batch(self.train_pairs, self.crop, self.config.batch, self.rng))
+                                  sample_batch(self.train_pairs, self.crop, self.config.batch, self.rng, self.radius,
+                                               self.config.exposure_jitter))
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
             loss, error = objective.training_terms(self.config.kind, self.model, scan, reference, valid)
@@ -281,7 +307,7 @@ class _Session:
 
     def _validate(self) -> dict[str, float]:
         self.model.eval()
-        results = [objective.restore_frame(self.model, p.scan, self.device) for p in self.val_pairs]
+        results = [objective.restore_frame(self.model, p.window_array(), self.device) for p in self.val_pairs]
         scores = objective.validation_scores(self.config.kind, results, [p.scan for p in self.val_pairs],
                                              [p.reference for p in self.val_pairs], [p.valid for p in self.val_pairs],
                                              self.density, band_limit_px(self.model.factor))
@@ -292,7 +318,8 @@ class _Session:
     def _preview(self) -> None:
         self.model.eval()
         frames = (self.val_pairs or self.train_pairs)[:PREVIEW_FRAMES]
-        rows = [(p.scan, p.reference, objective.restore_frame(self.model, p.scan, self.device)) for p in frames]
+        rows = [(p.scan, p.reference, objective.restore_frame(self.model, p.window_array(), self.device))
+                for p in frames]
         write_contact_sheet(self.run_dir / "previews" / f"step_{self.step:07d}.png", rows,
                             f"STEP {self.step}   scan | reference | result")
 

@@ -46,7 +46,9 @@ def training_loss(kind: str, model: nn.Module, scan: torch.Tensor, reference: to
     to predict the error without reweighting the restoration).
 
     Chroma models are measured on their luma and colour-difference planes (`restored_planes`), the same error
-    as :func:`pixel_error` on their RGBA output at a lower cost; the other kinds on their output.
+    as :func:`pixel_error` on their RGBA output at a lower cost; the other kinds on their output. `scan` is the
+    model's input: [N, H, W, 4], or a window [N, T, H, W, 4] for a temporal-window model (reference and valid are
+    the centre frame's).
     """
     return training_terms(kind, model, scan, reference, valid)[0]
 
@@ -62,7 +64,8 @@ def training_terms(kind: str, model: nn.Module, scan: torch.Tensor, reference: t
     else:
         restored, log_sigma = model(scan)
         error = pixel_error(kind, restored.float(), reference, density_of(model))
-        log_sigma_full = model.upsample(log_sigma.float(), scan)[..., 0]
+        centre = scan[:, scan.shape[1] // 2] if scan.dim() == 5 else scan  # T = 2R + 1: the centre is at R
+        log_sigma_full = model.upsample(log_sigma.float(), centre)[..., 0]
     nll = error.detach() * torch.exp(-log_sigma_full) + log_sigma_full + math.log(2.0)
     weight = valid.sum().clamp(min=1.0)
     return ((error + CONFIDENCE_WEIGHT * nll) * valid).sum() / weight, (error.detach() * valid).sum() / weight
@@ -81,7 +84,8 @@ def chroma_plane_error(luma: torch.Tensor, cb: torch.Tensor, cr: torch.Tensor, r
 
 @torch.no_grad()
 def restore_frame(model: nn.Module, scan: np.ndarray, device: torch.device) -> np.ndarray:
-    """Run the model on one whole RGBA frame (H×W×4) and return restored RGB."""
+    """Run the model on one whole RGBA frame (H×W×4), or a window of them (T×H×W×4, see `Pair.window_array`),
+    and return the restored RGB of the frame (the window's centre)."""
     restored, _ = model(torch.from_numpy(scan)[None].to(device))
     return restored[0, ..., :3].float().cpu().numpy()
 

@@ -31,13 +31,28 @@ DENSITY_BLOCK_PX = 16
 
 @dataclass
 class Pair:
-    """One training pair in memory: RGBA scan, RGB reference and a 0/1 validity mask, all H×W float32."""
+    """One training pair in memory: RGBA scan, RGB reference and a 0/1 validity mask, all H×W float32.
+
+    A temporal-window run (chromaluma.train.windows) adds the scan frames around it: `neighbours` holds 2R RGBA
+    frames ordered t−R … t−1, t+1 … t+R, arrays shared with the pairs and windows that hold the same frame.
+    """
 
     frame: int
     scan: np.ndarray
     reference: np.ndarray
     valid: np.ndarray
     record: dict[str, Any] = field(default_factory=dict)  # the model card's entry: files and their hashes
+    shot: int = 0  # the manifest's shot (one shot for --input/--target): windows never reach into another
+    neighbours: tuple[np.ndarray, ...] = ()
+
+    def window(self) -> list[np.ndarray]:
+        """The frames the model reads, t−R … t+R (the scan alone for a single-frame run)."""
+        half = len(self.neighbours) // 2
+        return [*self.neighbours[:half], self.scan, *self.neighbours[half:]]
+
+    def window_array(self) -> np.ndarray:
+        """The model's input for this frame: the scan [H, W, 4], or the window [T, H, W, 4] when it has one."""
+        return np.stack(self.window()) if self.neighbours else self.scan
 
 
 @dataclass
@@ -47,6 +62,7 @@ class _PairSource:
     reference: Path | tuple[Shot, int]
     mask: Path | tuple[Shot, int] | None
     names: dict[str, str]  # card entries: scan / reference / mask names as the user knows them
+    shot: int = 0
 
 
 def load_pairs(kind: str, pairs_dir: Path | None, scan_source: Path | None, reference_source: Path | None,
@@ -89,8 +105,19 @@ def _sources_from_manifest(pairs_dir: Path) -> list[_PairSource]:
         sources.append(_PairSource(
             frame=int(entry.get("scan_frame", index)), scan=pairs_dir / names["scan"],
             reference=pairs_dir / names["reference"], mask=pairs_dir / names["mask"] if "mask" in names else None,
-            names=names))
+            names=names, shot=_shot_of(entry, manifest_path, index)))
     return sources
+
+
+def _shot_of(entry: dict[str, Any], manifest_path: Path, index: int) -> int:
+    """A pair's `shot` (0 where the manifest names none: all its pairs then form one shot)."""
+    shot = entry.get("shot")
+    if shot is None:
+        return 0
+    if isinstance(shot, bool) or not isinstance(shot, int):
+        raise SequenceError(f"{manifest_path}: pair {index} has shot {shot!r}, not a shot number. Re-run "
+                            "`chromaluma align`.")
+    return shot
 
 
 def _sources_from_shots(scan_source: Path, reference_source: Path, masks: Path | None) -> list[_PairSource]:
@@ -161,7 +188,7 @@ def _load_pair(kind: str, source: _PairSource, file_hashes: dict[Path, str]) -> 
     if source.mask is not None:
         record["mask"] = source.names["mask"]
         record["mask_sha256"] = _hash(_read(source.mask)[1], file_hashes)
-    return Pair(source.frame, scan_rgba, np.ascontiguousarray(reference_rgb), valid, record)
+    return Pair(source.frame, scan_rgba, np.ascontiguousarray(reference_rgb), valid, record, source.shot)
 
 
 def _hash(path: Path, cache: dict[Path, str]) -> str:
