@@ -13,6 +13,16 @@ frame, and exits 2. An output that cannot be written (disk full, permissions) st
 the log says `failed` and names the frame. Ctrl-C or SIGTERM ends it `interrupted`. In every case finished
 frames are kept, no temp file is left, and `--resume` continues.
 
+Temporal-window models (the model's contract has frames_before/frames_after > 0) render each frame with its
+neighbouring input frames (`params["neighbours"]`, docs/CONTRACT.md §1.6), read by
+:class:`~chromaluma.backend.frame_window.FrameWindow`: each input frame is decoded once and only one window is
+held. `--frames A-B` reads the frames around A–B as context without writing them, so farm tasks and resumed
+renders give the bytes of one whole render. A frame's log entry names the inputs of its window with their
+SHA-256 (`context`), which `--resume` checks. A neighbour that cannot be decoded is given as None (the edge rule,
+as at the shot's ends): the frames beside it are still rendered, a warning names it, their entries list it under
+`missing_context`, and the render ends `failed` naming it; once it is replaced (or removed, to render without
+it) `--resume` renders those frames again. Single-frame models get no `neighbours` at all.
+
 Output format: an image sequence keeps its format and bit depth (`extension` overrides the format; bit depth is
 kept where the format can hold it). A video input is written as 16-bit RGB TIFF frames named
 `<video stem>.<frame:06d>.tif` (frame numbers count from 0 in decode order) unless `extension` says otherwise.
@@ -33,6 +43,7 @@ import numpy as np
 
 from chromaluma import contract
 from chromaluma.backend import render_log, restore
+from chromaluma.backend.frame_window import FrameWindow, WindowFrame
 from chromaluma.backend.render_resume import prepare_folder, render_files
 from chromaluma.backend.session import load_session, request_warnings
 from chromaluma.errors import ChromalumaError, FrameReadError, FrameWriteError, ParameterError
@@ -83,6 +94,7 @@ class _FramePlan:
     source: Path | None
     output: Path
     confidence: Path | None
+    context: tuple[Path, ...] = ()  # the input files of its window besides its own (a window model's context)
 
 
 def render_shot(request: RenderRequest) -> RenderResult:
@@ -94,11 +106,12 @@ def render_shot(request: RenderRequest) -> RenderResult:
                              "--overwrite renders every frame again.")
     model = load_session(request.model, request.device, request.threads)
     shot = open_shot(request.source)
-    if request.frames is not None:
-        shot = shot.select(*request.frames)
+    positions = _positions_to_render(shot, request.frames)
     out_format = _output_format(shot, request.extension)
     _check_folders(request, shot)
-    plan = _plan_frames(request, shot, out_format)
+    window = FrameWindow(shot, model.contract.frames_before, model.contract.frames_after,
+                         lambda index: _host_layout(shot.read(index)))
+    plan = _plan_frames(request, window, positions, out_format)
     log_path = request.output / render_log.render_log_name(request.frames)
     record = _log_record(request, model, shot, out_format, request_warnings(request.device, model))
     kept = prepare_folder(plan, log_path, record, resume=request.resume, overwrite=request.overwrite)
@@ -107,7 +120,7 @@ def render_shot(request: RenderRequest) -> RenderResult:
     render_log.write_render_log(log_path, record)
     started = time.perf_counter()
     try:
-        _render_frames(request, shot, [step for step in plan if step.frame not in kept], out_format, params,
+        _render_frames(request, window, [step for step in plan if step.frame not in kept], out_format, params,
                        record, log_path)
     except KeyboardInterrupt:
         _clear_own_partials(plan, log_path)
@@ -130,17 +143,36 @@ def render_shot(request: RenderRequest) -> RenderResult:
 
 def _finish(request: RenderRequest, plan: list[_FramePlan], log_path: Path, record: dict[str, Any],
             started: float) -> None:
-    """Close the log `complete`, or `failed` naming the input frames that could not be read."""
+    """Close the log `complete`, or `failed` naming the input frames that could not be read, whether as frames to
+    render or as a window model's context (a frame rendered without a neighbour is not the frame a render with
+    that neighbour gives, so the render is not finished until the neighbour is replaced or removed)."""
     failed = [entry for entry in record["frames"] if entry.get("status") == "failed"]
-    if not failed:
+    blind = [entry for entry in record["frames"] if entry.get("missing_context")]
+    if not failed and not blind:
         _close_log(log_path, record, "complete", started)
         return
-    names = ", ".join(entry["input"] for entry in failed[:3]) + (" …" if len(failed) > 3 else "")
-    record["error"] = f"{len(failed)} input frame(s) could not be read"
+    blind_names = _names([entry["input"] for entry in blind])
+    if failed:
+        record["error"] = f"{len(failed)} input frame(s) could not be read"
+        _close_log(log_path, record, "failed", started)
+        beside = (f" {len(blind)} frame(s) beside them ({blind_names}) were rendered without them, as if the shot "
+                  "had no frame there (missing_context in the log); --resume renders those again too." if blind else "")
+        raise FrameReadError(f"{len(failed)} of {len(plan)} input frame(s) could not be read and were not rendered "
+                             f"({_names([entry['input'] for entry in failed])}; first: {failed[0]['error']}). The "
+                             f"other frames are rendered and the render log {log_path} lists the failures; replace "
+                             f"those frames and continue with --resume.{beside}")
+    unreadable = sorted({item["input"] for entry in blind for item in entry["missing_context"]})
+    record["error"] = f"{len(unreadable)} context frame(s) could not be read"
     _close_log(log_path, record, "failed", started)
-    raise FrameReadError(f"{len(failed)} of {len(plan)} input frame(s) could not be read and were not rendered "
-                         f"({names}; first: {failed[0]['error']}). The other frames are rendered and the render log "
-                         f"{log_path} lists the failures; replace those frames and continue with --resume.")
+    raise FrameReadError(f"{len(blind)} frame(s) ({blind_names}) were rendered without neighbouring frame(s) that "
+                         f"cannot be read ({_names(unreadable)}; first: {blind[0]['missing_context'][0]['error']}), "
+                         "as if the shot had no frame there (missing_context in the render log "
+                         f"{log_path}). Replace those neighbouring frames, or remove them to render without them, "
+                         "and continue with --resume: the frames beside them are rendered again.")
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
 
 
 def _kept_note(record: dict[str, Any], plan: list[_FramePlan], request: RenderRequest, log_written: bool) -> str:
@@ -222,14 +254,26 @@ def _make_folders(request: RenderRequest) -> None:
         made.extend(missing)
 
 
-def _plan_frames(request: RenderRequest, shot: Shot, out_format: FrameFormat) -> list[_FramePlan]:
-    plan = []
-    for index, frame in enumerate(shot.frame_ids):
-        source_path = shot.path_of(index)
+def _positions_to_render(shot: Shot, frames: tuple[int, int] | None) -> list[int]:
+    """Positions in `shot` of the frames this render writes (`--frames A-B`, else all); the others stay
+    readable as a window model's context."""
+    if frames is None:
+        return list(range(len(shot)))
+    shot.select(*frames)  # refuses a range that holds no frame of the shot
+    return [index for index, frame in enumerate(shot.frame_ids) if frames[0] <= frame <= frames[1]]
+
+
+def _plan_frames(request: RenderRequest, window: FrameWindow, positions: list[int],
+                 out_format: FrameFormat) -> list[_FramePlan]:
+    shot, plan = window.shot, []
+    for index in positions:
+        frame, source_path = shot.frame_ids[index], shot.path_of(index)
         stem = f"{shot.source.stem}.{frame:06d}" if source_path is None else source_path.stem
         name = stem + out_format.extension
         confidence = None if request.confidence is None else request.confidence / (stem + CONFIDENCE_FORMAT.extension)
-        plan.append(_FramePlan(frame, index, source_path, request.output / name, confidence))
+        context = tuple(path for path in (shot.path_of(position) for position in window.neighbour_positions(index)
+                                          if position is not None) if path is not None)
+        plan.append(_FramePlan(frame, index, source_path, request.output / name, confidence, context))
     return plan
 
 
@@ -245,7 +289,9 @@ def _log_record(request: RenderRequest, model: Any, shot: Shot, out_format: Fram
         "model": {"path": str(request.model.resolve()), "sha256": model.sha256, "summary": model.summary,
                   "kind": model.contract.kind, "colorspace": model.contract.colorspace,
                   "receptive_field": model.contract.receptive_field,
-                  "processing_scale": model.contract.processing_scale, "card": card},
+                  "processing_scale": model.contract.processing_scale,
+                  "frames_before": model.contract.frames_before, "frames_after": model.contract.frames_after,
+                  "card": card},
         "provider": model.provider,
         "parameters": {"mix": request.mix, "device": request.device, "tile_size": request.tile_size,
                        "threads": request.threads, "frames": list(request.frames) if request.frames else None,
@@ -270,16 +316,17 @@ def _format_record(frame_format: FrameFormat) -> dict[str, Any]:
     return {"extension": frame_format.extension, "sample_type": frame_format.sample_type, "bits": frame_format.bits}
 
 
-def _render_frames(request: RenderRequest, shot: Shot, todo: list[_FramePlan], out_format: FrameFormat,
+def _render_frames(request: RenderRequest, window: FrameWindow, todo: list[_FramePlan], out_format: FrameFormat,
                    params: dict[str, Any], record: dict[str, Any], log_path: Path) -> None:
-    """Render `todo` in order, rewriting the log after each frame (so a kill leaves an accurate frames list)."""
+    """Render `todo` in frame order (the window reads each input frame once), rewriting the log after each
+    frame (so a kill leaves an accurate frames list)."""
     from tqdm import tqdm
 
-    params["premultiplied"] = _premultiplied(shot)
+    params["premultiplied"] = _premultiplied(window.shot)
     bar = tqdm(todo, unit="frame", desc=f"apply {request.model.name}", disable=not request.progress)
     for step in bar:
         try:
-            entry = _render_frame(shot, step, out_format, params, record)
+            entry = _render_frame(window, step, out_format, params, record)
         except FrameWriteError:
             record["failed_frame"] = step.frame
             raise
@@ -292,25 +339,39 @@ def _render_frames(request: RenderRequest, shot: Shot, todo: list[_FramePlan], o
     bar.close()
 
 
-def _render_frame(shot: Shot, step: _FramePlan, out_format: FrameFormat, params: dict[str, Any],
+def _render_frame(window: FrameWindow, step: _FramePlan, out_format: FrameFormat, params: dict[str, Any],
                   record: dict[str, Any]) -> dict[str, Any]:
-    """Render and write one frame; returns its log entry (`status: failed` if its input cannot be read)."""
-    try:
-        src = _host_layout(shot.read(step.index))
-    except FrameReadError as exc:
-        log.error("%s", exc)
-        return {"frame": step.frame, "input": _input_name(shot, step), "status": "failed", "error": str(exc)}
+    """Render and write one frame; returns its log entry (`status: failed` if its input cannot be read).
+
+    A window model's neighbour that cannot be decoded is given as None, so the backend's edge rule fills it from
+    the frames between it and this one, exactly as at the end of the shot: the frame is still rendered (a
+    restorer wants the rest of the shot), a warning names the unreadable frame, and the entry's
+    `missing_context` records it with its SHA-256, so `--resume` renders this frame again once it is replaced
+    or removed (render_resume checks every recorded window)."""
+    centre, neighbours = window.around(step.index)
+    if centre.pixels is None:
+        log.error("%s", centre.error)
+        return {"frame": step.frame, "input": centre.name, "status": "failed", "error": centre.error}
+    frame_params = dict(params)
+    if window.before or window.after:  # a single-frame model gets exactly today's params
+        frame_params["neighbours"] = [None if item is None else item.pixels for item in neighbours]
+    for item in neighbours:
+        if item is not None and item.pixels is None:
+            note = f"{item.name} cannot be read; the frames beside it were rendered without it (missing_context)"
+            log.warning("frame %d rendered without its neighbour %s: %s", step.frame, item.name, item.error)
+            if note not in record["warnings"]:
+                record["warnings"].append(note)
+    src = centre.pixels
     dst = np.empty_like(src)
     confidence = np.empty(src.shape[:2], np.float32) if step.confidence is not None else None
-    report: dict[str, Any] = {}
-    restore.process_frame(src, dst, {**params, "report": report}, confidence=confidence)
+    report = restore.process_frame(src, dst, frame_params, confidence=confidence)
     write_frame(step.output, dst, out_format)
     if step.confidence is not None and confidence is not None:
         write_frame(step.confidence, confidence[:, :, np.newaxis], CONFIDENCE_FORMAT)
-    for note in report.get("warnings", []):
+    for note in report.warnings:
         if note not in record["warnings"]:
             record["warnings"].append(note)
-    return _frame_record(shot, step, report)
+    return _frame_record(step, centre, neighbours if window.before or window.after else None, report)
 
 
 def _host_layout(pixels: np.ndarray) -> np.ndarray:
@@ -323,24 +384,31 @@ def _host_layout(pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def _frame_record(shot: Shot, step: _FramePlan, report: dict[str, Any]) -> dict[str, Any]:
+def _frame_record(step: _FramePlan, centre: WindowFrame, neighbours: list[WindowFrame | None] | None,
+                  report: restore.RenderReport) -> dict[str, Any]:
+    """The log entry of a written frame; a window model's entry names the inputs of its window (`context`, and
+    `missing_context` for those that could not be read) with their SHA-256, which `--resume` checks."""
     entry: dict[str, Any] = {
         "frame": step.frame,
         "status": "written",
-        "input": _input_name(shot, step),
-        "input_sha256": contract.file_sha256(step.source) if step.source is not None else None,
+        "input": centre.name,
+        "input_sha256": centre.sha256,
         "output": step.output.name,
         "output_sha256": contract.file_sha256(step.output),
-        "nonfinite_pixels": report.get("nonfinite_pixels", 0),
+        "nonfinite_pixels": report.nonfinite_pixels,
     }
+    if neighbours is not None:
+        present = [item for item in neighbours if item is not None]
+        entry["context"] = [{"frame": item.frame, "input": item.name, "input_sha256": item.sha256}
+                            for item in present if item.pixels is not None]
+        missing = [{"frame": item.frame, "input": item.name, "input_sha256": item.sha256, "error": item.error}
+                   for item in present if item.pixels is None]
+        if missing:
+            entry["missing_context"] = missing
     if step.confidence is not None:
         entry["confidence"] = step.confidence.name
         entry["confidence_sha256"] = contract.file_sha256(step.confidence)
     return entry
-
-
-def _input_name(shot: Shot, step: _FramePlan) -> str:
-    return step.source.name if step.source is not None else f"{shot.source.name}#{step.index}"
 
 
 def _close_log(log_path: Path, record: dict[str, Any], status: str, started: float) -> bool:

@@ -13,6 +13,10 @@ rename happened just before the kill is missing from the list and is rendered ag
 rewrite costs a few hundred bytes per frame listed, small beside the frames themselves. A log left at
 `rendering` records `pid` and `host`: on the same host a dead pid means the render was killed, a live one that
 it is still running (see :mod:`chromaluma.backend.render_resume`).
+
+The `model` section records the model's window (`frames_before`, `frames_after`); a temporal-window model's
+frame entries name the other input frames of their window with their SHA-256 (`context`, and `missing_context`
+for those that could not be read), so a log says which input frames made each output frame.
 """
 
 from __future__ import annotations

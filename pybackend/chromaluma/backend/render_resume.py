@@ -8,7 +8,10 @@ A `rendering` log from another host cannot be checked from here: it is taken as 
 outputs are written atomically and deterministically, so a second writer wastes work but corrupts nothing).
 
 `--resume` keeps a frame only if the log records it as written and the output (and confidence) file's SHA-256
-still matches the log, and the input frame's SHA-256 still matches too; every other frame is rendered again.
+still matches the log, and the input frame's SHA-256 still matches too; for a temporal-window model, so must
+every input of the frame's window (`context` and `missing_context` in its entry): the window holds the same
+files, none replaced, added into a gap or removed, so a frame whose neighbour was unreadable or has been
+re-scanned is rendered again. Every other frame is rendered again.
 It refuses when the model's SHA-256, the execution provider or any parameter that changes pixels differs from
 the log (threads do not change pixels), naming what differs. A log that is missing while outputs exist cannot
 vouch for them: refused. The result is byte-identical to an uninterrupted render.
@@ -40,6 +43,7 @@ class PlannedFrame(Protocol):
     source: Path | None
     output: Path
     confidence: Path | None
+    context: tuple[Path, ...]  # the other input files of its window (empty for a single-frame model or video)
 
 
 def prepare_folder(plan: Sequence[PlannedFrame], log_path: Path, record: dict[str, Any], *, resume: bool,
@@ -148,23 +152,39 @@ def _verified_frames(previous: dict[str, Any], plan: Sequence[PlannedFrame]) -> 
     written = {entry.get("frame"): entry for entry in previous["frames"]
                if isinstance(entry, dict) and entry.get("status", "written") == "written"}
     kept = {}
+    digests: dict[Path, str] = {}  # an input file belongs to several windows: hash it once
     for step in plan:
         entry = written.get(step.frame)
-        if entry is not None and _still_matches(entry, step):
+        if entry is not None and _still_matches(entry, step, digests):
             kept[step.frame] = entry
     return kept
 
 
-def _still_matches(entry: dict[str, Any], step: PlannedFrame) -> bool:
+def _still_matches(entry: dict[str, Any], step: PlannedFrame, digests: dict[Path, str]) -> bool:
     checks: list[tuple[Path, str | None, str | None]] = [(step.output, entry.get("output_sha256"), entry.get("output"))]
     if step.confidence is not None:
         checks.append((step.confidence, entry.get("confidence_sha256"), entry.get("confidence")))
     if step.source is not None:
         checks.append((step.source, entry.get("input_sha256"), entry.get("input")))
+        window = _recorded_window(entry)
+        if {name for name, _ in window} != {path.name for path in step.context}:
+            log.info("the window of frame %d holds other input frames than the log recorded; rendering it again",
+                     step.frame)
+            return False
+        recorded = dict(window)
+        checks.extend((path, recorded[path.name], path.name) for path in step.context)
     for path, digest, recorded_name in checks:
         if not digest or recorded_name != path.name or not path.is_file():
             return False
-        if contract.file_sha256(path) != digest:
+        if path not in digests:
+            digests[path] = contract.file_sha256(path)
+        if digests[path] != digest:
             log.info("%s changed since the log recorded it; rendering frame %d again", path, step.frame)
             return False
     return True
+
+
+def _recorded_window(entry: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """(input name, SHA-256) of every other input frame of the entry's window, read or unreadable."""
+    items = [*entry.get("context", []), *entry.get("missing_context", [])]
+    return [(str(item.get("input")), item.get("input_sha256")) for item in items if isinstance(item, dict)]

@@ -22,6 +22,13 @@ The log's status is rendering, complete, failed or interrupted, and it is rewrit
 Ctrl-C, SIGTERM, kill -9, a full disk or unreadable input frames, run the same command with --resume: frames
 the log records whose files still match are kept, the rest are rendered (same model and parameters required).
 An unreadable input frame does not stop the render: the rest is rendered, the log lists the failures, exit 2.
+
+A temporal-window model (one trained with --temporal-radius) restores each frame from the frames around it:
+--frames A-B also reads the frames just outside A-B (never writing them), so farm tasks give the same bytes
+as one whole render. At the shot's ends, in a gap of the frame numbers and in place of an unreadable frame,
+the nearest frame between it and the one restored stands in; frames rendered without an unreadable neighbour
+are listed in the log (missing_context), the render exits 2, and --resume renders them again once that frame
+is replaced or removed.
 """
 
 
