@@ -40,7 +40,8 @@ std::string ModelReport::text() const {
     std::ostringstream out;
     out << (summary.empty() ? "(no model summary)" : summary) << "\n";
     out << "ONNX Runtime provider: " << (provider.empty() ? "unknown" : provider) << "\n";
-    out << "receptive field: " << receptiveField << " px, processing scale: " << processingScale;
+    out << "receptive field: " << receptiveField << " px, processing scale: " << processingScale << "\n";
+    out << windowText();
     for (const std::string& warning : warnings) out << "\nWARNING: " << warning;
     return out.str();
 }
@@ -280,6 +281,8 @@ ModelReport finish(int status, Collected& c) {
     report.warnings = std::move(c.warnings);
     report.receptiveField = c.result.receptiveField;
     report.processingScale = c.result.processingScale;
+    report.framesBefore = c.result.framesBefore;
+    report.framesAfter = c.result.framesAfter;
     return report;
 }
 
@@ -302,14 +305,20 @@ ModelReport describe(const BackendParams& params) {
     return finish(l.describe(&p, &collected.result), collected);
 }
 
-ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg* mask, const BackendParams& params) {
+ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg* mask,
+                    const std::vector<NeighbourArg>& neighbours, const BackendParams& params) {
     const Loaded& l = ready();
     const ChromalumaBridgeParams p = toBridge(params);
     const ChromalumaBridgeArray s = toBridge(src), d = toBridge(dst);
     std::optional<ChromalumaBridgeArray> m;
     if (mask != nullptr) m = toBridge(*mask);
+    std::vector<ChromalumaBridgeArray> n;  // a missing frame is an entry with first == NULL (Python None)
+    n.reserve(neighbours.size());
+    for (const NeighbourArg& frame : neighbours) n.push_back(frame ? toBridge(*frame) : ChromalumaBridgeArray{});
     Collected collected;
-    return finish(l.process(&s, &d, m ? &*m : nullptr, &p, &collected.result), collected);
+    return finish(l.process(&s, &d, m ? &*m : nullptr, n.empty() ? nullptr : n.data(), static_cast<int>(n.size()), &p,
+                            &collected.result),
+                  collected);
 }
 
 }  // namespace bridge

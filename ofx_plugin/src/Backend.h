@@ -10,6 +10,7 @@
 // call, so concurrent renders are serialised by the GIL except where ONNX Runtime releases it while it computes.
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -39,6 +40,10 @@ struct ArrayArg {
     bool writable = false;
 };
 
+// A neighbouring frame for process(): nullopt where the host has no frame at that time (the backend's edge rule
+// then repeats the nearest frame between it and the centre, docs/CONTRACT.md §1.6).
+using NeighbourArg = std::optional<ArrayArg>;
+
 // The scalar entries of `params` (docs/CONTRACT.md §1.4).
 struct BackendParams {
     std::string model;
@@ -51,14 +56,24 @@ struct BackendParams {
     int originX = 0, originY = 0;        // src's top-left inside the frame (top-down)
 };
 
-// What the backend reported about a model (params["report"]) plus what the plug-in needs for regions of interest.
+// What the backend reported about a model (the RenderReport process() returns, docs/CONTRACT.md §1.5): what the
+// plug-in needs for regions of interest and for the frames it asks the host for, and what Model Info shows.
 struct ModelReport {
     std::string provider;
     std::string summary;
     std::vector<std::string> warnings;
     int receptiveField = 0;       // chromaluma.receptive_field (full-resolution pixels)
     double processingScale = 1.0; // chromaluma.processing_scale
+    int framesBefore = 0;         // the model's temporal window: frames read before the one it restores,
+    int framesAfter = 0;          // and after (both 0 for a single-frame model)
+    int windowSize() const { return framesBefore + framesAfter; }  // neighbour frames process() takes
     std::string text() const;     // what modelInfo shows
+    // Model Info's line about the window, e.g. "window: 2 frames before, 2 after".
+    std::string windowText() const {
+        if (windowSize() == 0) return "window: this frame only";
+        auto frames = [](int n) { return std::to_string(n) + (n == 1 ? " frame" : " frames"); };
+        return "window: " + frames(framesBefore) + " before, " + std::to_string(framesAfter) + " after";
+    }
 };
 
 namespace bridge {
@@ -71,8 +86,10 @@ bool available(std::string& why);
 // process(None, None, params): validate and load the model, fill the report, render nothing. Throws BackendError.
 ModelReport describe(const BackendParams& params);
 
-// process(src, dst, params) with `mask` (nullptr for none). Throws BackendError.
-ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg* mask, const BackendParams& params);
+// process(src, dst, params) with `mask` (nullptr for none) and `neighbours` (the model's window without the centre,
+// ordered t-before ... t-1, t+1 ... t+after; empty for a single-frame model). Throws BackendError.
+ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg* mask,
+                    const std::vector<NeighbourArg>& neighbours, const BackendParams& params);
 
 }  // namespace bridge
 }  // namespace chromaluma

@@ -23,7 +23,7 @@
 // Bump the major version when a change breaks existing projects (renamed/removed parameters, other results from
 // the same values); bump the minor version for compatible additions.
 #define kPluginVersionMajor 1
-#define kPluginVersionMinor 0
+#define kPluginVersionMinor 1
 
 #define kParamModelFileLabel "Model File"
 #define kParamModelFileHint "The Chromaluma model (.onnx) to apply, as exported by `chromaluma export`."
@@ -63,7 +63,9 @@ OfxStatus describe(OfxImageEffectHandle effect) {
     // The model's receptive field is in full-resolution pixels: at a proxy scale it would see a different picture,
     // so we ask the host for full-resolution renders instead of pretending.
     setInt(props, kOfxImageEffectPropSupportsMultiResolution, 0);
-    setInt(props, kOfxImageEffectPropTemporalClipAccess, 0);
+    // A temporal-window model restores a frame from its neighbours too: render fetches Source at the other times of
+    // the model's window, which getFramesNeeded declares (a single-frame model needs only the current frame).
+    setInt(props, kOfxImageEffectPropTemporalClipAccess, 1);
     setInt(props, kOfxImageEffectPropSupportsMultipleClipDepths, 0);
     setInt(props, kOfxImageEffectPluginPropSingleInstance, 0);
     // Fully safe: the host may render several frames at once, on one instance or several. Instance state (the
@@ -137,12 +139,14 @@ OfxStatus describeInContext(OfxImageEffectHandle effect, OfxPropertySetHandle in
     check(suites().effect->clipDefine(effect, kOfxImageEffectSimpleSourceClipName, &clip), "clipDefine Source");
     setStrings(clip, kOfxImageEffectPropSupportedComponents, {kOfxImageComponentRGBA, kOfxImageComponentRGB});
     setInt(clip, kOfxImageEffectPropSupportsTiles, 1);
+    setInt(clip, kOfxImageEffectPropTemporalClipAccess, 1);  // the model's window (getFramesNeeded)
     if (context == kOfxImageEffectContextGeneral) {
         check(suites().effect->clipDefine(effect, kClipMask, &clip), "clipDefine Mask");
         setStrings(clip, kOfxImageEffectPropSupportedComponents, {kOfxImageComponentAlpha, kOfxImageComponentRGBA});
         setInt(clip, kOfxImageClipPropOptional, 1);
         setInt(clip, kOfxImageClipPropIsMask, 1);
         setInt(clip, kOfxImageEffectPropSupportsTiles, 1);
+        setInt(clip, kOfxImageEffectPropTemporalClipAccess, 0);  // the mask of the frame rendered only
     }
     check(suites().effect->clipDefine(effect, kOfxImageEffectOutputClipName, &clip), "clipDefine Output");
     setStrings(clip, kOfxImageEffectPropSupportedComponents, {kOfxImageComponentRGBA, kOfxImageComponentRGB});
@@ -220,6 +224,8 @@ OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inAr
 
 // The source region the model needs: the requested region grown by the receptive field and aligned for the
 // model's processing scale (docs/CONTRACT.md §3). The receptive field comes from the cached model description.
+// OFX has one region of interest per clip: it holds for every frame of a temporal model's window as well, so each
+// neighbour is fetched over the same region as the frame rendered.
 OfxStatus regionsOfInterest(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs) {
     Instance& instance = instanceOf(effect);
     const OfxTime time = getDouble(inArgs, kOfxPropTime);
@@ -247,6 +253,30 @@ OfxStatus regionsOfInterest(OfxImageEffectHandle effect, OfxPropertySetHandle in
     if (needed.empty()) return kOfxStatReplyDefault;
     setRectD(outArgs, "OfxImageClipPropRoI_" kOfxImageEffectSimpleSourceClipName,
              OfxRectD{needed.x1 * par, double(needed.y1), needed.x2 * par, double(needed.y2)});
+    return kOfxStatOK;
+}
+
+// The Source frames a render at `time` reads: the model's window [time - before, time + after] inside the Source
+// clip's frame range (render passes None for the times outside it, and the backend's edge rule repeats the nearest
+// frame there). A single-frame model, or none, needs only `time`: the host's default. OFX lets this action fetch no
+// image; it only names frames, from the cached model description.
+OfxStatus framesNeeded(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs) {
+    Instance& instance = instanceOf(effect);
+    const OfxTime time = getDouble(inArgs, kOfxPropTime);
+    const BackendParams params = readParams(instance, time);
+    if (params.model.empty()) return kOfxStatReplyDefault;
+    ModelReport report;
+    try {
+        report = describeModel(instance, params);
+    } catch (const BackendError&) {
+        return kOfxStatReplyDefault;  // render will fail and say why; the frames do not matter then
+    }
+    if (report.windowSize() == 0) return kOfxStatReplyDefault;
+    const FrameSpan needed = windowSpan(time, report.framesBefore, report.framesAfter, sourceFrameRange(instance));
+    const double range[2] = {needed.first, needed.last};
+    check(suites().property->propSetDoubleN(outArgs, "OfxImageClipPropFrameRange_" kOfxImageEffectSimpleSourceClipName,
+                                            2, range),
+          "frames needed of Source");
     return kOfxStatOK;
 }
 
@@ -286,6 +316,7 @@ OfxStatus dispatch(const std::string& action, OfxImageEffectHandle effect, OfxPr
     if (action == kOfxActionDestroyInstance) return destroyInstance(effect);
     if (action == kOfxActionInstanceChanged) return instanceChanged(effect, inArgs);
     if (action == kOfxImageEffectActionGetRegionsOfInterest) return regionsOfInterest(effect, inArgs, outArgs);
+    if (action == kOfxImageEffectActionGetFramesNeeded) return framesNeeded(effect, inArgs, outArgs);
     if (action == kOfxImageEffectActionGetClipPreferences) return clipPreferences(effect, outArgs);
     if (action == kOfxImageEffectActionIsIdentity) return isIdentity(effect, inArgs, outArgs);
     if (action == kOfxImageEffectActionRender) return render(instanceOf(effect), inArgs);

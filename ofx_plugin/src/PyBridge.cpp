@@ -181,21 +181,25 @@ py::dict makeParams(const ChromalumaBridgeParams& p) {
     params["premultiplied"] = p.premultiplied != 0;
     params["window"] = py::make_tuple(p.windowX, p.windowY);
     params["frame_origin"] = py::make_tuple(p.originX, p.originY);
-    params["report"] = py::dict();
     return params;
 }
 
-// Hands params["report"] to the caller; true when it also held the receptive field and processing scale.
-bool readReport(const py::dict& params, ChromalumaBridgeResult* result) {
-    const py::dict r = params["report"].cast<py::dict>();
-    if (r.contains("provider")) say(result, kChromalumaBridgeProvider, py::str(r["provider"]));
-    if (r.contains("model_summary")) say(result, kChromalumaBridgeSummary, py::str(r["model_summary"]));
-    if (r.contains("warnings"))
-        for (py::handle w : r["warnings"]) say(result, kChromalumaBridgeWarning, py::str(w));
-    const bool complete = r.contains("receptive_field") && r.contains("processing_scale");
+// Hands the RenderReport that process() returned (docs/CONTRACT.md §1.5) to the caller; true when it held the
+// model's receptive field, processing scale and window. A backend override may return None (test backends do).
+bool readReport(const py::object& report, ChromalumaBridgeResult* result) {
+    if (report.is_none()) return false;
+    auto has = [&report](const char* name) { return py::hasattr(report, name); };
+    if (has("provider")) say(result, kChromalumaBridgeProvider, py::str(report.attr("provider")));
+    if (has("model_summary")) say(result, kChromalumaBridgeSummary, py::str(report.attr("model_summary")));
+    if (has("warnings"))
+        for (py::handle w : report.attr("warnings")) say(result, kChromalumaBridgeWarning, py::str(w));
+    const bool complete = has("receptive_field") && has("processing_scale") && has("frames_before") &&
+                          has("frames_after");
     if (complete && result != nullptr) {
-        result->receptiveField = r["receptive_field"].cast<int>();
-        result->processingScale = r["processing_scale"].cast<double>();
+        result->receptiveField = report.attr("receptive_field").cast<int>();
+        result->processingScale = report.attr("processing_scale").cast<double>();
+        result->framesBefore = report.attr("frames_before").cast<int>();
+        result->framesAfter = report.attr("frames_after").cast<int>();
     }
     return complete;
 }
@@ -205,14 +209,15 @@ int describe(const ChromalumaBridgeParams& params, ChromalumaBridgeResult* resul
     if (!s.ok) return fail(result, kChromalumaBridgeNotStarted, "EnvironmentError", "the Python bridge is not started");
     Gil gil;
     try {
-        py::dict p = makeParams(params);
-        (*s.process)(py::none(), py::none(), p);
-        // api.process reports the receptive field and processing scale (docs/CONTRACT.md §3); a backend that does
-        // not is asked nothing more: the model's metadata is read through chromaluma.contract instead.
-        if (!readReport(p, result) && result != nullptr) {
+        const py::object report = (*s.process)(py::none(), py::none(), makeParams(params));
+        // api.process returns the model's description (docs/CONTRACT.md §1.5); a backend override that returns
+        // nothing is asked nothing more: the model's metadata is read through chromaluma.contract instead.
+        if (!readReport(report, result) && result != nullptr) {
             const py::object contract = (*s.readContract)(params.model);
             result->receptiveField = contract.attr("receptive_field").cast<int>();
             result->processingScale = contract.attr("processing_scale").cast<double>();
+            result->framesBefore = contract.attr("frames_before").cast<int>();
+            result->framesAfter = contract.attr("frames_after").cast<int>();
         }
         return kChromalumaBridgeOk;
     } catch (py::error_already_set& e) {
@@ -220,10 +225,23 @@ int describe(const ChromalumaBridgeParams& params, ChromalumaBridgeResult* resul
     }
 }
 
+// params["neighbours"]: one numpy view per entry, None where the host had no frame (docs/CONTRACT.md §1.6).
+py::list makeNeighbours(const ChromalumaBridgeArray* neighbours, int count, const py::capsule& base) {
+    py::list list;
+    for (int i = 0; i < count; ++i) {
+        if (neighbours[i].first == nullptr) list.append(py::none());
+        else list.append(makeArray(neighbours[i], base));
+    }
+    return list;
+}
+
 int process(const ChromalumaBridgeArray& src, const ChromalumaBridgeArray& dst, const ChromalumaBridgeArray* mask,
-            const ChromalumaBridgeParams& params, ChromalumaBridgeResult* result) {
+            const ChromalumaBridgeArray* neighbours, int neighbourCount, const ChromalumaBridgeParams& params,
+            ChromalumaBridgeResult* result) {
     const State& s = state();
     if (!s.ok) return fail(result, kChromalumaBridgeNotStarted, "EnvironmentError", "the Python bridge is not started");
+    if (neighbourCount < 0 || (neighbourCount > 0 && neighbours == nullptr))
+        return fail(result, kChromalumaBridgePythonError, "RuntimeError", "the bridge was given no neighbour array");
     Gil gil;
     try {
         // The capsule stands for "memory owned by the host": numpy keeps it as the arrays' base, never copies.
@@ -231,10 +249,11 @@ int process(const ChromalumaBridgeArray& src, const ChromalumaBridgeArray& dst, 
         {
             py::dict p = makeParams(params);
             if (mask != nullptr) p["mask"] = makeArray(*mask, hostMemory);
+            if (neighbourCount > 0) p["neighbours"] = makeNeighbours(neighbours, neighbourCount, hostMemory);
             py::array srcArray = makeArray(src, hostMemory);
             py::array dstArray = makeArray(dst, hostMemory);
-            (*s.process)(srcArray, dstArray, p);
-            readReport(p, result);
+            const py::object report = (*s.process)(srcArray, dstArray, p);
+            readReport(report, result);
         }
         if (hostMemory.ref_count() > 1)  // the backend kept a view of host memory beyond the call: a bug there
             logLine("warning: the backend kept a reference to the host's pixels after process() returned");
@@ -275,7 +294,8 @@ CHROMALUMA_BRIDGE_EXPORT int chromaluma_bridge_describe(const ChromalumaBridgePa
 
 CHROMALUMA_BRIDGE_EXPORT int chromaluma_bridge_process(const ChromalumaBridgeArray* src, const ChromalumaBridgeArray* dst,
                                                        const ChromalumaBridgeArray* mask,
+                                                       const ChromalumaBridgeArray* neighbours, int neighbourCount,
                                                        const ChromalumaBridgeParams* params,
                                                        ChromalumaBridgeResult* result) {
-    return guarded(result, [&] { return process(*src, *dst, mask, *params, result); });
+    return guarded(result, [&] { return process(*src, *dst, mask, neighbours, neighbourCount, *params, result); });
 }

@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct or signature below changes: the plug-in refuses a bridge of another version. */
-#define CHROMALUMA_BRIDGE_ABI_VERSION 1
+#define CHROMALUMA_BRIDGE_ABI_VERSION 2
 
 enum ChromalumaBridgeStatus {
     kChromalumaBridgeOk = 0,
@@ -32,9 +32,9 @@ enum ChromalumaBridgeStatus {
 enum ChromalumaBridgeText {
     kChromalumaBridgeErrorType = 0,    /* Python exception type name */
     kChromalumaBridgeErrorMessage = 1, /* str(exception), or what went wrong starting Python */
-    kChromalumaBridgeProvider = 2,     /* report["provider"] */
-    kChromalumaBridgeSummary = 3,      /* report["model_summary"] */
-    kChromalumaBridgeWarning = 4       /* one of report["warnings"] (called once per warning) */
+    kChromalumaBridgeProvider = 2,     /* RenderReport.provider */
+    kChromalumaBridgeSummary = 3,      /* RenderReport.model_summary */
+    kChromalumaBridgeWarning = 4       /* one of RenderReport.warnings (called once per warning) */
 };
 
 /* A top-down strided view of host memory (docs/CONTRACT.md §1.1); becomes a numpy view, never copied. */
@@ -58,12 +58,15 @@ typedef struct ChromalumaBridgeParams {
     int originX, originY;   /* src's top-left inside the frame (top-down) */
 } ChromalumaBridgeParams;
 
-/* Filled by the bridge. `text` (set by the caller) receives every string result; it must not throw. */
+/* Filled by the bridge from the RenderReport process() returns (docs/CONTRACT.md §1.5). `text` (set by the
+ * caller) receives every string result; it must not throw. The numbers are always filled by describe() (from the
+ * model's metadata when a test backend returns no report); process() fills them when its backend reports. */
 typedef struct ChromalumaBridgeResult {
     void* context;
     void (*text)(void* context, int which, const char* value);
-    int receptiveField;     /* describe(): chromaluma.receptive_field */
-    double processingScale; /* describe(): chromaluma.processing_scale */
+    int receptiveField;           /* chromaluma.receptive_field */
+    double processingScale;       /* chromaluma.processing_scale */
+    int framesBefore, framesAfter; /* the model's temporal window: frames read before/after the one restored */
 } ChromalumaBridgeResult;
 
 /* How to start: `python` is the environment's executable (empty when only the host's interpreter is known);
@@ -79,18 +82,23 @@ typedef int (*ChromalumaBridgeAbiFn)(void);
 typedef int (*ChromalumaBridgeStartFn)(const ChromalumaBridgeStart*, ChromalumaBridgeResult*);
 typedef int (*ChromalumaBridgeDescribeFn)(const ChromalumaBridgeParams*, ChromalumaBridgeResult*);
 typedef int (*ChromalumaBridgeProcessFn)(const ChromalumaBridgeArray* src, const ChromalumaBridgeArray* dst,
-                                         const ChromalumaBridgeArray* mask, const ChromalumaBridgeParams*,
-                                         ChromalumaBridgeResult*);
+                                         const ChromalumaBridgeArray* mask, const ChromalumaBridgeArray* neighbours,
+                                         int neighbourCount, const ChromalumaBridgeParams*, ChromalumaBridgeResult*);
 
 /* The module's exported symbols (names used with dlsym). */
 int chromaluma_bridge_abi(void);
 /* Starts (or attaches to the host's) interpreter and imports the backend; once per process. */
 int chromaluma_bridge_start(const ChromalumaBridgeStart* start, ChromalumaBridgeResult* result);
-/* process(None, None, params): load and validate the model, report it and its receptive field; render nothing. */
+/* process(None, None, params): load and validate the model, report it, its receptive field and its temporal window;
+ * render nothing. */
 int chromaluma_bridge_describe(const ChromalumaBridgeParams* params, ChromalumaBridgeResult* result);
-/* process(src, dst, params); `mask` may be NULL. */
+/* process(src, dst, params); `mask` may be NULL. `neighbours` holds `neighbourCount` entries (NULL when 0), in the
+ * window's order t-before ... t-1, t+1 ... t+after, and becomes params["neighbours"]: an entry whose `first` is
+ * NULL stands for "no frame at that time" (Python None; the backend's edge rule fills it). Every entry views host
+ * memory that stays valid for the duration of the call only. */
 int chromaluma_bridge_process(const ChromalumaBridgeArray* src, const ChromalumaBridgeArray* dst,
-                              const ChromalumaBridgeArray* mask, const ChromalumaBridgeParams* params,
+                              const ChromalumaBridgeArray* mask, const ChromalumaBridgeArray* neighbours,
+                              int neighbourCount, const ChromalumaBridgeParams* params,
                               ChromalumaBridgeResult* result);
 
 #ifdef __cplusplus

@@ -1,11 +1,14 @@
-// Render: 1 fetch the host's images → 2 wrap them as views (no copy) → 3 chromaluma.api.process writes the output
-// image directly → 4 report. Abort is checked before and after the backend call.
+// Render: 1 fetch the host's images (the frame, and for a temporal-window model its neighbours) → 2 wrap them as
+// views (no copy) → 3 chromaluma.api.process writes the output image directly → 4 report. Abort is checked before
+// and after the backend call. Every fetched image is released before render returns, on every path.
 #include "Render.h"
 
 #include <cmath>
 #include <cstring>
 #include <algorithm>
+#include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace chromaluma {
@@ -16,6 +19,7 @@ using namespace ofx;
 // An image fetched from a clip, released when it goes out of scope (before the action returns).
 class FetchedImage {
 public:
+    // `region` nullptr: the region of interest the plug-in declared (the same for every frame of the window).
     FetchedImage(OfxImageClipHandle clip, OfxTime time) {
         if (clip != nullptr && suites().effect->clipGetImage(clip, time, nullptr, &handle_) != kOfxStatOK) handle_ = nullptr;
     }
@@ -133,14 +137,75 @@ Rect placeRegions(const Rect& frame, const ImageView& src, const Rect& region, c
 // warning included. modelInfo is not written here: OFX lets a plug-in set parameter values only in instance changed
 // (ofxParam.h, paramSetValue), where refreshModelInfo() shows the same provider and fallback warnings, since
 // describing the model creates the session the renders use.
-void reportAfterRender(Instance& instance, const ModelReport& rendered) {
-    if (rendered.warnings.empty()) {
+void reportAfterRender(Instance& instance, const std::vector<std::string>& warnings) {
+    if (warnings.empty()) {
         clearMessage(instance);
         return;
     }
     std::string text = "Chromaluma Restore:";
-    for (const std::string& w : rendered.warnings) text += " " + w;
+    for (const std::string& w : warnings) text += " " + w;
     showWarning(instance, text);
+}
+
+// The times of the window's other frames, in the window's order (t-before ... t-1, t+1 ... t+after).
+std::vector<OfxTime> neighbourTimes(OfxTime time, const ModelReport& model) {
+    std::vector<OfxTime> times;
+    for (int k = model.framesBefore; k >= 1; --k) times.push_back(time - k);
+    for (int k = 1; k <= model.framesAfter; ++k) times.push_back(time + k);
+    return times;
+}
+
+// The window's other frames from Source (docs/CONTRACT.md §1.6), in the window's order t-before ... t-1, t+1 ...
+// t+after. A time outside the Source clip's frame range is not asked for (OFX: the clip has no image there); such
+// entries, and images the host could not give, stay null. The images are released when the vector goes.
+std::vector<std::unique_ptr<FetchedImage>> fetchNeighbours(const Instance& instance, OfxTime time,
+                                                           const ModelReport& model) {
+    std::vector<std::unique_ptr<FetchedImage>> images;
+    const std::optional<FrameSpan> clip = sourceFrameRange(instance);
+    for (const OfxTime at : neighbourTimes(time, model)) {
+        if (clip && !clip->contains(at)) images.push_back(nullptr);
+        else images.push_back(std::make_unique<FetchedImage>(instance.source, at));
+    }
+    return images;
+}
+
+std::string frameName(OfxTime time) {
+    const double whole = std::round(time);
+    return whole == time ? std::to_string(static_cast<long long>(whole)) : std::to_string(time);
+}
+
+// The neighbours as backend arguments over `region` of the frame rendered (the same region of each neighbouring
+// frame). A neighbour is used only when its image matches the frame rendered in depth and components and covers
+// `region`; otherwise it is passed as missing (the backend's edge rule repeats the nearest frame between it and the
+// centre) and `warnings` says so: a shifted or cropped region would give the model misaligned frames.
+std::vector<NeighbourArg> neighbourArguments(const std::vector<std::unique_ptr<FetchedImage>>& images,
+                                             const std::vector<OfxTime>& times, const ImageView& src,
+                                             const Rect& region, const std::optional<FrameSpan>& clip,
+                                             std::vector<std::string>& warnings) {
+    std::vector<NeighbourArg> arguments;
+    for (size_t i = 0; i < images.size(); ++i) {
+        const std::string at = "Source frame " + frameName(times[i]);
+        if (images[i] == nullptr || !images[i]->present()) {
+            if (!clip || clip->contains(times[i]))
+                warnings.push_back("the host gave no image of " + at + "; the model's window repeats the nearest "
+                                   "frame instead.");
+            arguments.emplace_back(std::nullopt);
+            continue;
+        }
+        const ImageView view = images[i]->view();
+        std::string problem;
+        if (!view.valid() || view.depth() != src.depth() || view.components() != src.components())
+            problem = "has another pixel depth or components than the frame rendered";
+        else if (!view.bounds().contains(region))
+            problem = "does not cover the region the frame rendered needs";
+        if (!problem.empty()) {
+            warnings.push_back(at + " " + problem + "; the model's window repeats the nearest frame instead.");
+            arguments.emplace_back(std::nullopt);
+            continue;
+        }
+        arguments.emplace_back(ArrayArg{view.topDown(region), view.depth(), false});
+    }
+    return arguments;
 }
 
 }  // namespace
@@ -157,11 +222,13 @@ OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs) {
     const ModelReport described = describeModel(instance, params);  // throws the model's error (missing, corrupt)
     if (suites().effect->abort(instance.handle) != 0) return kOfxStatOK;
 
-    // 1. fetch
+    // 1. fetch (the neighbours after the frame itself: a host may refuse them, never the frame)
     FetchedImage dstImage(instance.output, time), srcImage(instance.source, time);
     std::optional<FetchedImage> maskImage;
     if (clipConnected(instance.mask)) maskImage.emplace(instance.mask, time);
     if (!dstImage.present() || !srcImage.present()) throw OfxError(kOfxStatFailed, "the host gave no Source or Output image");
+    const std::vector<std::unique_ptr<FetchedImage>> neighbourImages = fetchNeighbours(instance, time, described);
+    if (suites().effect->abort(instance.handle) != 0) return kOfxStatOK;
 
     // 2. views (depth and components read from the images, never assumed)
     const ImageView dst = dstImage.view(), src = srcImage.view();
@@ -175,6 +242,10 @@ OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs) {
     params.premultiplied = premultiplied(srcImage, instance);
     const ArrayArg srcArg{src.topDown(fetched), src.depth(), false};
     const ArrayArg dstArg{dst.topDown(region), dst.depth(), true};
+    std::vector<std::string> warnings;
+    const std::vector<NeighbourArg> neighbours =
+        neighbourArguments(neighbourImages, neighbourTimes(time, described), src, fetched, sourceFrameRange(instance),
+                           warnings);
     std::vector<float> maskCopy;
     std::optional<ArrayArg> maskArg;
     if (maskImage && maskImage->present()) {
@@ -184,12 +255,23 @@ OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs) {
 
     // 3. the backend writes straight into the host's output image
     if (suites().effect->abort(instance.handle) != 0) return kOfxStatOK;
-    const ModelReport rendered = bridge::process(srcArg, dstArg, maskArg ? &*maskArg : nullptr, params);
+    const ModelReport rendered = bridge::process(srcArg, dstArg, maskArg ? &*maskArg : nullptr, neighbours, params);
     if (suites().effect->abort(instance.handle) != 0) return kOfxStatOK;  // the host discards this frame
 
     // 4. report
-    reportAfterRender(instance, rendered);
+    warnings.insert(warnings.end(), rendered.warnings.begin(), rendered.warnings.end());
+    reportAfterRender(instance, warnings);
     return kOfxStatOK;
+}
+
+std::optional<FrameSpan> sourceFrameRange(const Instance& instance) {
+    OfxPropertySetHandle props = nullptr;
+    if (suites().effect->clipGetPropertySet(instance.source, &props) != kOfxStatOK) return std::nullopt;
+    double range[2] = {0.0, 0.0};
+    if (suites().property->propGetDoubleN(props, kOfxImageEffectPropFrameRange, 2, range) != kOfxStatOK ||
+        range[1] < range[0])
+        return std::nullopt;
+    return FrameSpan{range[0], range[1]};
 }
 
 }  // namespace chromaluma

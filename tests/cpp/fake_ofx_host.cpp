@@ -85,14 +85,19 @@ OfxStatus clipGetHandle(OfxImageEffectHandle e, const char* name, OfxImageClipHa
     return kOfxStatOK;
 }
 OfxStatus clipGetPropertySet(OfxImageClipHandle c, OfxPropertySetHandle* p) { return *p = C(c)->props.handle(), kOfxStatOK; }
-OfxStatus clipGetImage(OfxImageClipHandle c, OfxTime, const OfxRectD*, OfxPropertySetHandle* image) {
+OfxStatus clipGetImage(OfxImageClipHandle c, OfxTime time, const OfxRectD*, OfxPropertySetHandle* image) {
     Clip& clip = *C(c);
-    if (clip.pixels.empty()) return kOfxStatFailed;
+    {
+        std::lock_guard<std::mutex> lock(host().mutex);
+        clip.fetchedTimes.push_back(time);
+    }
+    if (clip.pixels.empty() || clip.missingAt.count(time) != 0) return kOfxStatFailed;
+    const auto frame = clip.framePixels.find(time);
     auto* props = new Props;
-    props->pointers[kOfxImagePropData] = clip.pixels.data();
-    props->ints[kOfxImagePropBounds] = {0, 0, clip.width, clip.height};
+    props->pointers[kOfxImagePropData] = frame != clip.framePixels.end() ? frame->second.data() : clip.pixels.data();
+    props->ints[kOfxImagePropBounds] = {0, 0, clip.width - (clip.narrowAt.count(time) != 0 ? 1 : 0), clip.height};
     props->ints[kOfxImagePropRowBytes] = {clip.width * 4 * static_cast<int>(sizeof(float))};
-    props->strings[kOfxImageEffectPropPixelDepth] = {clip.depth};
+    props->strings[kOfxImageEffectPropPixelDepth] = {clip.shortAt.count(time) != 0 ? kOfxBitDepthShort : clip.depth};
     props->strings[kOfxImageEffectPropComponents] = {clip.components};
     props->strings[kOfxImageEffectPropPreMultiplication] = {kOfxImagePreMultiplied};
     std::lock_guard<std::mutex> lock(host().mutex);
@@ -110,7 +115,11 @@ OfxStatus clipGetRegionOfDefinition(OfxImageClipHandle c, OfxTime, OfxRectD* rod
     *rod = OfxRectD{0, 0, double(C(c)->width), double(C(c)->height)};
     return kOfxStatOK;
 }
-int abortRender(OfxImageEffectHandle) { return 0; }
+int abortRender(OfxImageEffectHandle) {
+    std::lock_guard<std::mutex> lock(host().mutex);
+    ++host().abortCalls;
+    return host().abortOnCall > 0 && host().abortCalls >= host().abortOnCall ? 1 : 0;
+}
 
 OfxStatus paramDefine(OfxParamSetHandle s, const char* type, const char* name, OfxPropertySetHandle* p) {
     auto& param = reinterpret_cast<Effect*>(s)->params[name];
@@ -304,5 +313,15 @@ OfxStatus render(Effect& effect, double time, const OfxRectI& window) {
 }
 
 void* instanceData(Effect& effect) { return effect.props.pointers[kOfxPropInstanceData]; }
+
+OfxStatus framesNeeded(Effect& effect, double time, std::vector<double>& range) {
+    Props in, out;
+    in.doubles[kOfxPropTime] = {time};
+    const std::string name = std::string("OfxImageClipPropFrameRange_") + kOfxImageEffectSimpleSourceClipName;
+    out.doubles[name] = {time, time};
+    const OfxStatus status = call(kOfxImageEffectActionGetFramesNeeded, &effect, &in, &out);
+    range = out.doubles[name];
+    return status;
+}
 
 }  // namespace fakehost

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,12 @@ struct Clip {
     std::vector<float> pixels;  // RGBA float, rows bottom-up, bounds = the clip's region of definition
     int width = 0, height = 0;
     std::string depth = kOfxBitDepthFloat, components = kOfxImageComponentRGBA;  // what its images say they hold
+    // Temporal access: an image at time T holds framePixels[T] when set (else `pixels`); times in `missingAt` have
+    // no image (clipGetImage fails), times in `narrowAt` give an image one column narrower than the clip, times in
+    // `shortAt` an image that says it holds 16-bit samples.
+    std::map<double, std::vector<float>> framePixels;
+    std::set<double> missingAt, narrowAt, shortAt;
+    std::vector<double> fetchedTimes;  // every clipGetImage time, in call order
 };
 
 struct Effect {
@@ -52,6 +59,8 @@ struct Host {
     std::vector<std::string> writesOutsideInstanceChanged;  // "param during action"
     bool failParamReads = false;         // paramGetValueAtTime fails (a host losing a parameter)
     int imagesHeld = 0;
+    int abortOnCall = 0;                 // abort() answers 1 from its N-th call on (0: never)
+    int abortCalls = 0;
 };
 
 Host& host();
@@ -71,5 +80,9 @@ OfxStatus render(Effect& effect, double time);
 OfxStatus render(Effect& effect, double time, const OfxRectI& window);
 
 void* instanceData(Effect& effect);
+
+// kOfxImageEffectActionGetFramesNeeded at `time`; `range` receives OfxImageClipPropFrameRange_Source as the host
+// initialised it ({time, time}) or as the plug-in set it.
+OfxStatus framesNeeded(Effect& effect, double time, std::vector<double>& range);
 
 }  // namespace fakehost

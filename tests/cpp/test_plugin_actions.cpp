@@ -2,10 +2,13 @@
 // in place of Backend.cpp: lock order, instance ownership, which actions write parameters, persistent messages.
 //
 // The fake backend: a model path containing "broken" fails to describe, one containing "context" has a receptive
-// field of 2 pixels; process() writes src + 1 (from where params' window says dst lies in src) and reports the
-// warnings in `renderWarnings`; "Python" is unusable while `pythonMissing` is set.
+// field of 2 pixels, one containing "window" reads 2 frames before and 2 after the one it restores, one containing
+// "fails" raises in process(); process() writes src + 1 (from where params' window says dst lies in src), records
+// the first sample of each neighbour it was given (NaN for a missing one) and reports the warnings in
+// `renderWarnings`; "Python" is unusable while `pythonMissing` is set.
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +28,8 @@ std::atomic<int> describes{0};
 std::atomic<int> describedUnderInstanceMutex{0};  // describe() found the calling instance's mutex held
 std::atomic<Instance*> watched{nullptr};           // the instance whose mutex describe() checks
 std::vector<std::string> renderWarnings;
+std::vector<float> neighbourSamples;  // the last process() call's neighbours: first sample, NaN when missing
+int processCalls = 0;
 
 // True when another thread cannot take `mutex` now, i.e. someone (the caller) holds it.
 bool heldElsewhere(std::mutex& mutex) {
@@ -56,6 +61,9 @@ ModelReport describe(const BackendParams& params) {
     ModelReport report;
     report.summary = params.model;
     report.receptiveField = params.model.find("context") != std::string::npos ? 2 : 0;
+    const bool window = params.model.find("window") != std::string::npos;
+    report.framesBefore = window ? 2 : 0;
+    report.framesAfter = window ? 2 : 0;
     return report;
 }
 
@@ -65,8 +73,15 @@ float& sample(const ArrayArg& a, int row, int column, int component) {
                                      component * l.componentStride);
 }
 
-ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg*, const BackendParams& params) {
+ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg*,
+                    const std::vector<NeighbourArg>& neighbours, const BackendParams& params) {
     ModelReport report = describe(params);
+    ++fake::processCalls;
+    fake::neighbourSamples.clear();
+    for (const NeighbourArg& frame : neighbours)
+        fake::neighbourSamples.push_back(frame ? sample(*frame, 0, 0, 0) : std::nanf(""));
+    if (params.model.find("fails") != std::string::npos)
+        throw BackendError("ZeroDivisionError", "division by zero", false);
     for (int row = 0; row < dst.layout.height; ++row)
         for (int column = 0; column < dst.layout.width; ++column)
             for (int c = 0; c < dst.layout.components; ++c)
@@ -267,6 +282,116 @@ void testSmallRenderWindowsWriteExactlyTheWindow() {
     }
 }
 
+// A temporal-window instance over a clip holding frames 1-10: the image at time T is filled with the value T.
+std::unique_ptr<Effect> windowEffect(const std::string& model) {
+    OfxStatus status = kOfxStatFailed;
+    auto effect = created(model, status);
+    if (!effect || status != kOfxStatOK) return nullptr;
+    fakehost::Clip& source = *effect->clips.at(kOfxImageEffectSimpleSourceClipName);
+    source.props.doubles[kOfxImageEffectPropFrameRange] = {1.0, 10.0};
+    for (int t = 1; t <= 10; ++t) source.framePixels[t].assign(source.pixels.size(), float(t));
+    source.fetchedTimes.clear();
+    return effect;
+}
+
+bool isMissing(float v) { return std::isnan(v); }
+
+// OFX frames needed: the model's window around the frame, clipped to the Source clip's frame range; a single-frame
+// model leaves the host's default (the frame itself). No image is fetched by the action.
+void testFramesNeededIsTheWindowInsideTheClip() {
+    auto effect = windowEffect("/models/window.onnx");
+    EXPECT(effect != nullptr);
+    if (!effect) return;
+    const double cases[][3] = {{5, 3, 7}, {1, 1, 3}, {2, 1, 4}, {10, 8, 10}, {9, 7, 10}};
+    for (const auto& [time, first, last] : cases) {
+        std::vector<double> range;
+        EXPECT(fakehost::framesNeeded(*effect, time, range) == kOfxStatOK);
+        EXPECT(range.size() == 2 && range[0] == first && range[1] == last);
+        if (range.size() == 2 && (range[0] != first || range[1] != last))
+            std::fprintf(stderr, "  frames needed at %g: [%g, %g], expected [%g, %g]\n", time, range[0], range[1], first,
+                         last);
+    }
+    EXPECT(effect->clips.at(kOfxImageEffectSimpleSourceClipName)->fetchedTimes.empty());
+    destroy(*effect);
+
+    auto single = windowEffect("/models/single.onnx");
+    EXPECT(single != nullptr);
+    if (!single) return;
+    std::vector<double> range;
+    EXPECT(fakehost::framesNeeded(*single, 5, range) == kOfxStatReplyDefault);
+    EXPECT(range == std::vector<double>({5.0, 5.0}));
+    destroy(*single);
+}
+
+// Render hands the backend the window's frames in order t-2, t-1, t+1, t+2, each from its own time; a time outside
+// the clip is not fetched and is passed as missing (the backend's edge rule fills it), and every image is released.
+void testRenderPassesTheWindowInOrder() {
+    auto effect = windowEffect("/models/window.onnx");
+    EXPECT(effect != nullptr);
+    if (!effect) return;
+    EXPECT(fakehost::render(*effect, 5.0) == kOfxStatOK);
+    EXPECT(fake::neighbourSamples == std::vector<float>({3.0f, 4.0f, 6.0f, 7.0f}));
+    const std::vector<float>& out = effect->clips.at(kOfxImageEffectOutputClipName)->pixels;
+    EXPECT(out.front() == 6.0f);  // the frame rendered is frame 5's own image (+1 by the fake backend)
+
+    fakehost::Clip& source = *effect->clips.at(kOfxImageEffectSimpleSourceClipName);
+    source.fetchedTimes.clear();
+    EXPECT(fakehost::render(*effect, 1.0) == kOfxStatOK);
+    const std::vector<float>& given = fake::neighbourSamples;
+    EXPECT(given.size() == 4 && isMissing(given[0]) && isMissing(given[1]) && given[2] == 2.0f && given[3] == 3.0f);
+    EXPECT(std::none_of(source.fetchedTimes.begin(), source.fetchedTimes.end(), [](double t) { return t < 1.0; }));
+    EXPECT(effect->messageType.empty());  // the clip's first frame is no fault: nothing to warn about
+    EXPECT(fakehost::host().imagesHeld == 0);
+    destroy(*effect);
+}
+
+// A neighbour the host cannot give, or gives over other bounds than the frame rendered, is passed as missing and a
+// persistent warning names it; the frame still renders.
+void testUnusableNeighboursAreMissingAndSaidSo() {
+    auto effect = windowEffect("/models/window.onnx");
+    EXPECT(effect != nullptr);
+    if (!effect) return;
+    fakehost::Clip& source = *effect->clips.at(kOfxImageEffectSimpleSourceClipName);
+    source.missingAt = {6.0};
+    source.narrowAt = {4.0};
+    source.shortAt = {7.0};
+    EXPECT(fakehost::render(*effect, 5.0) == kOfxStatOK);
+    const std::vector<float>& given = fake::neighbourSamples;
+    EXPECT(given.size() == 4 && given[0] == 3.0f && isMissing(given[1]) && isMissing(given[2]) && isMissing(given[3]));
+    EXPECT(effect->messageType == kOfxMessageWarning);
+    EXPECT(effect->message.find("the host gave no image of Source frame 6") != std::string::npos);
+    EXPECT(effect->message.find("Source frame 4 does not cover the region") != std::string::npos);
+    EXPECT(effect->message.find("Source frame 7 has another pixel depth or components") != std::string::npos);
+    EXPECT(fakehost::host().imagesHeld == 0);
+    destroy(*effect);
+}
+
+// Every fetched image (frame, neighbours, output) is released when the backend fails and when the host aborts
+// after the fetch.
+void testWindowImagesAreReleasedOnEveryPath() {
+    auto failing = windowEffect("/models/window-fails.onnx");
+    EXPECT(failing != nullptr);
+    if (!failing) return;
+    EXPECT(fakehost::render(*failing, 5.0) == kOfxStatFailed);
+    EXPECT(failing->messageType == kOfxMessageError && failing->message.find("division by zero") != std::string::npos);
+    EXPECT(failing->clips.at(kOfxImageEffectSimpleSourceClipName)->fetchedTimes.size() == 5);
+    EXPECT(fakehost::host().imagesHeld == 0);
+    destroy(*failing);
+
+    auto aborted = windowEffect("/models/window.onnx");
+    EXPECT(aborted != nullptr);
+    if (!aborted) return;
+    const int calls = fake::processCalls;
+    fakehost::host().abortCalls = 0;
+    fakehost::host().abortOnCall = 2;  // the first check passes (before fetching), the one after the fetch aborts
+    EXPECT(fakehost::render(*aborted, 5.0) == kOfxStatOK);
+    fakehost::host().abortOnCall = 0;
+    EXPECT(aborted->clips.at(kOfxImageEffectSimpleSourceClipName)->fetchedTimes.size() == 5);
+    EXPECT(fake::processCalls == calls);  // aborted before the backend
+    EXPECT(fakehost::host().imagesHeld == 0);
+    destroy(*aborted);
+}
+
 }  // namespace
 
 int main() {
@@ -278,6 +403,10 @@ int main() {
     testNoModelWarnsUntilAModelIsSet();
     testUnsupportedImagesFailTheFrameAndSaySo();
     testSmallRenderWindowsWriteExactlyTheWindow();
+    testFramesNeededIsTheWindowInsideTheClip();
+    testRenderPassesTheWindowInOrder();
+    testUnusableNeighboursAreMissingAndSaidSo();
+    testWindowImagesAreReleasedOnEveryPath();
     if (expectFailures() == 0) std::printf("plugin actions: all checks passed\n");
     return expectFailures() != 0;
 }

@@ -102,6 +102,20 @@ struct ImageRef {
   explicit ImageRef(const std::string &what) : props(what) {}
 };
 
+// The frames a render may fetch (OFX: the frame rendered, plus what kOfxImageEffectActionGetFramesNeeded asked for
+// when the effect declares temporal clip access), per input clip as inclusive [first, last] ranges.
+struct FetchAllowance {
+  double time = 0.0;  // the frame being rendered
+  std::map<std::string, std::vector<std::pair<double, double>>> ranges;
+  bool permits(const std::string &clip, double at) const;
+  std::string describe(const std::string &clip) const;  // "[4, 6]" for messages
+};
+
+// Installs `allowance` for clipGetImage calls made on this thread (nullptr: no render in progress, nothing checked).
+void setFetchAllowance(const FetchAllowance *allowance);
+// clipGetImage calls refused because the render asked for a frame it had not declared (all threads).
+int refusedFetches();
+
 const OfxImageEffectSuiteV1 *imageEffectSuite();
 const OfxParameterSuiteV1 *parameterSuite();
 // Images the plug-in fetched and has not released yet (checked after each action).

@@ -1,4 +1,5 @@
 // OfxImageEffectSuiteV1 for ofx-render: property and parameter sets, clips, images and image memory.
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 
@@ -10,6 +11,8 @@ namespace {
 
 std::mutex gImagesMutex;
 std::map<PropertySet *, std::unique_ptr<ImageRef>> gImages;
+thread_local const FetchAllowance *tAllowance = nullptr;
+std::atomic<int> gRefused{0};
 
 struct ImageMemory {
   static constexpr unsigned kMagic = 0x1a6e3e30u;
@@ -89,6 +92,13 @@ void describeImage(ImageRef &ref, const Clip &clip, double time, double scale) {
 OfxStatus clipGetImage(OfxImageClipHandle h, OfxTime time, const OfxRectD *, OfxPropertySetHandle *image) {
   Clip *c = Clip::from(h);
   if (c == nullptr || image == nullptr || c->effect->frames == nullptr) return kOfxStatErrBadHandle;
+  if (tAllowance != nullptr && !tAllowance->permits(c->name, time)) {
+    ++gRefused;
+    std::fprintf(stderr, "ofx-render: refused clipGetImage(%s, time %g) during the render of frame %g: the plug-in did "
+                 "not ask for that frame in kOfxImageEffectActionGetFramesNeeded (it asked for %s)\n", c->name.c_str(),
+                 time, tAllowance->time, tAllowance->describe(c->name).c_str());
+    return kOfxStatFailed;
+  }
   std::shared_ptr<HostImage> pixels = c->effect->frames->image(c->name, time);
   if (!pixels) return kOfxStatFailed;  // unconnected clip, or no frame at that time
   auto ref = std::make_unique<ImageRef>("image of clip " + c->name);
@@ -171,6 +181,33 @@ const OfxImageEffectSuiteV1 kImageEffectSuite = {
 }  // namespace
 
 const OfxImageEffectSuiteV1 *imageEffectSuite() { return &kImageEffectSuite; }
+
+bool FetchAllowance::permits(const std::string &clip, double at) const {
+  if (at == time) return true;
+  const auto it = ranges.find(clip);
+  if (it == ranges.end()) return false;
+  for (const auto &[first, last] : it->second) {
+    if (at >= first && at <= last) return true;
+  }
+  return false;
+}
+
+std::string FetchAllowance::describe(const std::string &clip) const {
+  char text[64];
+  std::snprintf(text, sizeof text, "[%g, %g]", time, time);
+  const auto it = ranges.find(clip);
+  if (it == ranges.end()) return text;
+  std::string out;
+  for (const auto &[first, last] : it->second) {
+    std::snprintf(text, sizeof text, "[%g, %g]", first, last);
+    out += (out.empty() ? "" : " ") + std::string(text);
+  }
+  return out;
+}
+
+void setFetchAllowance(const FetchAllowance *allowance) { tAllowance = allowance; }
+
+int refusedFetches() { return gRefused; }
 
 int outstandingImages() {
   std::lock_guard<std::mutex> lock(gImagesMutex);

@@ -21,6 +21,9 @@ const char *usageText() {
          "  --mask PATTERN          frames for the mask clip (grey, or the alpha of RGBA files)\n"
          "  --mask-clip NAME        clip the mask feeds (default Mask)\n"
          "  --frames A-B            frame range, inclusive (default 1-1); a single N means N-N\n"
+         "  --input-frames A-B      frames the input sequences hold: the Source and mask clips' frame range, which\n"
+         "                          a temporal effect may read around the rendered frames (default: --frames)\n"
+         "  --frame-order forward|reverse  order in which frames are handed out for rendering (default forward)\n"
          "  --depth float|short|byte  host pixel depth (default float)\n"
          "  --components RGBA|RGB   host components of Source (default RGBA)\n"
          "  --threads N             N concurrent render calls on different frames, within the plug-in's\n"
@@ -70,11 +73,11 @@ std::pair<int, std::string> splitInstance(const std::string &value, const char *
   return {instance, value.substr(colon + 1)};
 }
 
-void parseFrames(const std::string &value, Options &o) {
+void parseFrames(const std::string &value, int &first, int &last, const char *flag) {
   const std::size_t dash = value.find('-', 1);
-  o.firstFrame = toInt(value.substr(0, dash), "--frames");
-  o.lastFrame = dash == std::string::npos ? o.firstFrame : toInt(value.substr(dash + 1), "--frames");
-  if (o.lastFrame < o.firstFrame) throw std::invalid_argument("--frames: last frame before first");
+  first = toInt(value.substr(0, dash), flag);
+  last = dash == std::string::npos ? first : toInt(value.substr(dash + 1), flag);
+  if (last < first) throw std::invalid_argument(std::string(flag) + ": last frame before first");
 }
 
 void parseValueFlag(const std::string &flag, const std::string &value, Options &o) {
@@ -115,7 +118,13 @@ void parseValueFlag(const std::string &flag, const std::string &value, Options &
   } else if (flag == "--mask-clip") {
     o.maskClip = value;
   } else if (flag == "--frames") {
-    parseFrames(value, o);
+    parseFrames(value, o.firstFrame, o.lastFrame, "--frames");
+  } else if (flag == "--input-frames") {
+    parseFrames(value, o.inputFirst, o.inputLast, "--input-frames");
+    o.inputFramesGiven = true;
+  } else if (flag == "--frame-order") {
+    if (value != "forward" && value != "reverse") throw std::invalid_argument("--frame-order must be forward or reverse");
+    o.reverseOrder = value == "reverse";
   } else if (flag == "--depth") {
     if (value == "float") o.depth = Depth::Float;
     else if (value == "short") o.depth = Depth::Short;
@@ -166,6 +175,14 @@ void checkComplete(Options &o) {
     }
   }
   if (o.pluginPaths.empty()) throw std::invalid_argument("no --plugin-path given and OFX_PLUGIN_PATH is not set");
+  if (!o.inputFramesGiven) {
+    o.inputFirst = o.firstFrame;
+    o.inputLast = o.lastFrame;
+  } else if (o.firstFrame < o.inputFirst || o.lastFrame > o.inputLast) {
+    throw std::invalid_argument("--frames " + std::to_string(o.firstFrame) + "-" + std::to_string(o.lastFrame) +
+                                " lies outside --input-frames " + std::to_string(o.inputFirst) + "-" +
+                                std::to_string(o.inputLast) + ": the input sequence must hold every rendered frame");
+  }
   if (o.list) return;
   if (o.pluginId.empty()) throw std::invalid_argument("--plugin ID is required (or --list)");
   if (o.input.empty() || (o.output.empty() && !o.discardOutput)) {

@@ -24,6 +24,11 @@ struct Options {
   std::string input, output, mask;
   std::string maskClip = "Mask";
   int firstFrame = 1, lastFrame = 1;
+  // --input-frames A-B: the frames the input sequences hold (the input clips' frame range, which a temporal effect
+  // may read beyond the rendered frames); --frames when not given.
+  int inputFirst = 1, inputLast = 1;
+  bool inputFramesGiven = false;
+  bool reverseOrder = false;  // --frame-order reverse: render the last frame first (results must not depend on it)
   Depth depth = Depth::Float;
   int components = 4;
   int threads = 1;

@@ -129,7 +129,8 @@ std::shared_ptr<HostImage> FrameStore::image(const std::string &clip, double tim
     auto c = components_.find(clip);
     if (c != components_.end()) components = c->second;
   }
-  if (components == 0 || frame < options_.firstFrame || frame > options_.lastFrame) return nullptr;
+  // OFX: a clip has no image outside its frame range; clipGetImage then fails.
+  if (components == 0 || frame < options_.inputFirst || frame > options_.inputLast) return nullptr;
   try {
     return load(clip, frame, components);
   } catch (const std::exception &e) {
@@ -213,10 +214,46 @@ bool Session::identityCopy(Effect *instance, PropertySet &out, int frame, HostIm
 namespace {
 bool accepted(OfxStatus st) { return st == kOfxStatOK || st == kOfxStatReplyDefault; }
 
+// Installs a fetch allowance on this thread for the duration of a render call.
+class AllowanceScope {
+ public:
+  explicit AllowanceScope(const FetchAllowance &allowance) { setFetchAllowance(&allowance); }
+  ~AllowanceScope() { setFetchAllowance(nullptr); }
+  AllowanceScope(const AllowanceScope &) = delete;
+  AllowanceScope &operator=(const AllowanceScope &) = delete;
+};
+
 double msSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 }  // namespace
+
+// The frames a render of `frame` may fetch. An effect that declares kOfxImageEffectPropTemporalClipAccess is asked
+// (kOfxImageEffectActionGetFramesNeeded, every input clip's range initialised to the frame itself, as OFX says);
+// any other effect may fetch the frame rendered only.
+OfxStatus Session::framesNeeded(Effect *instance, int frame, FetchAllowance &allowance) {
+  allowance.time = frame;
+  allowance.ranges.clear();
+  if (instance->props.getInt(kOfxImageEffectPropTemporalClipAccess, 0, 0) == 0) return kOfxStatOK;
+  PropertySet in("frames-needed inArgs"), out("frames-needed outArgs");
+  in.defineDoubles(kOfxPropTime, {double(frame)});
+  for (auto &clip : instance->clips) {
+    if (clip->name != kOfxImageEffectOutputClipName) {
+      out.defineDoubles("OfxImageClipPropFrameRange_" + clip->name, {double(frame), double(frame)});
+    }
+  }
+  const OfxStatus st = call(kOfxImageEffectActionGetFramesNeeded, instance, &in, &out);
+  if (!accepted(st)) return st;
+  for (auto &clip : instance->clips) {
+    const std::string name = "OfxImageClipPropFrameRange_" + clip->name;
+    int count = 0;
+    if (clip->name == kOfxImageEffectOutputClipName || out.dimension(name.c_str(), &count) != kOfxStatOK) continue;
+    for (int i = 0; i + 1 < count; i += 2) {
+      allowance.ranges[clip->name].emplace_back(out.getDouble(name, i), out.getDouble(name, i + 1));
+    }
+  }
+  return kOfxStatOK;
+}
 
 bool Session::renderFrame(Effect *instance, int frame, double &renderMs, std::string &why) {
   renderMs = 0.0;
@@ -274,9 +311,18 @@ OfxStatus Session::runFrameActions(Effect *instance, int frame, const OfxRectI &
     why = "identity names clip \"" + idOut.getString(kOfxPropName) + "\", which has no image at that time";
     return kOfxStatFailed;
   }
+  FetchAllowance allowance;
+  if (accepted(st)) {
+    st = framesNeeded(instance, frame, allowance);
+    if (!accepted(st)) {
+      why = std::string("the plug-in's frames-needed action returned ") + statusName(st);
+      return st;
+    }
+  }
   if (accepted(st)) {
     PropertySet in("render inArgs");
     fillRenderArgs(in, frame, window, false);
+    AllowanceScope scope(allowance);
     st = call(kOfxImageEffectActionRender, instance, &in, nullptr);
   }
   if (st != kOfxStatOK) {  // render must be trapped: kOfxStatReplyDefault is a failure here

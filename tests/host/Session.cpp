@@ -229,8 +229,11 @@ void Session::describeInstanceClips(Effect *e) {
                     {comps == 4 ? kOfxImagePreMultiplied : kOfxImageOpaque});
     p.defineDoubles(kOfxImagePropPixelAspectRatio, {1.0});
     for (const char *k : {kOfxImageEffectPropFrameRate, kOfxImageEffectPropUnmappedFrameRate}) p.defineDoubles(k, {24.0});
+    // Inputs hold the frames of their sequences (--input-frames); the output those rendered.
+    const int first = isOutput ? options_.firstFrame : options_.inputFirst;
+    const int last = isOutput ? options_.lastFrame : options_.inputLast;
     for (const char *k : {kOfxImageEffectPropFrameRange, kOfxImageEffectPropUnmappedFrameRange}) {
-      p.defineDoubles(k, {double(options_.firstFrame), double(options_.lastFrame)});
+      p.defineDoubles(k, {double(first), double(last)});
     }
     p.defineStrings(kOfxImageClipPropFieldOrder, {kOfxImageFieldNone});
     p.defineInts(kOfxImageClipPropContinuousSamples, {0});

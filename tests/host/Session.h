@@ -79,6 +79,7 @@ class Session {
   bool writeOutput(const HostImage &output, int group, int frame, std::string &why) const;
   OfxStatus runFrameActions(Effect *instance, int frame, const OfxRectI &window, HostImage &output, std::string &why);
   bool identityCopy(Effect *instance, PropertySet &out, int frame, HostImage &output);
+  OfxStatus framesNeeded(Effect *instance, int frame, FetchAllowance &allowance);
 
   // What the instances of one of --instances share: the images of the frames they render (kept apart from other
   // groups', which may render the same frame at the same moment) and the components their clip preferences chose.

@@ -50,7 +50,8 @@ void renderWorker(Session &session, const InstanceGroups &groups, unsigned index
   const int count = static_cast<int>(groups.size());
   const int renders = (o.lastFrame - o.firstFrame + 1) * count;
   for (int next = tally.nextRender++; next < renders; next = tally.nextRender++) {
-    const int frame = o.firstFrame + next / count, group = next % count;
+    const int frame = o.reverseOrder ? o.lastFrame - next / count : o.firstFrame + next / count;
+    const int group = next % count;
     Effect *instance = groups[group][std::min<std::size_t>(index, groups[group].size() - 1)];
     const auto start = std::chrono::steady_clock::now();
     double renderMs = 0.0;
@@ -156,6 +157,10 @@ int renderFrames(const LoadedPlugin &plugin, const Options &o, MemoryLog &memory
   }
   tally.memory.sample("end", tally.done);
   if (o.printParams) printParams(groups, "after-render");
+  if (refusedFetches() > 0) {
+    std::fprintf(stderr, "ofx-render: warning: refused %d clipGetImage call(s) for frames the plug-in had not asked "
+                 "for in getFramesNeeded\n", refusedFetches());
+  }
   if (outstandingImages() > 0) {
     std::fprintf(stderr, "ofx-render: warning: the plug-in did not release %d image(s)\n", outstandingImages());
   }

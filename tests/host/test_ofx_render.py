@@ -360,6 +360,44 @@ def case_params(host: Host) -> None:
     assert rendered == {**changed, "echo": "rendered frame 2"}, rendered
 
 
+def temporal_render(host: Host, temporal: str, *args: str) -> tuple[subprocess.CompletedProcess, list[str], str]:
+    """The test effect with CHROMALUMA_TEST_TEMPORAL=D:F over frames 1-3 of a 3-frame sequence (`args` may narrow
+    --frames): the finished run, its action log and `echo` after the renders (which neighbour fetches were served)."""
+    for frame in (1, 2, 3):
+        write_image(host.work / f"t.{frame:04d}.tif", fixture("byte", 4, seed=40 + frame))
+    log = host.work / f"temporal-{temporal.replace(':', '-')}.log"
+    log.unlink(missing_ok=True)
+    env = {"CHROMALUMA_TEST_ACTION_LOG": str(log)}
+    if temporal:
+        env["CHROMALUMA_TEST_TEMPORAL"] = temporal
+    result = host.render("--input", str(host.work / "t.####.tif"), "--output", str(host.work / "to.####.tif"),
+                         "--input-frames", "1-3", "--frames", "1-3", *args, "--print-params", env=env)
+    after = [json.loads(line) for line in result.stdout.splitlines() if '"after-render"' in line]
+    return result, log.read_text().split(), after[0]["values"]["echo"]
+
+
+def case_temporal(host: Host) -> None:
+    """Temporal clip access: getFramesNeeded is asked only of an effect that declares temporal access; a declared
+    frame inside the clip is served, one outside the clip's frame range fails (OFX), and a frame the effect did not
+    declare is refused with a log line; --frame-order reverse renders the last frame first."""
+    _, actions, echo = temporal_render(host, "")
+    assert "OfxImageEffectActionGetFramesNeeded" not in actions, actions
+    result, actions, echo = temporal_render(host, "1:1")
+    assert actions.count("OfxImageEffectActionGetFramesNeeded") == 3, actions
+    assert echo == "rendered frame 3 (t-1 ok, t+1 failed)", echo  # frame 4 lies outside the clip's frames 1-3
+    assert "refused" not in result.stderr, result.stderr
+    result, _, echo = temporal_render(host, "1:1", "--frames", "2")  # frames 1 and 3: in the clip, not rendered
+    assert echo == "rendered frame 2 (t-1 ok, t+1 ok)", echo
+    result, _, echo = temporal_render(host, "0:1", "--frames", "2")
+    assert echo == "rendered frame 2 (t-1 failed, t+1 failed)", echo
+    assert "refused clipGetImage(Source, time 1) during the render of frame 2" in result.stderr, result.stderr
+    result, _, echo = temporal_render(host, "1:1", "--frame-order", "reverse")
+    assert echo == "rendered frame 1 (t-1 failed, t+1 ok)", echo  # frame 1 rendered last
+    bad = host.run("--plugin", PLUGIN, "--input", "x.####.tif", "--output", "y.####.tif", "--frames", "1-4",
+                   "--input-frames", "2-9")
+    assert bad.returncode == 120 and "lies outside --input-frames 2-9" in bad.stderr, bad.stderr
+
+
 def case_instances(host: Host) -> None:
     """--instances 2: two instances with their own parameters (--instance-param) and outputs (--instance-output)
     render every frame at once from one worker pool, within each declared thread safety; --memory-log samples

@@ -1,9 +1,9 @@
 """The Python bridge module (ChromalumaPython.so) through its C interface, as Chromaluma.ofx calls it.
 
-A backend named by CHROMALUMA_PLUGIN_BACKEND may leave params["report"] empty (test backends do); the bridge then
-reads the receptive field and processing scale from the model's metadata, and must not write through a NULL result
-pointer (PyBridge.h lets every result pointer be NULL). The calls run in a child Python process, the way a host
-that already runs Python uses the bridge: a crash there fails this test instead of the test run.
+A backend named by CHROMALUMA_PLUGIN_BACKEND may return no RenderReport (test backends do); the bridge then reads
+the receptive field, processing scale and temporal window from the model's metadata, and must not write through a
+NULL result pointer (PyBridge.h lets every result pointer be NULL). The calls run in a child Python process, the way
+a host that already runs Python uses the bridge: a crash there fails this test instead of the test run.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ Text = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
 
 class Result(ctypes.Structure):
     _fields_ = [("context", ctypes.c_void_p), ("text", Text), ("receptiveField", ctypes.c_int),
-                ("processingScale", ctypes.c_double)]
+                ("processingScale", ctypes.c_double), ("framesBefore", ctypes.c_int), ("framesAfter", ctypes.c_int)]
 
 class Start(ctypes.Structure):
     _fields_ = [("python", ctypes.c_char_p), ("sitePackages", ctypes.c_char_p), ("backendOverride", ctypes.c_char_p)]
@@ -44,13 +44,14 @@ class Params(ctypes.Structure):
                 ("originY", ctypes.c_int)]
 
 said = []
-result = Result(None, Text(lambda context, which, value: said.append((which, value))), 0, 1.0)
+result = Result(None, Text(lambda context, which, value: said.append((which, value))), 0, 1.0, -1, -1)
 assert bridge.chromaluma_bridge_start(ctypes.byref(Start(sys.executable.encode(), b"", backend)),
                                       ctypes.byref(result)) == 0, said
 params = Params(model, 1.0, b"cpu", 0, b"restored", 1, 0, 0, 0, 0)
 print("no result:", bridge.chromaluma_bridge_describe(ctypes.byref(params), None), flush=True)
 status = bridge.chromaluma_bridge_describe(ctypes.byref(params), ctypes.byref(result))
 print("with result:", status, result.receptiveField, result.processingScale, said, flush=True)
+print("window:", result.framesBefore, result.framesAfter, flush=True)
 '''
 
 
@@ -70,3 +71,4 @@ def test_describe_with_a_silent_backend_and_no_result_pointer(build: PluginBuild
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr[-3000:]}"
     assert "no result: 0" in done.stdout, done.stdout
     assert "with result: 0 7 0.5 []" in done.stdout, done.stdout  # read from the model's metadata
+    assert "window: 0 0" in done.stdout, done.stdout  # a single-frame model (format 1) reads no neighbours

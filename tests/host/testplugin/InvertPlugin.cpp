@@ -6,6 +6,9 @@
 //                                  a render that overlaps another where its declaration forbids it
 //   CHROMALUMA_TEST_ACTION_LOG=FILE  appends each action name to FILE
 //   CHROMALUMA_TEST_MISSING_SUITE=1  fetches a suite no host test needs (to see the host refuse loudly)
+//   CHROMALUMA_TEST_TEMPORAL=D:F   declares temporal clip access, asks for Source frames t-D..t+D in getFramesNeeded,
+//                                  and fetches (then releases) Source at t-F and t+F in render; `echo` then says
+//                                  which of those fetches the host served
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -34,6 +37,14 @@ std::string safety() {
   const std::string v = s != nullptr ? s : "full";
   return v == "unsafe" ? kOfxImageEffectRenderUnsafe
          : v == "instance" ? kOfxImageEffectRenderInstanceSafe : kOfxImageEffectRenderFullySafe;
+}
+
+// CHROMALUMA_TEST_TEMPORAL's D (declared) and F (fetched); D < 0 when unset (no temporal access).
+void temporalTest(int &declared, int &fetched) {
+  const char *v = std::getenv("CHROMALUMA_TEST_TEMPORAL");
+  declared = -1;
+  fetched = 0;
+  if (v != nullptr) std::sscanf(v, "%d:%d", &declared, &fetched);
 }
 
 void logAction(const char *action) {
@@ -69,6 +80,9 @@ OfxStatus describe(OfxImageEffectHandle effect) {
   gProps->propSetInt(props, kOfxImageEffectPropSupportsTiles, 0, 1);
   const char *multires = std::getenv("CHROMALUMA_TEST_MULTIRES");  // "0": full-resolution renders only
   if (multires != nullptr) gProps->propSetInt(props, kOfxImageEffectPropSupportsMultiResolution, 0, std::atoi(multires));
+  int declared = 0, fetched = 0;
+  temporalTest(declared, fetched);
+  if (declared >= 0) gProps->propSetInt(props, kOfxImageEffectPropTemporalClipAccess, 0, 1);
   return kOfxStatOK;
 }
 
@@ -218,7 +232,33 @@ bool overlapAllowed(OfxImageEffectHandle effect, int global, int local) {
   return true;
 }
 
-OfxStatus renderImages(OfxImageEffectHandle effect, OfxTime time, const OfxRectI &window) {
+// CHROMALUMA_TEST_TEMPORAL: Source at t-F and t+F, fetched and released; "t-F ok|failed, t+F ok|failed".
+std::string fetchNeighbours(OfxImageEffectHandle effect, OfxTime time) {
+  int declared = 0, fetched = 0;
+  temporalTest(declared, fetched);
+  if (declared < 0 || fetched == 0) return "";
+  std::string said;
+  for (const int k : {-fetched, fetched}) {
+    View other;
+    const bool ok = fetch(effect, kOfxImageEffectSimpleSourceClipName, time + k, other);
+    if (ok) gEffects->clipReleaseImage(other.handle);
+    said += std::string(said.empty() ? " (" : ", ") + "t" + (k < 0 ? "-" : "+") + std::to_string(std::abs(k)) +
+            (ok ? " ok" : " failed");
+  }
+  return said + ")";
+}
+
+OfxStatus framesNeeded(OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs) {
+  int declared = 0, fetched = 0;
+  temporalTest(declared, fetched);
+  OfxTime time = 0;
+  gProps->propGetDouble(inArgs, kOfxPropTime, 0, &time);
+  const double range[2] = {time - declared, time + declared};
+  gProps->propSetDoubleN(outArgs, "OfxImageClipPropFrameRange_" kOfxImageEffectSimpleSourceClipName, 2, range);
+  return kOfxStatOK;
+}
+
+OfxStatus renderImages(OfxImageEffectHandle effect, OfxTime time, const OfxRectI &window, std::string &fetches) {
   int failFrame = 0;
   double amount = 1.0;
   gParams->paramGetValueAtTime(param(effect, "failFrame"), time, &failFrame);
@@ -235,6 +275,7 @@ OfxStatus renderImages(OfxImageEffectHandle effect, OfxTime time, const OfxRectI
     return kOfxStatFailed;
   }
   const bool masked = fetch(effect, "Mask", time, mask);
+  fetches = fetchNeighbours(effect, time);
   invertWindow(src, masked ? &mask : nullptr, dst, window, amount);
   if (masked) gEffects->clipReleaseImage(mask.handle);
   gEffects->clipReleaseImage(src.handle);
@@ -261,11 +302,12 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   const int global = ++gRendersInFlight;
   const int local = ++data->rendersInFlight;
   std::this_thread::sleep_for(std::chrono::milliseconds(3));  // widen the window in which overlaps show
-  OfxStatus st = overlapAllowed(effect, global, local) ? renderImages(effect, time, window) : kOfxStatFailed;
+  std::string fetches;
+  OfxStatus st = overlapAllowed(effect, global, local) ? renderImages(effect, time, window, fetches) : kOfxStatFailed;
   --data->rendersInFlight;
   --gRendersInFlight;
   if (st == kOfxStatOK) {
-    const std::string text = "rendered frame " + std::to_string(static_cast<int>(time));
+    const std::string text = "rendered frame " + std::to_string(static_cast<int>(time)) + fetches;
     gParams->paramSetValue(param(effect, "echo"), text.c_str());
   }
   return st;
@@ -304,6 +346,7 @@ OfxStatus mainEntry(const char *action, const void *handle, OfxPropertySetHandle
   if (a == kOfxActionDestroyInstance) return destroyInstance(effect);
   if (a == kOfxImageEffectActionIsIdentity) return isIdentity(effect, inArgs, outArgs);
   if (a == kOfxImageEffectActionRender) return render(effect, inArgs);
+  if (a == kOfxImageEffectActionGetFramesNeeded) return framesNeeded(inArgs, outArgs);
   if (a == kOfxActionInstanceChanged) return instanceChanged(effect, inArgs);
   if (a == kOfxActionUnload) return kOfxStatOK;
   return kOfxStatReplyDefault;
