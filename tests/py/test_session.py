@@ -140,7 +140,7 @@ def _graph_with_input_name(name: str) -> onnx.ModelProto:
 @pytest.mark.parametrize("case,match", [
     ("no_metadata", "not a Chromaluma model"),
     ("future_format", "format_version 3"),
-    ("wrong_input", "expected the input\(s\) 'image'"),
+    ("wrong_input", r"expected the input\(s\) 'image'"),
     ("garbage", "not a readable ONNX file"),
     ("too_new_ir", "cannot load this model"),
 ])
