@@ -199,10 +199,11 @@ def test_describe_mode_fills_the_report_without_rendering(models):
     assert (report.frames_before, report.frames_after) == (0, 0)
 
 
-def test_the_deprecated_report_dict_still_receives_the_report(models):
+def test_a_report_dict_from_the_old_contract_is_refused_not_left_empty(models):
     legacy: dict = {}
-    returned = api.process(None, None, {"model": models["chroma"], "report": legacy})
-    assert legacy["provider"] == returned.provider and legacy["receptive_field"] == 20 and legacy["warnings"] == []
+    with pytest.raises(ParameterError, match=r"params\['report'\].*RenderReport it returns"):
+        api.process(None, None, {"model": models["chroma"], "report": legacy})
+    assert legacy == {}
 
 
 def test_rendering_in_place_reads_the_original(models, rng):

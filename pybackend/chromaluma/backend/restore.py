@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,9 @@ def read_settings(params: Any) -> RenderSettings:
     """Validate `params`; raises ParameterError naming the key and the values it accepts."""
     if not isinstance(params, dict):
         raise ParameterError(f"params: expected a dict, got {type(params).__name__}.")
+    if "report" in params:  # a caller written for the old contract would wait for a dict that is never filled
+        raise ParameterError("params['report']: process() no longer fills a report dict; use the RenderReport it "
+                             "returns (docs/CONTRACT.md §1.5).")
     model = params.get("model")
     if not isinstance(model, (str, Path)) or not str(model):
         raise ParameterError("params['model']: the path of a .onnx model is required (modelFile / --model).")
@@ -136,7 +139,7 @@ def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[
     warnings = request_warnings(settings.device, model)
     report = _describe(model, warnings)
     if src is None and dst is None:
-        return _legacy_report(params, report)
+        return report
     if src is None or dst is None:
         raise PixelLayoutError("process: src and dst must both be arrays, or both None (describe the model only).")
     source = pixels.check_view(src, "src", writable=False)
@@ -159,17 +162,7 @@ def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[
         note = f"{passed} pixel(s) with NaN/Inf in src were passed through unchanged (not fed to the model)."
         log.warning("%s", note)
         warnings.append(note)
-    return _legacy_report(params, replace(report, warnings=tuple(warnings), nonfinite_pixels=passed,
-                                          pixel_path=pixel_path))
-
-
-def _legacy_report(params: dict[str, Any], report: RenderReport) -> RenderReport:
-    """`report`, also copied into params["report"] when the caller passed a dict there (callers written before
-    process() returned its report)."""
-    legacy = params.get("report")
-    if isinstance(legacy, dict):
-        legacy.update({**asdict(report), "warnings": list(report.warnings)})
-    return report
+    return replace(report, warnings=tuple(warnings), nonfinite_pixels=passed, pixel_path=pixel_path)
 
 
 def window_frames(given: Any, model: ModelSession, src: np.ndarray, model_path: Path) -> list[np.ndarray]:
