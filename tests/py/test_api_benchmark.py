@@ -26,5 +26,5 @@ def test_inference_benchmark_quick_run(tmp_path: Path):
     assert "| chroma |" in sections[0].table
     savings = {row["variant"]: row for row in sections[1].raw["rows"]}
     assert sections[1].title.startswith("Pixel path")
-    assert savings["default (everything on)"]["ratio"] == 1.0 and len(savings) == 7
+    assert savings["default (everything on)"]["ratio"] == 1.0 and len(savings) == 6
     assert savings["everything off (plain copies)"]["pixel_path"] == "copied"  # the switches really switch

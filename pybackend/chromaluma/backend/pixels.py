@@ -67,9 +67,9 @@ class TileInput:
     nonfinite: bool
     premultiplied: bool  # False when straight, RGB, or every alpha is 1 (then premultiplied = straight)
     opaque: bool = False  # every alpha sample of the tile's source is the type's maximum (or RGB)
-    borrowed: bool = False  # `tensor` is the host's own memory (zero-copy): read-only, never pooled
+    borrowed: bool = False  # `tensor` is the host's own memory (zero-copy): read-only
     mirrored: bool = False  # `tensor` holds the rows bottom-up, in the host's stored order (run the mirrored model)
-    neighbours: np.ndarray | None = None  # a temporal-window model's other frames [n, h, w, 4] (pooled), or None
+    neighbours: np.ndarray | None = None  # a temporal-window model's other frames [n, h, w, 4], or None
 
 
 def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) -> TileInput:
@@ -81,7 +81,7 @@ def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) ->
     """
     region = src[rows.in_start:rows.in_stop, cols.in_start:cols.in_stop]
     height, width, _ = region.shape
-    tensor = _tensors.take((1, height, width, 4))
+    tensor = np.empty((1, height, width, 4), dtype=np.float32)
     flags = row_blocks(height, tensor.strides[1],
                        lambda first, stop: _fill_rows(region[first:stop], tensor[0, first:stop], premultiplied))
     return TileInput(tensor, any(f[0] for f in flags), any(f[1] for f in flags), all(f[2] for f in flags))
@@ -90,9 +90,9 @@ def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) ->
 def neighbours_input(frames: list[np.ndarray], rows: Span, cols: Span, premultiplied: bool) -> np.ndarray:
     """The [n, h, w, 4] float32 straight-RGBA `neighbours` input of a temporal-window model for one tile: the same
     region of every frame, converted as :func:`model_input` converts the frame restored (NaN/Inf to 0, colour
-    unpremultiplied). Hand it back with :func:`give_back`."""
+    unpremultiplied)."""
     height, width = rows.in_len, cols.in_len
-    tensor = _tensors.take((len(frames), height, width, 4))
+    tensor = np.empty((len(frames), height, width, 4), dtype=np.float32)
     for index, frame in enumerate(frames):
         region = frame[rows.in_start:rows.in_stop, cols.in_start:cols.in_stop]
         planes = tensor[index]
@@ -136,52 +136,6 @@ def _inspect_rows(rows: np.ndarray, alpha: bool) -> tuple[bool, bool]:
     """
     finite = bool(np.isfinite(rows).all())
     return finite, alpha and finite and bool(np.all(rows[..., 3].view(np.uint32) == _ONE_BITS))
-
-
-class _TensorPool:
-    """Model input buffers kept for the next call of the same shape (hand them back with :func:`release`).
-
-    Fresh memory for a 2K tensor costs about six times the copy into it (the kernel zeroes every page on first
-    touch), so input buffers are reused; at most `limit` bytes wait here, so memory stays bounded by the tile size.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._free: list[np.ndarray] = []
-
-    def take(self, shape: tuple[int, ...]) -> np.ndarray:
-        with self._lock:
-            for index, array in enumerate(self._free):
-                if array.shape == shape:
-                    return self._free.pop(index)
-        return np.empty(shape, dtype=np.float32)
-
-    def give(self, array: np.ndarray) -> None:
-        with self._lock:
-            self._free.insert(0, array)
-            while sum(a.nbytes for a in self._free) > self._limit:
-                self._free.pop()
-
-
-_tensors = _TensorPool(limit=128 * 2**20)  # two 2048×2048 tensors, or a few 1024-pixel tile shapes
-
-
-def release(tile: TileInput) -> None:
-    """Hand a tile's tensor back once the model has run on it (`tile` must not be used afterwards)."""
-    if not tile.borrowed:
-        _tensors.give(tile.tensor)
-    if tile.neighbours is not None:
-        _tensors.give(tile.neighbours)
-
-
-def scratch(shape: tuple[int, ...]) -> np.ndarray:
-    """A float32 buffer from the tensor pool (give it back with :func:`give_back`): memory already paged in."""
-    return _tensors.take(shape)
-
-
-def give_back(array: np.ndarray) -> None:
-    _tensors.give(array)
 
 
 def _fill_rows(region: np.ndarray, planes: np.ndarray, premultiplied: bool) -> tuple[bool, bool, bool]:

@@ -299,8 +299,8 @@ class _Job:
     @contextmanager
     def _tile(self, row: tiling.Span, col: tiling.Span, *, borrow: bool) -> Iterator[pixels.TileInput]:
         """One tile's model input: the host's own memory if `borrow` and it allows (pixels.borrowed_input), else a
-        pooled copy, handed back when the block ends (after the outputs are used: an output may share the input's
-        memory, ORT can run an Identity in place)."""
+        copy; held until the block ends (after the outputs are used: an output may share the input's memory, ORT
+        can run an Identity in place)."""
         tile = None
         if borrow and not self.neighbours:  # a window is one tensor per tile, copied: nothing to borrow
             factor = tiling.scale_factor(self.model.contract.processing_scale) if self.model.mirrored else 0
@@ -312,10 +312,7 @@ class _Job:
         self.nonfinite |= tile.nonfinite
         self.translucent |= tile.premultiplied
         self.opaque &= tile.opaque
-        try:
-            yield tile
-        finally:
-            pixels.release(tile)
+        yield tile
 
     def _run(self, tile: pixels.TileInput) -> tuple[np.ndarray, np.ndarray | None]:
         """The model's outputs for `tile`, rows top-down, never sharing host memory (finish may write into them)."""
@@ -359,20 +356,16 @@ class _Job:
 
     def _run_into(self, tile: pixels.TileInput, target: np.ndarray) -> None:
         """Run the model with `restored` written into `target` (dst) and confidence into the caller's view when it
-        is laid out like `target`, else into a pooled buffer copied from (or dropped when nobody asked for it)."""
+        is laid out like `target`, else into a buffer copied from (or dropped when nobody asked for it)."""
         shape = (*tile.tensor.shape[:3], 1)
         wanted = None if self.confidence is None else (self.confidence[::-1] if tile.mirrored else self.confidence)
         direct = wanted is not None and wanted.flags.c_contiguous and not np.may_share_memory(wanted, self.src)
         has_confidence = self.model.contract.has_confidence
-        buffer = pixels.scratch(shape) if has_confidence and not direct else None
-        try:
-            conf = buffer if buffer is not None else (wanted[np.newaxis] if has_confidence and direct else None)
-            self.model.run_into(tile.tensor, target, conf, mirrored=tile.mirrored)
-            if wanted is not None and buffer is not None:
-                wanted[...] = buffer[0]
-        finally:
-            if buffer is not None:
-                pixels.give_back(buffer)
+        buffer = np.empty(shape, dtype=np.float32) if has_confidence and not direct else None
+        conf = buffer if buffer is not None else (wanted[np.newaxis] if has_confidence and direct else None)
+        self.model.run_into(tile.tensor, target, conf, mirrored=tile.mirrored)
+        if wanted is not None and buffer is not None:
+            wanted[...] = buffer[0]
 
     def render_strips(self, rows: list[tiling.Span], cols: list[tiling.Span]) -> int:
         """Tiles in raster order, blended in a strip buffer (rows of one tile × the region's width).
