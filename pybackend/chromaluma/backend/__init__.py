@@ -6,7 +6,8 @@
 - :mod:`~chromaluma.backend.tiling`: tiles with context and feathered seams; :mod:`~chromaluma.backend.mirror`:
   the model with mirrored kernels for bottom-up host rows.
 - :mod:`~chromaluma.backend.apply_shot`, :mod:`~chromaluma.backend.render_log`,
-  :mod:`~chromaluma.backend.render_resume`: `chromaluma apply`, its render log and `--resume`.
+  :mod:`~chromaluma.backend.render_resume`: `chromaluma apply`, its render log and `--resume`;
+  :mod:`~chromaluma.backend.frame_window`: the sliding window of decoded frames a temporal-window model reads.
 
 :mod:`chromaluma.api` is the plug-in's face of this package.
 """
