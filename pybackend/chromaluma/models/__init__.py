@@ -8,9 +8,14 @@ from torch import nn
 
 from chromaluma.models.density import DENSITY_CELLS, DENSITY_MODES, band_limit_px
 from chromaluma.models.graph import CONFIDENCE_MEANING, CONFIDENCE_SCALE, ContractGraph, confidence_of
-from chromaluma.models.kinds import MAX_TEMPORAL_RADIUS, MODEL_CLASSES, ChromaModel, LumaModel, PairsModel
+from chromaluma.models.keyframes import KeyframeModel
+from chromaluma.models.kinds import MAX_TEMPORAL_RADIUS, ChromaModel, LumaModel, PairsModel
 
-DEFAULT_PROCESSING_SCALE = {"chroma": 0.25, "luma": 1.0, "pairs": 0.25}
+MODEL_CLASSES: dict[str, type[nn.Module]] = {"chroma": ChromaModel, "luma": LumaModel, "pairs": PairsModel,
+                                             "keyframes": KeyframeModel}
+"""Torch architectures per model kind, exported in the contract graph (docs/CONTRACT.md §2)."""
+
+DEFAULT_PROCESSING_SCALE = {"chroma": 0.25, "luma": 1.0, "pairs": 0.25, "keyframes": 0.125}
 
 
 def build_model(kind: str, processing_scale: float, architecture: dict[str, Any] | None = None) -> nn.Module:
@@ -28,11 +33,13 @@ def architecture_of(model: nn.Module) -> dict[str, Any]:
     options: dict[str, Any] = {"width": net.head.in_channels, "dilations": list(net.dilations)}
     if isinstance(model, ChromaModel):
         options["density"] = model.density
+    if isinstance(model, KeyframeModel):
+        options["features"] = model.match.layers[0].out_channels
+        options["search"] = model.search
     options["temporal_radius"] = int(getattr(model, "temporal_radius", 0))
     return options
 
 
 __all__ = ["CONFIDENCE_MEANING", "CONFIDENCE_SCALE", "DEFAULT_PROCESSING_SCALE", "DENSITY_CELLS", "DENSITY_MODES",
-           "MAX_TEMPORAL_RADIUS",
-           "ChromaModel", "ContractGraph", "LumaModel", "MODEL_CLASSES", "PairsModel", "architecture_of",
-           "band_limit_px", "build_model", "confidence_of"]
+           "MAX_TEMPORAL_RADIUS", "ChromaModel", "ContractGraph", "KeyframeModel", "LumaModel", "MODEL_CLASSES",
+           "PairsModel", "architecture_of", "band_limit_px", "build_model", "confidence_of"]

@@ -275,6 +275,3 @@ def centre_of(x: torch.Tensor, radius: int) -> tuple[torch.Tensor, torch.Tensor 
 def _mix_planar(x: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     """Channel mix of a small NCHW grid tensor (a 1×1 convolution)."""
     return F.conv2d(x, matrix[:, :, None, None])
-
-
-MODEL_CLASSES: dict[str, type[nn.Module]] = {"chroma": ChromaModel, "luma": LumaModel, "pairs": PairsModel}

@@ -1,0 +1,141 @@
+"""The keyframe kind: a frame's colour found by correspondence in painted keyframes of its shot.
+
+The model reads the scan frame [N, H, W, 4] and two painted keyframes [N, 2, H, W, 4] registered onto the scan's
+geometry (docs/CONTRACT.md §2: the nearest keyframe at or before the frame and the nearest at or after it, in its
+shot). At the processing grid (f = 8 by default) it computes matching features from each frame's luma statistics,
+compares every cell of the frame with the keyframes' cells within ±`search` cells (a local correlation, no global
+attention, so tiles stay exact), and takes a softmax-weighted average of the keyframes' colour there: each cell's
+mean Cb, Cr and the guided filter's slopes of Cb and Cr on luma. A small context network refines that colour from
+the match's quality and predicts log_sigma (low where nothing matched: occlusions, new objects). Full-resolution
+chroma is then a·Y + b on the scan's luma, as in the chroma kind: output luma is the scan's exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from chromaluma.models.blocks import ContextNet
+from chromaluma.models.colour import RGB_FROM_CHROMA, fixed_mix
+from chromaluma.models.kinds import LOG_SIGMA0, _GridModel, _mix_planar
+
+KEYFRAME_COUNT = 2  # the keyframe at or before the frame and the one at or after it (the same one twice at a side)
+# Values gathered from a keyframe cell: mean Cb, mean Cr, slope of Cb and Cr on luma, mean luma.
+_GATHERED = 5
+# Matching starts sharp enough to prefer the best cell clearly, and with a mild preference for small motion.
+_TEMPERATURE0 = 10.0
+_MOTION_COST0 = 0.02
+
+
+class MatchFeatures(nn.Module):
+    """Per cell: L2-normalised features of the luma statistics (mean Y, std Y) and their neighbourhood."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([nn.Conv2d(2, features, 3, padding=1),
+                                     nn.Conv2d(features, features, 3, padding=2, dilation=2),
+                                     nn.Conv2d(features, features, 3, padding=1)])
+
+    reach = 4  # cells each side: 1 + 2 + 1
+
+    def forward(self, luma_stats: torch.Tensor) -> torch.Tensor:
+        x = luma_stats
+        for index, layer in enumerate(self.layers):
+            x = layer(x)
+            if index < len(self.layers) - 1:
+                x = F.relu(x)
+        return x / torch.sqrt((x * x).sum(dim=1, keepdim=True) + 1e-6)
+
+
+class KeyframeModel(_GridModel):
+    """Colour by local correspondence with two painted keyframes, guided-filtered on the scan's luma."""
+
+    kind = "keyframes"
+
+    def __init__(self, processing_scale: float = 0.125, width: int = 24,
+                 dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4), features: int = 16, search: int = 6,
+                 temporal_radius: int = 0) -> None:
+        if temporal_radius != 0:
+            raise ValueError(f"temporal_radius {temporal_radius!r}: keyframe models read one scan frame (0)")
+        if isinstance(search, bool) or not isinstance(search, int) or not 1 <= search <= 16:
+            raise ValueError(f"search {search!r}: expected an integer from 1 to 16 grid cells")
+        # in: the frame's 6 statistics, the gathered 5, best similarity and the match's certainty
+        super().__init__(processing_scale, ContextNet(6 + _GATHERED + 2, 5, width, dilations), 0)
+        self.search = search
+        self.match = MatchFeatures(features)
+        self.log_temperature = nn.Parameter(torch.tensor(math.log(_TEMPERATURE0)))
+        self.motion_cost = nn.Parameter(torch.tensor(_MOTION_COST0))
+        self.register_buffer("chroma_to_rgb", torch.tensor(RGB_FROM_CHROMA), persistent=False)
+        offsets = [(dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)]
+        self.offsets = offsets
+        self.register_buffer("offset_distance", torch.tensor([float(dy * dy + dx * dx) for dy, dx in offsets]
+                                                             * KEYFRAME_COUNT).reshape(1, -1, 1, 1),
+                             persistent=False)
+
+    @property
+    def grid_reach(self) -> int:
+        """The refining network's reach, plus the search and the matching features' reach."""
+        return self.net.reach + self.search + 2 * MatchFeatures.reach
+
+    def forward(self, x: torch.Tensor, keyframes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        guide = fixed_mix(x, self.guide_matrix)
+        stats = self.statistics_of(x, guide)
+        slope, offset, log_sigma = self.grid_coefficients(stats, self.keyframe_statistics(keyframes))
+        ones, zeros = torch.ones_like(log_sigma), torch.zeros_like(log_sigma)  # alpha: out = A·1 + 0
+        scale = torch.cat([1.0 + _mix_planar(slope, self.chroma_to_rgb), ones], dim=1)
+        shift = torch.cat([_mix_planar(offset, self.chroma_to_rgb), zeros], dim=1)
+        return guide * self.upsample(scale, x) + self.upsample(shift, x), log_sigma
+
+    def keyframe_statistics(self, keyframes: torch.Tensor) -> list[torch.Tensor]:
+        """Grid statistics [N, 6, h, w] of each keyframe, in input order."""
+        batch, count = keyframes.shape[:2]
+        stats = self.grid_statistics(keyframes.reshape(batch * count, *keyframes.shape[2:]))
+        return list(stats.reshape(batch, count, *stats.shape[1:]).unbind(1))
+
+    def grid_coefficients(self, stats: torch.Tensor, keyframe_stats: list[torch.Tensor]
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per cell: the guided filter's slope and offset for (Cb, Cr) and log_sigma."""
+        gathered, best, certainty = self.correspond(stats, keyframe_stats)
+        delta = self.net(torch.cat([stats, gathered, best, certainty], dim=1))
+        slope = gathered[:, 2:4] + delta[:, 0:2]
+        offset = gathered[:, 0:2] + delta[:, 2:4] - slope * stats[:, 0:1]
+        return slope, offset, delta[:, 4:5] + LOG_SIGMA0
+
+    def correspond(self, stats: torch.Tensor, keyframe_stats: list[torch.Tensor]
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(gathered keyframe values [N, 5, h, w], best similarity [N, 1, h, w], top attention weight [N, 1, h, w]).
+
+        Cells beyond a keyframe's edge are never matched (−inf before the softmax)."""
+        frame_features = self.match(_luma_statistics(stats))
+        similarities, values = [], []
+        for key in keyframe_stats:
+            features = _padded(self.match(_luma_statistics(key)), self.search)
+            inside = _padded(torch.ones_like(key[:, :1]), self.search)
+            value = _padded(torch.cat([key[:, 1:3], key[:, 4:6], key[:, 0:1]], dim=1), self.search)
+            for dy, dx in self.offsets:
+                similarity = (frame_features * self._shifted(features, dy, dx)).sum(dim=1, keepdim=True)
+                similarities.append(similarity + (self._shifted(inside, dy, dx) - 1.0) * 1e4)
+                values.append(self._shifted(value, dy, dx))
+        similarity = torch.cat(similarities, dim=1)
+        logits = similarity * torch.exp(self.log_temperature) - self.motion_cost * self.offset_distance
+        weights = torch.softmax(logits, dim=1)
+        gathered = sum(weights[:, index:index + 1] * value for index, value in enumerate(values))
+        best = similarity.max(dim=1, keepdim=True)[0].clamp(min=-1.0)
+        return gathered, best, weights.max(dim=1, keepdim=True)[0]
+
+    def _shifted(self, padded: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+        """The padded grid read at an offset (dy, dx): the cell of the unpadded grid at (y + dy, x + dx)."""
+        s = self.search
+        return padded[:, :, s + dy:(dy - s) or None, s + dx:(dx - s) or None]
+
+
+def _luma_statistics(stats: torch.Tensor) -> torch.Tensor:
+    """Mean and std of luma per cell: what a painted keyframe and a faded scan share."""
+    return torch.cat([stats[:, 0:1], stats[:, 3:4]], dim=1)
+
+
+def _padded(grid: torch.Tensor, cells: int) -> torch.Tensor:
+    return F.pad(grid, (cells, cells, cells, cells))
