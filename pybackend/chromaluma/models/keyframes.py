@@ -108,23 +108,57 @@ class KeyframeModel(_GridModel):
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(gathered keyframe values [N, 5, h, w], best similarity [N, 1, h, w], top attention weight [N, 1, h, w]).
 
-        Cells beyond a keyframe's edge are never matched (−inf before the softmax)."""
+        Cells beyond a keyframe's edge are never matched (−10⁴ before the softmax). Training reads every offset at
+        once (one unfold, whose backward is one fold); the exported graph reads them one offset at a time, so a 2K
+        frame never holds all candidates of all channels in memory. Export verification compares the two.
+        """
         frame_features = self.match(_luma_statistics(stats))
+        keys = [(self.match(_luma_statistics(key)), torch.ones_like(key[:, :1]),
+                 torch.cat([key[:, 1:3], key[:, 4:6], key[:, 0:1]], dim=1)) for key in keyframe_stats]
+        if torch.onnx.is_in_onnx_export():
+            return self._correspond_by_offset(frame_features, keys)
         similarities, values = [], []
-        for key in keyframe_stats:
-            features = _padded(self.match(_luma_statistics(key)), self.search)
-            inside = _padded(torch.ones_like(key[:, :1]), self.search)
-            value = _padded(torch.cat([key[:, 1:3], key[:, 4:6], key[:, 0:1]], dim=1), self.search)
+        for features, inside, value in keys:
+            candidates = self._candidates(features)  # [N, C, K², h, w]
+            similarity = (frame_features.unsqueeze(2) * candidates).sum(dim=1)
+            similarities.append(similarity + (self._candidates(inside)[:, 0] - 1.0) * 1e4)
+            values.append(self._candidates(value))
+        similarity = torch.cat(similarities, dim=1)
+        weights = self._attention(similarity)
+        gathered = (weights.unsqueeze(1) * torch.cat(values, dim=2)).sum(dim=2)
+        return gathered, self._best(similarity), weights.max(dim=1, keepdim=True)[0]
+
+    def _correspond_by_offset(self, frame_features: torch.Tensor,
+                              keys: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+                              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        similarities, values = [], []
+        for features, inside, value in keys:
+            features, inside, value = (_padded(t, self.search) for t in (features, inside, value))
             for dy, dx in self.offsets:
                 similarity = (frame_features * self._shifted(features, dy, dx)).sum(dim=1, keepdim=True)
                 similarities.append(similarity + (self._shifted(inside, dy, dx) - 1.0) * 1e4)
                 values.append(self._shifted(value, dy, dx))
         similarity = torch.cat(similarities, dim=1)
+        weights = self._attention(similarity)
+        gathered = values[0] * weights[:, 0:1]
+        for index in range(1, len(values)):
+            gathered = gathered + values[index] * weights[:, index:index + 1]
+        return gathered, self._best(similarity), weights.max(dim=1, keepdim=True)[0]
+
+    def _attention(self, similarity: torch.Tensor) -> torch.Tensor:
         logits = similarity * torch.exp(self.log_temperature) - self.motion_cost * self.offset_distance
-        weights = torch.softmax(logits, dim=1)
-        gathered = sum(weights[:, index:index + 1] * value for index, value in enumerate(values))
-        best = similarity.max(dim=1, keepdim=True)[0].clamp(min=-1.0)
-        return gathered, best, weights.max(dim=1, keepdim=True)[0]
+        return torch.softmax(logits, dim=1)
+
+    @staticmethod
+    def _best(similarity: torch.Tensor) -> torch.Tensor:
+        return similarity.max(dim=1, keepdim=True)[0].clamp(min=-1.0)
+
+    def _candidates(self, grid: torch.Tensor) -> torch.Tensor:
+        """Every cell's neighbourhood within ±search, [N, C, K², h, w], offsets in `self.offsets` order."""
+        batch, channels, height, width = grid.shape
+        side = 2 * self.search + 1
+        columns = F.unfold(_padded(grid, self.search), side)
+        return columns.reshape(batch, channels, side * side, height, width)
 
     def _shifted(self, padded: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
         """The padded grid read at an offset (dy, dx): the cell of the unpadded grid at (y + dy, x + dx)."""
