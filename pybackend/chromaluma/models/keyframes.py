@@ -70,7 +70,7 @@ class KeyframeModel(_GridModel):
         self.motion_cost = nn.Parameter(torch.tensor(_MOTION_COST0))
         self.register_buffer("chroma_to_rgb", torch.tensor(RGB_FROM_CHROMA), persistent=False)
         offsets = [(dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)]
-        self.offsets = offsets
+        self.offsets = offsets  # row-major, as unfold orders a (2·search + 1)² neighbourhood
         self.register_buffer("offset_distance", torch.tensor([float(dy * dy + dx * dx) for dy, dx in offsets]
                                                              * KEYFRAME_COUNT).reshape(1, -1, 1, 1),
                              persistent=False)
@@ -138,16 +138,22 @@ class KeyframeModel(_GridModel):
                 similarity = (frame_features * self._shifted(features, dy, dx)).sum(dim=1, keepdim=True)
                 similarities.append(similarity + (self._shifted(inside, dy, dx) - 1.0) * 1e4)
                 values.append(self._shifted(value, dy, dx))
+        # the softmax written out: ONNX Runtime's Softmax over the channel axis of a 2K grid costs more than all the
+        # offsets' products together, while these are element-wise; the top weight is 1 / Σ exp(logit − max)
         similarity = torch.cat(similarities, dim=1)
-        weights = self._attention(similarity)
-        gathered = values[0] * weights[:, 0:1]
+        logits = self._logits(similarity)
+        scores = torch.exp(logits - logits.max(dim=1, keepdim=True)[0])
+        total = scores.sum(dim=1, keepdim=True)
+        gathered = values[0] * scores[:, 0:1]
         for index in range(1, len(values)):
-            gathered = gathered + values[index] * weights[:, index:index + 1]
-        return gathered, self._best(similarity), weights.max(dim=1, keepdim=True)[0]
+            gathered = gathered + values[index] * scores[:, index:index + 1]
+        return gathered / total, self._best(similarity), 1.0 / total
+
+    def _logits(self, similarity: torch.Tensor) -> torch.Tensor:
+        return similarity * torch.exp(self.log_temperature) - self.motion_cost * self.offset_distance
 
     def _attention(self, similarity: torch.Tensor) -> torch.Tensor:
-        logits = similarity * torch.exp(self.log_temperature) - self.motion_cost * self.offset_distance
-        return torch.softmax(logits, dim=1)
+        return torch.softmax(self._logits(similarity), dim=1)
 
     @staticmethod
     def _best(similarity: torch.Tensor) -> torch.Tensor:
@@ -157,8 +163,7 @@ class KeyframeModel(_GridModel):
         """Every cell's neighbourhood within ±search, [N, C, K², h, w], offsets in `self.offsets` order."""
         batch, channels, height, width = grid.shape
         side = 2 * self.search + 1
-        columns = F.unfold(_padded(grid, self.search), side)
-        return columns.reshape(batch, channels, side * side, height, width)
+        return F.unfold(_padded(grid, self.search), side).reshape(batch, channels, side * side, height, width)
 
     def _shifted(self, padded: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
         """The padded grid read at an offset (dy, dx): the cell of the unpadded grid at (y + dy, x + dx)."""
