@@ -16,6 +16,8 @@ black of a fade) have no picture to continue and would each look like a shot of 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import cv2
 import numpy as np
 
@@ -84,6 +86,23 @@ def shot_starts(survey_structure: list[np.ndarray], contrasts: list[float] | Non
     shown = [index for index in range(len(survey_structure)) if index not in blank]
     starts = _starts_among([survey_structure[index] for index in shown])
     return sorted({0} | {shown[position] for position in starts if position > 0})
+
+
+def shot_starts_of_frames(frames: Iterable[np.ndarray]) -> list[int]:
+    """:func:`shot_starts` of full-resolution frames (float RGB(A) or grey, one size), surveyed on the grid and with
+    the structure images `chromaluma align` uses."""
+    from chromaluma.align.footage import SURVEY_WIDTH
+    from chromaluma.align.structure import Grid, luma, structure
+
+    structures, contrasts, grid = [], [], None
+    for frame in frames:
+        if grid is None:
+            grid = Grid.scaled(frame.shape[1], frame.shape[0], SURVEY_WIDTH)
+        survey_luma = grid.resize(luma(frame[..., :3] if frame.ndim == 3 else frame))
+        structures.append(structure(survey_luma, *grid.sigmas()))
+        low, high = np.percentile(survey_luma, (1, 99))
+        contrasts.append(float(high - low))
+    return shot_starts(structures, contrasts) if structures else []
 
 
 def _starts_among(survey_structure: list[np.ndarray]) -> list[int]:

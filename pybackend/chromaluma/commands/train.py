@@ -12,7 +12,8 @@ from chromaluma.models import MAX_TEMPORAL_RADIUS
 from chromaluma.models.density import DENSITY_MODES
 from chromaluma.train import TrainConfig, resume, train
 
-HELP = "train a model on scan → reference pairs (chroma, luma or pairs) and export it to ONNX"
+HELP = ("train a model on scan → reference pairs (chroma, luma or pairs) or on painted keyframes (keyframes) and "
+        "export it to ONNX")
 log = logging.getLogger(__name__)
 
 
@@ -22,9 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--input", type=Path, metavar="SCAN", help="scan: image-sequence folder or video file")
     source.add_argument("--target", type=Path, metavar="REF", help="reference on the scan's pixel grid, frame by frame")
     source.add_argument("--masks", type=Path, metavar="DIR", help="validity masks for --input/--target (white = use)")
+    source.add_argument("--keyframes", type=Path, metavar="DIR",
+                        help="--kind keyframes: painted keyframes named by their frame number in --input (any size or "
+                             "crop: registered onto the scan, see the run's keyframes_registration.json)")
     parser.add_argument("--kind", choices=KINDS, default="chroma",
                         help="chroma: colour from the reference, scan luma kept; luma: detail/density, scan chroma "
-                             "kept; pairs: general RGB→RGB (default chroma)")
+                             "kept; pairs: general RGB→RGB; keyframes: colour carried from painted keyframes through "
+                             "each shot by correspondence, scan luma kept (--input and --keyframes) (default chroma)")
     parser.add_argument("--density", choices=DENSITY_MODES, default=None,
                         help="chroma only. smooth (default for a new model): output luma = scan luma plus a density "
                              "(lightness) correction learnt from the reference, band-limited (no detail finer than "
@@ -88,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             minutes=args.minutes, learning_rate=args.learning_rate, seed=args.seed, val_frames=args.val_frames,
             val_every=args.val_every, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
             device=args.device, init=args.init, density=args.density, temporal_radius=radius,
-            exposure_jitter=0.0 if jitter is None else jitter)
+            exposure_jitter=0.0 if jitter is None else jitter, keyframes=args.keyframes)
         model = train(config, progress=not args.no_progress)
     log.info("model: %s", model)
     return 0

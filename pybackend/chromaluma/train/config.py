@@ -20,7 +20,7 @@ MODEL_NAME = "model.onnx"
 # lighter as well as off-colour, and keeping its density leaves that in every frame. Models and cards without a
 # density of their own (made before it existed) keep the scan's luma: `build_model`'s default, never this one.
 DEFAULT_CHROMA_DENSITY = "smooth"
-_PATH_FIELDS = ("pairs_dir", "input", "target", "masks", "run_dir", "out", "init")
+_PATH_FIELDS = ("pairs_dir", "input", "target", "masks", "run_dir", "out", "init", "keyframes")
 
 
 @dataclass
@@ -54,12 +54,15 @@ class TrainConfig:
     # frames each side of the one restored (0: single-frame); None: 0, or the --init / resumed model's own
     temporal_radius: int | None = None
     exposure_jitter: float = 0.0  # spread of the log-exposure offset drawn per scan frame of each crop (0: none)
+    keyframes: Path | None = None  # keyframe kind: the folder of painted keyframes, named by frame number in --input
 
     def resolved(self) -> TrainConfig:
         """Check the values and fill the per-kind defaults; raises ParameterError naming the flag and the fix."""
         if self.kind not in KINDS:
             raise ParameterError(f"--kind {self.kind!r}: choose one of {', '.join(KINDS)}.")
-        if self.pairs_dir is None and (self.input is None or self.target is None):
+        if self.kind == "keyframes" or self.keyframes is not None:
+            self._check_keyframes()
+        elif self.pairs_dir is None and (self.input is None or self.target is None):
             raise ParameterError("no training pairs: give --pairs DIR (from `chromaluma align`) or both --input SCAN "
                                  "and --target REFERENCE.")
         if self.pairs_dir is not None and (self.input is not None or self.target is not None):
@@ -83,6 +86,21 @@ class TrainConfig:
         steps = self.steps if self.steps is not None or self.minutes is not None else DEFAULT_STEPS
         values = {**asdict(self), "processing_scale": scale, "steps": steps}
         return TrainConfig(**values)
+
+    def _check_keyframes(self) -> None:
+        """A keyframe run: --input SCAN and --keyframes DIR, nothing else to pair, one frame at a time."""
+        if self.kind != "keyframes":
+            raise ParameterError(f"--keyframes {self.keyframes}: only keyframe models read painted keyframes; give "
+                                 "--kind keyframes, or leave --keyframes out.")
+        if self.input is None or self.keyframes is None:
+            raise ParameterError("--kind keyframes needs --input SCAN (the scan sequence or video) and --keyframes DIR "
+                                 "(painted frames named by their frame number in the scan).")
+        if self.pairs_dir is not None or self.target is not None or self.masks is not None:
+            raise ParameterError("--kind keyframes learns from --input and --keyframes alone; leave --pairs, --target "
+                                 "and --masks out.")
+        if self.temporal_radius:
+            raise ParameterError(f"--temporal-radius {self.temporal_radius}: keyframe models read one scan frame and "
+                                 "its keyframes; leave --temporal-radius out.")
 
     def _check_density(self) -> None:
         if self.density is None:

@@ -78,7 +78,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     if checkpoint_paths(run_dir) or (run_dir / CONFIG_NAME).exists():
         raise TrainingError(f"{run_dir} already holds a training run. Continue it with `chromaluma train --resume "
                             f"{run_dir}`, or choose another --run-dir.")
-    return _Session(config, resume=False, progress=progress).run()
+    return session_class(config.kind)(config, resume=False, progress=progress).run()
 
 
 def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None, out: Path | None = None,
@@ -106,7 +106,7 @@ def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None
         raise TrainingError(f"--exposure-jitter {exposure_jitter}: the run in {run_dir} trains with "
                             f"--exposure-jitter {config.exposure_jitter:g}. Leave the flag out to continue it, or "
                             "start a new run with another --run-dir.")
-    return _Session(config, resume=True, progress=progress).run()
+    return session_class(config.kind)(config, resume=True, progress=progress).run()
 
 
 class _Session:
@@ -127,8 +127,8 @@ class _Session:
         architecture = self.config.model_architecture(recorded, f"the run in {self.run_dir}" if resume else
                                                       "the --init model")
         self.radius = self.config.temporal_radius = int(architecture["temporal_radius"])
-        self.pairs = load_pairs(self.config.kind, self.config.pairs_dir, self.config.input, self.config.target,
-                                self.config.masks)
+        self.card_training: dict[str, Any] = {}  # what the model card's `training` section adds (export copies it)
+        self.pairs = self._load_pairs()
         self.scan_source, self.windows = self._attach_windows()
         self.train_pairs, self.val_pairs = split_validation(self.pairs, self.config.val_frames)
         self.crop = crop_size(self.train_pairs, self.config.crop)
@@ -147,9 +147,17 @@ class _Session:
         self.losses: list[tuple[int, float]] = []
         self.errors: list[tuple[int, float]] = []  # the loss without its confidence term: the trend is read here
         self.validation: list[tuple[int, dict[str, float]]] = []
-        self.card_training: dict[str, Any] = {}  # what the model card's `training` section adds (export copies it)
         if state is not None:
             self._restore(state)
+
+    def _load_pairs(self) -> list[Pair]:
+        """The training frames (a keyframe run has its own, :mod:`chromaluma.train.keyframe_session`)."""
+        return load_pairs(self.config.kind, self.config.pairs_dir, self.config.input, self.config.target,
+                          self.config.masks)
+
+    def _validates(self) -> bool:
+        """Whether the run scores held-out frames (a keyframe run scores its fixed validation samples)."""
+        return bool(self.val_pairs)
 
     def _attach_windows(self) -> tuple[Path | None, WindowCounts]:
         """Each pair's neighbour frames (none for a single-frame run): a pairs folder's own scans, then its scan
@@ -239,7 +247,7 @@ class _Session:
         if self.resume:
             log.info("resuming %s at step %d", self.run_dir, self.step)
         log_windows(self.radius, self.windows, self.scan_source)
-        if not self.val_pairs:
+        if not self._validates():
             why = (f"--val-frames {self.config.val_frames}" if self.config.val_frames is not None else
                    f"only {len(self.pairs)} pairs, fewer than {MIN_PAIRS_FOR_VALIDATION}: each is needed for training")
             log.info("validation: no frames held out (%s); progress is judged on the training error and the "
@@ -271,7 +279,7 @@ class _Session:
                 self.schedule.step()  # after the clock is read: a --minutes run decays by its time spent
                 self.losses.append((self.step, loss))
                 self.errors.append((self.step, error))
-                if self.step % val_every == 0 and self.val_pairs:
+                if self.step % val_every == 0 and self._validates():
                     self._validate()
                 if self.step == 1 or self.step % config.preview_every == 0:
                     self._preview()
@@ -324,7 +332,7 @@ class _Session:
                             f"STEP {self.step}   scan | reference | result")
 
     def _finish(self) -> None:
-        if self.val_pairs and (not self.validation or self.validation[-1][0] != self.step):
+        if self._validates() and (not self.validation or self.validation[-1][0] != self.step):
             self._validate()
         if self.step % self.config.preview_every != 0 and self.step != 1:
             self._preview()
@@ -344,10 +352,10 @@ class _Session:
         the WARNING text for either ("" when the run has settled)."""
         trend = run_trend(self.errors, self.validation, headline)
         short = self.step < SHORT_RUN_STEPS
-        self.card_training = {
+        self.card_training.update({
             "stopped_while_improving": None if trend is None else trend.still_improving,
             "trend": trend.record() if trend is not None else f"too few steps to judge (fewer than {MIN_STEPS})",
-            "short_run": short}
+            "short_run": short})
         more = (f"--steps {max(3 * self.step, DEFAULT_STEPS)}" if self.config.steps is not None
                 and self.step >= self.config.steps else f"--minutes {3 * (self.config.minutes or 1):g}")
         hint = f"continue with `chromaluma train --resume {self.run_dir} {more}`"
@@ -375,6 +383,15 @@ class _Session:
         for source, target in ((model_path, out), (model_path.with_suffix(".json"), out.with_suffix(".json"))):
             replace_atomically(target, lambda tmp, source=source: shutil.copyfile(source, tmp))
         return out
+
+
+def session_class(kind: str) -> type[_Session]:
+    """The training session for a model kind: keyframe models learn from painted keyframes, the others from pairs."""
+    if kind == "keyframes":
+        from chromaluma.train.keyframe_session import KeyframeSession
+
+        return KeyframeSession
+    return _Session
 
 
 @contextlib.contextmanager

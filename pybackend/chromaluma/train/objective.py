@@ -66,6 +66,21 @@ def training_terms(kind: str, model: nn.Module, scan: torch.Tensor, reference: t
         error = pixel_error(kind, restored.float(), reference, density_of(model))
         centre = scan[:, scan.shape[1] // 2] if scan.dim() == 5 else scan  # T = 2R + 1: the centre is at R
         log_sigma_full = model.upsample(log_sigma.float(), centre)[..., 0]
+    return with_confidence(error, log_sigma_full, valid)
+
+
+def keyframe_training_terms(model: nn.Module, frame: torch.Tensor, keyframes: torch.Tensor, target: torch.Tensor,
+                            valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`training_terms` for a keyframe model: its chroma error against `target`'s colour (the model keeps the
+    frame's luma), given the frame [N, H, W, 4] and its two keyframes [N, 2, H, W, 4]."""
+    restored, log_sigma = model(frame, keyframes)
+    error = pixel_error("chroma", restored.float(), target)
+    return with_confidence(error, model.upsample(log_sigma.float(), frame)[..., 0], valid)
+
+
+def with_confidence(error: torch.Tensor, log_sigma_full: torch.Tensor, valid: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(masked mean of the error plus the confidence head's Laplace NLL, the masked mean error alone, detached)."""
     nll = error.detach() * torch.exp(-log_sigma_full) + log_sigma_full + math.log(2.0)
     weight = valid.sum().clamp(min=1.0)
     return ((error + CONFIDENCE_WEIGHT * nll) * valid).sum() / weight, (error.detach() * valid).sum() / weight

@@ -160,19 +160,9 @@ def attach_windows(pairs: list[Pair], radius: int, scan_source: Path | None = No
 def number_shots_by_cuts(pairs: list[Pair]) -> int:
     """Number the pairs' shots (in sequence order, all scan frames of one sequence) at the cuts `chromaluma
     align` finds in it, from the same structure images on the same survey grid; returns how many shots."""
-    from chromaluma.align.cuts import shot_starts
-    from chromaluma.align.footage import SURVEY_WIDTH
-    from chromaluma.align.structure import Grid, luma, structure
+    from chromaluma.align.cuts import shot_starts_of_frames
 
-    height, width = pairs[0].scan.shape[:2]
-    grid = Grid.scaled(width, height, SURVEY_WIDTH)
-    structures, contrasts = [], []
-    for pair in pairs:
-        survey_luma = grid.resize(luma(pair.scan[..., :3]))
-        structures.append(structure(survey_luma, *grid.sigmas()))
-        low, high = np.percentile(survey_luma, (1, 99))
-        contrasts.append(float(high - low))
-    starts = set(shot_starts(structures, contrasts))
+    starts = set(shot_starts_of_frames(pair.scan for pair in pairs))
     shot = -1
     for index, pair in enumerate(pairs):
         shot += index in starts
