@@ -17,10 +17,15 @@ from chromaluma.errors import ModelFormatError, ModelNotFoundError
 
 FORMAT_VERSION = 1  # single-frame models
 TEMPORAL_FORMAT_VERSION = 2  # format 1 plus the `neighbours` input of a temporal-window model (docs/CONTRACT.md §2)
-SUPPORTED_FORMAT_VERSIONS = frozenset({FORMAT_VERSION, TEMPORAL_FORMAT_VERSION})
+KEYFRAME_FORMAT_VERSION = 3  # format 1 plus the `keyframes` input of a keyframe model (docs/CONTRACT.md §1.7, §2)
+SUPPORTED_FORMAT_VERSIONS = frozenset({FORMAT_VERSION, TEMPORAL_FORMAT_VERSION, KEYFRAME_FORMAT_VERSION})
 
 INPUT_NAME = "image"
 NEIGHBOURS_NAME = "neighbours"
+KEYFRAMES_NAME = "keyframes"
+KEYFRAME_KIND = "keyframes"
+# A keyframe model reads the nearest painted keyframe at or before the frame and the nearest at or after it.
+KEYFRAME_COUNT = 2
 # A window reaches at most this many frames each side of the frame it restores (a damaged value must be refused,
 # not fetched from a host: the plug-in asks the host for every frame of the window).
 MAX_WINDOW_SIDE = 16
@@ -35,7 +40,7 @@ LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 CHANNELS = 4  # RGBA, straight (unpremultiplied) colour; see docs/CONTRACT.md
 
 METADATA_PREFIX = "chromaluma."
-KINDS = ("chroma", "luma", "pairs")
+KINDS = ("chroma", "luma", "pairs", KEYFRAME_KIND)
 # The choice strings of the pixel contract (§1.4), defined once for Python: training, `apply`, `process()`.
 DEVICES = ("auto", "gpu", "cpu")
 OUTPUT_MODES = ("restored", "confidence", "difference")
@@ -157,6 +162,7 @@ def parse_metadata(props: Mapping[str, str], source: str) -> ModelContract:
         raise ModelFormatError(f"{source}: {_KEY_RECEPTIVE_FIELD}={receptive_field} must lie in "
                                f"[0, {MAX_RECEPTIVE_FIELD}]: the metadata is damaged; re-export the model.")
     before, after = (_window_side(props, key, version, source) for key in (_KEY_FRAMES_BEFORE, _KEY_FRAMES_AFTER))
+    _check_keyframe_format(kind, version, before + after, source)
     return ModelContract(
         kind=kind,
         receptive_field=receptive_field,
@@ -169,10 +175,23 @@ def parse_metadata(props: Mapping[str, str], source: str) -> ModelContract:
     )
 
 
-def format_version_for(frames_before: int, frames_after: int) -> int:
-    """The format a model of this window is written in: format 1 for a single frame, so such models stay readable
-    by every Chromaluma that reads format 1."""
+def format_version_for(frames_before: int, frames_after: int, kind: str = "") -> int:
+    """The format a model of this kind and window is written in: format 1 for a single frame, so such models stay
+    readable by every Chromaluma that reads format 1; format 3 for a keyframe model (it has the `keyframes` input)."""
+    if kind == KEYFRAME_KIND:
+        return KEYFRAME_FORMAT_VERSION
     return TEMPORAL_FORMAT_VERSION if frames_before or frames_after else FORMAT_VERSION
+
+
+def _check_keyframe_format(kind: str, version: int, neighbours: int, source: str) -> None:
+    """Format 3 is exactly the keyframe kind, and it sees one scan frame (no temporal window)."""
+    if (kind == KEYFRAME_KIND) != (version == KEYFRAME_FORMAT_VERSION):
+        raise ModelFormatError(f"{source}: kind {kind!r} with format_version {version}, but keyframe models and only "
+                               f"they are format {KEYFRAME_FORMAT_VERSION}: the metadata is damaged; re-export the "
+                               "model.")
+    if kind == KEYFRAME_KIND and neighbours:
+        raise ModelFormatError(f"{source}: a keyframe model with a temporal window ({neighbours} neighbour frames): "
+                               "the metadata is damaged; re-export the model.")
 
 
 def _window_side(props: Mapping[str, str], key: str, version: int, source: str) -> int:
@@ -186,20 +205,25 @@ def _window_side(props: Mapping[str, str], key: str, version: int, source: str) 
     return frames
 
 
-def check_io(inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], source: str, neighbours: int = 0) -> bool:
+def check_io(inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], source: str, neighbours: int = 0,
+             keyframes: bool = False) -> bool:
     """Check graph inputs/outputs against the contract for a model whose window holds `neighbours` frames besides
-    the one it restores; return whether a `confidence` output exists."""
-    expected = [INPUT_NAME] + ([NEIGHBOURS_NAME] if neighbours else [])
+    the one it restores (and, for a keyframe model, the `keyframes` input last); return whether a `confidence`
+    output exists."""
+    expected = [INPUT_NAME] + ([NEIGHBOURS_NAME] if neighbours else []) + ([KEYFRAMES_NAME] if keyframes else [])
     if [spec.name for spec in inputs] != expected:
         names = ", ".join(spec.name for spec in inputs) or "none"
         wanted = " and ".join(repr(name) for name in expected)
+        declared = f"{neighbours} neighbour frame(s)" + (f", {KEYFRAME_COUNT} keyframes" if keyframes else "")
         raise ModelFormatError(
-            f"{source}: expected the input(s) {wanted} (the window its metadata declares: {neighbours} neighbour "
-            f"frame(s)), found {names}. Not a Chromaluma model, or its metadata was edited."
+            f"{source}: expected the input(s) {wanted} (what its metadata declares: {declared}), found {names}. "
+            "Not a Chromaluma model, or its metadata was edited."
         )
     _check_image_spec(inputs[0], CHANNELS, source)
     if neighbours:
         _check_image_spec(inputs[1], CHANNELS, source, frames=neighbours)
+    if keyframes:
+        _check_image_spec(inputs[-1], CHANNELS, source, frames=KEYFRAME_COUNT)
     by_name = {spec.name: spec for spec in outputs}
     if OUTPUT_NAME not in by_name:
         raise ModelFormatError(f"{source}: output {OUTPUT_NAME!r} missing. Not a Chromaluma model.")
@@ -255,7 +279,7 @@ def contract_of_proto(model: Any, source: str) -> ModelContract:
     props = {entry.key: entry.value for entry in model.metadata_props}
     contract = parse_metadata(props, source)
     has_confidence = check_io(_specs(model.graph.input), _specs(model.graph.output), source,
-                              contract.frames_before + contract.frames_after)
+                              contract.frames_before + contract.frames_after, contract.kind == KEYFRAME_KIND)
     recorded = contract.card.get(CARD_GRAPH_HASH)
     if recorded is not None and recorded != graph_sha256(model):
         raise ModelFormatError(f"{source}: its graph does not match the hash in its card: not the model the card "

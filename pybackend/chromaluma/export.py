@@ -2,9 +2,9 @@
 
 Steps: trace the contract graph (docs/CONTRACT.md §2) with dynamic H and W at a pinned opset, cap the IR version,
 record the graph's hash in the card, write the metadata and model card (§3, §4) through :mod:`chromaluma.contract`,
-run `onnx.checker`, then run ONNX Runtime and PyTorch on a random frame of a size no training crop had (odd, not a
-multiple of the grid). If they differ by more than TOLERANCE, nothing is written. The file (and its card as
-`NAME.json`) is written atomically.
+run `onnx.checker`, then run ONNX Runtime and PyTorch on a random frame (with random neighbours or keyframes for the
+models that read them) of a size no training crop had (odd, not a multiple of the grid). If they differ by more
+than TOLERANCE, nothing is written. The file (and its card as `NAME.json`) is written atomically.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def export_model(model: nn.Module, out_path: Path, colorspace: str, card: dict[s
     meta = contract.ModelContract(kind=model.kind, receptive_field=int(model.receptive_field),
                                   processing_scale=1.0 / model.factor, colorspace=colorspace, card=card,
                                   frames_before=radius, frames_after=radius,
-                                  format_version=contract.format_version_for(radius, radius))
+                                  format_version=contract.format_version_for(radius, radius, model.kind))
     for key, value in contract.metadata_props(meta).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -121,18 +121,20 @@ def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0)
     import onnxruntime as ort
 
     rng = np.random.default_rng(seed)
-    radius = _radius(graph.model)
-    # incl. values > 1.0; the window's frames differ, so a swapped neighbour order would show
-    window = (rng.random((1 + 2 * radius, *VERIFY_SIZE, 4), dtype=np.float32) * 1.2).astype(np.float32)
-    frame, neighbours = window[:1], window[1:]
+    radius, keyframes = _radius(graph.model), _keyframes(graph.model)
+    # incl. values > 1.0; the window's frames (and the keyframes) differ, so a swapped order would show
+    window = (rng.random((1 + 2 * radius + keyframes, *VERIFY_SIZE, 4), dtype=np.float32) * 1.2).astype(np.float32)
+    frame, neighbours, keyframe_pair = window[:1], window[1:1 + 2 * radius], window[1 + 2 * radius:]
     options = ort.SessionOptions()
     options.log_severity_level = 3
     session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
-    feeds = {contract.INPUT_NAME: frame, **({contract.NEIGHBOURS_NAME: neighbours} if radius else {})}
+    feeds = {contract.INPUT_NAME: frame, **({contract.NEIGHBOURS_NAME: neighbours} if radius else {}),
+             **({contract.KEYFRAMES_NAME: keyframe_pair} if keyframes else {})}
     onnx_outputs = session.run([contract.OUTPUT_NAME, contract.CONFIDENCE_NAME], feeds)
     with torch.no_grad():
-        inputs = (torch.from_numpy(frame),) + ((torch.from_numpy(neighbours),) if radius else ())
-        torch_outputs = [t.numpy() for t in graph(*inputs)]
+        torch_outputs = [t.numpy() for t in graph(torch.from_numpy(frame),
+                                                   torch.from_numpy(neighbours) if radius else None,
+                                                   torch.from_numpy(keyframe_pair) if keyframes else None)]
     # absolute below 1.0, relative above: scene-linear values of 10 carry float32 rounding of about 1e-6 × 10
     return max(float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))
                for a, b in zip(onnx_outputs, torch_outputs, strict=True))
@@ -141,12 +143,15 @@ def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0)
 def _trace(graph: nn.Module) -> Any:
     import onnx
 
-    radius = _radius(graph.model)
-    example: tuple[torch.Tensor, ...] = (torch.rand(1, 48, 40, 4),)
+    radius, keyframes = _radius(graph.model), _keyframes(graph.model)
+    example: tuple[Any, ...] = (torch.rand(1, 48, 40, 4),)
     names = [contract.INPUT_NAME]
     if radius:
         example += (torch.rand(2 * radius, 48, 40, 4),)
         names.append(contract.NEIGHBOURS_NAME)
+    if keyframes:  # by name: the keyframes follow `neighbours` in forward(), which a keyframe model lacks
+        example += ({contract.KEYFRAMES_NAME: torch.rand(keyframes, 48, 40, 4)},)
+        names.append(contract.KEYFRAMES_NAME)
     dims = {1: "height", 2: "width"}
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -165,16 +170,23 @@ def _radius(model: nn.Module) -> int:
     return int(getattr(model, "temporal_radius", 0))
 
 
+def _keyframes(model: nn.Module) -> int:
+    """How many keyframes the model reads (0: not a keyframe model)."""
+    return contract.KEYFRAME_COUNT if getattr(model, "kind", "") == contract.KEYFRAME_KIND else 0
+
+
 def _pin_output_shapes(proto: Any, neighbours: int) -> None:
     """Name the dynamic dims and fix batch (frames) and channels, as docs/CONTRACT.md §2 states them."""
     channels = {contract.INPUT_NAME: contract.CHANNELS, contract.OUTPUT_NAME: contract.CHANNELS,
-                contract.CONFIDENCE_NAME: 1, contract.NEIGHBOURS_NAME: contract.CHANNELS}
+                contract.CONFIDENCE_NAME: 1, contract.NEIGHBOURS_NAME: contract.CHANNELS,
+                contract.KEYFRAMES_NAME: contract.CHANNELS}
     for value in list(proto.graph.input) + list(proto.graph.output):
         dims = value.type.tensor_type.shape.dim
         for index, dim in enumerate(dims):
             dim.Clear()
             if index == 0:
-                dim.dim_value = neighbours if value.name == contract.NEIGHBOURS_NAME else 1
+                dim.dim_value = {contract.NEIGHBOURS_NAME: neighbours,
+                                 contract.KEYFRAMES_NAME: contract.KEYFRAME_COUNT}.get(value.name, 1)
             elif index == 3:
                 dim.dim_value = channels[value.name]
             else:

@@ -9,6 +9,8 @@ Stable helpers other test files (and the plug-in engineer's tests) may import:
   convs at quarter resolution, bilinear ×4 upsample, added to the input colour. receptive_field 20 (honest:
   one output pixel depends on at most 16 input pixels each side), processing_scale 0.25, with `confidence`.
 - :func:`luma_conv_model` — a full-resolution torch conv net (two 3×3 convs, residual), receptive_field 2.
+- :func:`keyframe_model` — a tiny keyframe-kind torch model (inputs `image`, `keyframes` [2, H, W, 4]), seeded;
+  :func:`keyframe_torch_model` is the same model in torch.
 - :func:`save_with_metadata` — attach `chromaluma.*` metadata to any `onnx.ModelProto` and save it.
 
 Every builder takes the output path and returns it; weights are seeded, so the same call gives the same file.
@@ -192,4 +194,40 @@ def window_model(path: Path, *, kind: str = "pairs", radius: int = 1, seed: int 
         torch.nn.init.normal_(parameter, std=std)
     card = build_card(kind, "display", {"pairs": [], "parameters": {"steps": 0}}, {"validation": {}}, opset=OPSET,
                       model_details={"architecture": {"temporal_radius": radius}})
+    return export_model(model, Path(path), "display", card)
+
+
+def keyframe_torch_model(*, seed: int = 0, std: float = 0.1, search: int = 2) -> Any:
+    """The torch KeyframeModel :func:`keyframe_model` exports (same arguments give the same weights), in eval mode:
+    tests compare a render with it run on the same inputs."""
+    import torch
+
+    from chromaluma.models import DEFAULT_PROCESSING_SCALE, build_model
+
+    torch.manual_seed(seed)
+    model = build_model("keyframes", DEFAULT_PROCESSING_SCALE["keyframes"],
+                        {"width": 8, "features": 4, "search": search, "dilations": [1, 2]})
+    for parameter in model.parameters():
+        torch.nn.init.normal_(parameter, std=std)
+    return model.eval()
+
+
+def keyframe_model(path: Path, *, seed: int = 0, std: float = 0.1, search: int = 2,
+                   cuts: list[int] | None = None, keyframes: list[dict[str, Any]] | None = None) -> Path:
+    """A tiny keyframe-kind model (docs/CONTRACT.md §1.7; width 8, features 4, `search` grid cells, f = 8) with
+    seeded random weights, exported the way `chromaluma train --kind keyframes` exports: inputs `image` and
+    `keyframes` [2, H, W, 4], format_version 3. Random weights make its colour depend on both keyframes. `cuts`
+    (shot start frames) and `keyframes` (card entries) go into the card's training.keyframes when given; without
+    either the card has no training.keyframes entry (one shot). Exports in about two seconds."""
+    from chromaluma.card import build_card
+    from chromaluma.export import export_model
+    from chromaluma.models import architecture_of
+
+    model = keyframe_torch_model(seed=seed, std=std, search=search)
+    training: dict[str, Any] = {"pairs": [], "parameters": {"steps": 0}}
+    if cuts is not None or keyframes is not None:
+        training["keyframes"] = {"folder": "keyframes", "cuts": list(cuts or []), "keyframes": list(keyframes or [])}
+    card = build_card("keyframes", "display", training, {"validation": {}}, opset=OPSET,
+                      model_details={"architecture": architecture_of(model),
+                                     "receptive_field": int(model.receptive_field)})
     return export_model(model, Path(path), "display", card)

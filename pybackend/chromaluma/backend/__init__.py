@@ -8,6 +8,8 @@
 - :mod:`~chromaluma.backend.apply_shot`, :mod:`~chromaluma.backend.render_log`,
   :mod:`~chromaluma.backend.render_resume`: `chromaluma apply`, its render log and `--resume`;
   :mod:`~chromaluma.backend.frame_window`: the sliding window of decoded frames a temporal-window model reads.
+- :mod:`~chromaluma.backend.keyframe_pair`: a keyframe model's two keyframes for one call (`params["keyframes"]`,
+  arrays or a folder of registered keyframes, CONTRACT §1.7).
 
 :mod:`chromaluma.api` is the plug-in's face of this package.
 """

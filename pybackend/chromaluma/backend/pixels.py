@@ -70,6 +70,7 @@ class TileInput:
     borrowed: bool = False  # `tensor` is the host's own memory (zero-copy): read-only
     mirrored: bool = False  # `tensor` holds the rows bottom-up, in the host's stored order (run the mirrored model)
     neighbours: np.ndarray | None = None  # a temporal-window model's other frames [n, h, w, 4], or None
+    keyframes: np.ndarray | None = None  # a keyframe model's two keyframes [2, h, w, 4], or None
 
 
 def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) -> TileInput:
@@ -87,10 +88,10 @@ def model_input(src: np.ndarray, rows: Span, cols: Span, premultiplied: bool) ->
     return TileInput(tensor, any(f[0] for f in flags), any(f[1] for f in flags), all(f[2] for f in flags))
 
 
-def neighbours_input(frames: list[np.ndarray], rows: Span, cols: Span, premultiplied: bool) -> np.ndarray:
-    """The [n, h, w, 4] float32 straight-RGBA `neighbours` input of a temporal-window model for one tile: the same
-    region of every frame, converted as :func:`model_input` converts the frame restored (NaN/Inf to 0, colour
-    unpremultiplied)."""
+def frames_input(frames: list[np.ndarray], rows: Span, cols: Span, premultiplied: bool) -> np.ndarray:
+    """The [n, h, w, 4] float32 straight-RGBA input of a model's other frames for one tile (a temporal window's
+    `neighbours`, a keyframe model's `keyframes`): the same region of every frame, converted as :func:`model_input`
+    converts the frame restored (integers to 0–1, NaN/Inf to 0, colour unpremultiplied with its own alpha)."""
     height, width = rows.in_len, cols.in_len
     tensor = np.empty((len(frames), height, width, 4), dtype=np.float32)
     for index, frame in enumerate(frames):

@@ -8,7 +8,8 @@ the tile size, else overlapping feathered tiles) and writes into `dst`. Everythi
 What a call did comes back as a :class:`RenderReport` (§1.5): the provider used, the model's description and
 window (what the plug-in needs for its region of interest, the frames it asks the host for and Model Info),
 warnings, non-finite pixels passed through, and the pixel path. A temporal-window model's other frames come in
-`params["neighbours"]` (§1.6); the edge rule that fills missing ones lives here, in :func:`window_frames`.
+`params["neighbours"]` (§1.6); the edge rule that fills missing ones lives here, in :func:`window_frames`. A
+keyframe model's two keyframes come in `params["keyframes"]` (§1.7, :mod:`~chromaluma.backend.keyframe_pair`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from chromaluma.backend import pixels, tiling
+from chromaluma.backend.keyframe_pair import KeyframePair, keyframe_pair, keyframes_at
 from chromaluma.backend.session import InferenceError, ModelSession, load_session, request_warnings
 from chromaluma.contract import DEVICES, OUTPUT_MODES
 from chromaluma.errors import ChromalumaError, ParameterError, PixelLayoutError
@@ -53,6 +55,8 @@ class RenderReport:
     frames_after: int
     nonfinite_pixels: int = 0
     pixel_path: str | None = None  # None when nothing was rendered (process(None, None, params))
+    keyframes: tuple[int, ...] = ()  # frame numbers of the keyframes used (folder form, §1.7; () otherwise)
+    keyframe_distances: tuple[int, ...] = ()  # frame − keyframe frame, same order
 
 
 @dataclass(frozen=True)
@@ -138,14 +142,15 @@ def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[
     model = load_session(settings.model, settings.device, settings.threads)
     warnings = request_warnings(settings.device, model)
     report = _describe(model, warnings)
-    if src is None and dst is None:
-        return report
+    if src is None and dst is None:  # the folder form names the frame's keyframes without rendering (Model Info)
+        return _with_keyframes(report, keyframes_at(params, model, settings.model))
     if src is None or dst is None:
         raise PixelLayoutError("process: src and dst must both be arrays, or both None (describe the model only).")
     source = pixels.check_view(src, "src", writable=False)
     target = pixels.check_view(dst, "dst", writable=True)
     _check_window(source, target, settings)
     neighbours = window_frames(params.get("neighbours"), model, source, settings.model)
+    keyframes = keyframe_pair(params, model, settings.model, source, settings.frame_origin, settings.premultiplied)
     if settings.output_mode == "confidence" and not model.contract.has_confidence:
         raise ParameterError(f"output_mode 'confidence': {settings.model} has no confidence output; "
                              "choose 'restored' or 'difference', or use a model exported with confidence.")
@@ -156,13 +161,23 @@ def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[
         neighbours = [source if frame is checked else frame for frame in neighbours]  # the edge rule's repeats
     neighbours = [frame.copy() if frame is not source and np.may_share_memory(frame, target) else frame
                   for frame in neighbours]
-    job = _Job(model, source, target, settings, mask, confidence_view, neighbours)
+    if keyframes is not None:  # a keyframe array may be dst itself (rendered in place): keep what it held
+        keyframes = replace(keyframes, frames=tuple(frame.copy() if np.may_share_memory(frame, target) else frame
+                                                    for frame in keyframes.frames))
+    job = _Job(model, source, target, settings, mask, confidence_view, neighbours, keyframes)
     passed, pixel_path = _render_within_memory(job, warnings)
     if passed:
         note = f"{passed} pixel(s) with NaN/Inf in src were passed through unchanged (not fed to the model)."
         log.warning("%s", note)
         warnings.append(note)
-    return replace(report, warnings=tuple(warnings), nonfinite_pixels=passed, pixel_path=pixel_path)
+    return _with_keyframes(replace(report, warnings=tuple(warnings), nonfinite_pixels=passed, pixel_path=pixel_path),
+                           keyframes)
+
+
+def _with_keyframes(report: RenderReport, keyframes: KeyframePair | None) -> RenderReport:
+    if keyframes is None:
+        return report
+    return replace(report, keyframes=keyframes.numbers, keyframe_distances=keyframes.distances)
 
 
 def window_frames(given: Any, model: ModelSession, src: np.ndarray, model_path: Path) -> list[np.ndarray]:
@@ -288,6 +303,7 @@ class _Job:
     mask: np.ndarray | None
     confidence: np.ndarray | None
     neighbours: list[np.ndarray]  # a temporal-window model's other frames, edge rule applied (empty: one frame)
+    keyframes: KeyframePair | None = None  # a keyframe model's two keyframes, the same region as src
     nonfinite: bool = False  # some tile so far held NaN/Inf
     translucent: bool = False  # some tile so far had premultiplied colour with alpha != 1
     opaque: bool = True  # every tile so far had alpha = the type's maximum everywhere (covers what is finished)
@@ -302,13 +318,17 @@ class _Job:
         copy; held until the block ends (after the outputs are used: an output may share the input's memory, ORT
         can run an Identity in place)."""
         tile = None
-        if borrow and not self.neighbours:  # a window is one tensor per tile, copied: nothing to borrow
+        # a window (or a keyframe pair) is one tensor per tile, copied: nothing to borrow
+        if borrow and not self.neighbours and self.keyframes is None:
             factor = tiling.scale_factor(self.model.contract.processing_scale) if self.model.mirrored else 0
             tile = pixels.borrowed_input(self.src, row, col, self.premultiplied, factor)
         if tile is None:
             tile = pixels.model_input(self.src, row, col, self.premultiplied)
         if self.neighbours:
-            tile = replace(tile, neighbours=pixels.neighbours_input(self.neighbours, row, col, self.premultiplied))
+            tile = replace(tile, neighbours=pixels.frames_input(self.neighbours, row, col, self.premultiplied))
+        if self.keyframes is not None:
+            tile = replace(tile, keyframes=pixels.frames_input(list(self.keyframes.frames), row, col,
+                                                               self.keyframes.premultiplied))
         self.nonfinite |= tile.nonfinite
         self.translucent |= tile.premultiplied
         self.opaque &= tile.opaque
@@ -316,7 +336,8 @@ class _Job:
 
     def _run(self, tile: pixels.TileInput) -> tuple[np.ndarray, np.ndarray | None]:
         """The model's outputs for `tile`, rows top-down, never sharing host memory (finish may write into them)."""
-        restored, confidence = self.model.run(tile.tensor, mirrored=tile.mirrored, neighbours=tile.neighbours)
+        restored, confidence = self.model.run(tile.tensor, mirrored=tile.mirrored, neighbours=tile.neighbours,
+                                              keyframes=tile.keyframes)
         if tile.borrowed:
             restored, confidence = _own(restored, tile.tensor), _own(confidence, tile.tensor)
         if tile.mirrored:  # rows came out in stored (bottom-up) order, like they went in

@@ -77,10 +77,15 @@ class ModelSession:
         """Frames besides the one restored that the model reads (0 for a single-frame model)."""
         return self.contract.frames_before + self.contract.frames_after
 
-    def run(self, tensor: np.ndarray, *, mirrored: bool = False, neighbours: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray | None]:
+    @property
+    def reads_keyframes(self) -> bool:
+        """Whether the model has the `keyframes` input (docs/CONTRACT.md §1.7)."""
+        return self.contract.kind == contract.KEYFRAME_KIND
+
+    def run(self, tensor: np.ndarray, *, mirrored: bool = False, neighbours: np.ndarray | None = None,
+            keyframes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         """Run the graph on a [1, H, W, 4] float32 tensor (and, for a temporal-window model, its [n, H, W, 4]
-        `neighbours`); returns (restored, confidence or None).
+        `neighbours`; for a keyframe model, its [2, H, W, 4] `keyframes`); returns (restored, confidence or None).
 
         `mirrored`: `tensor` holds the rows bottom-up; the mirrored session runs and the outputs are bottom-up too.
         """
@@ -88,6 +93,8 @@ class ModelSession:
         feeds = {contract.INPUT_NAME: tensor}
         if neighbours is not None:
             feeds[contract.NEIGHBOURS_NAME] = neighbours
+        if keyframes is not None:
+            feeds[contract.KEYFRAMES_NAME] = keyframes
         try:
             outputs = session.run(self.output_names, feeds)
         except Exception as exc:  # ORT raises its own Fail/RuntimeException types (not importable portably)
@@ -284,7 +291,8 @@ def _create_session(path: Path, digest: str, providers: list[str], threads: int)
     if providers[0] == CUDA and provider != CUDA:
         notes.append(f"GPU requested but ONNX Runtime fell back to {provider} for {path.name} (CUDA provider "
                      "failed to initialise: check the NVIDIA driver, CUDA and cuDNN versions); rendering on CPU.")
-    if model_contract.frames_before or model_contract.frames_after:  # windows are copied: nothing to mirror
+    # windows and keyframes are copied into their tensors: nothing to mirror
+    if model_contract.frames_before or model_contract.frames_after or model_contract.kind == contract.KEYFRAME_KIND:
         mirroring = mirror.Mirroring(None, False)
     else:
         mirroring = mirror.build(path, session, make_session, model_contract.processing_scale,

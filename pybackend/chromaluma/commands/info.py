@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from chromaluma.card import describe_card
-from chromaluma.contract import CARD_GRAPH_HASH, file_sha256, read_model_contract
+from chromaluma.contract import CARD_GRAPH_HASH, KEYFRAME_COUNT, KEYFRAME_KIND, file_sha256, read_model_contract
 
 HELP = "print a model's card: kind, colorspace, training pairs and hashes, parameters, validation scores"
 
@@ -30,5 +31,26 @@ def run(args: argparse.Namespace) -> int:
               f"Graph       sha256 {model.card[CARD_GRAPH_HASH]}, matches its card" if model.graph_checked else
               "Graph       no hash in its card (exported before Chromaluma recorded one): loaded as a legacy model; "
               "re-export it with `chromaluma export` so that a copied card cannot pass for it"]
+    if model.kind == KEYFRAME_KIND:
+        header.append(keyframes_line(model.card))
     sys.stdout.write(describe_card(model.card, str(args.model)) + "\n" + "\n".join(header) + "\n")
     return 0
+
+
+def keyframes_line(card: dict[str, Any]) -> str:
+    """What a keyframe model was trained with: its painted keyframes and the shots they colour (docs/CONTRACT.md
+    §4, training.keyframes); renders read the pair at or around each frame from a keyframes folder."""
+    entry = (card.get("training") or {}).get("keyframes")
+    if not isinstance(entry, dict):
+        return (f"Keyframes   reads {KEYFRAME_COUNT} painted keyframes per frame; its card records none "
+                "(give a keyframes folder when rendering)")
+    keyframes = entry.get("keyframes") if isinstance(entry.get("keyframes"), list) else []
+    frames = [str(k.get("frame")) for k in keyframes if isinstance(k, dict)]
+    cuts = entry.get("cuts") if isinstance(entry.get("cuts"), list) else []
+    shots = f"shots starting at frames {_listed(cuts)}" if cuts else "one shot"
+    listed = f" (frames {_listed(frames)})" if frames else ""
+    return f"Keyframes   {len(keyframes)} painted keyframe(s){listed}, {shots}; reads {KEYFRAME_COUNT} per frame"
+
+
+def _listed(values: list[Any], most: int = 12) -> str:
+    return ", ".join(str(v) for v in values[:most]) + (", …" if len(values) > most else "")

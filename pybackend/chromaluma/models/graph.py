@@ -1,10 +1,11 @@
 """The exported graph: docs/CONTRACT.md §2 around a model kind.
 
 `image` [1, H, W, 4] straight RGBA (and, for a temporal-window model of radius R, `neighbours` [2R, H, W, 4]: the
-frames t−R … t−1, t+1 … t+R) → `restored` [1, H, W, 4] (alpha copied from the input) and `confidence`
-[1, H, W, 1] = exp(−sigma / CONFIDENCE_SCALE), computed at the processing grid and upsampled bilinearly. sigma is
-the model's predicted absolute error of the restored colour (a Laplace scale, in the pairs' encoding units):
-1 = sure; 0.37 = expects an error of CONFIDENCE_SCALE (5 % of the 0–1 range) at that pixel.
+frames t−R … t−1, t+1 … t+R; for a keyframe model, `keyframes` [2, H, W, 4]: the painted keyframes at or before and
+at or after the frame, registered and cropped like the image) → `restored` [1, H, W, 4] (alpha copied from the
+input) and `confidence` [1, H, W, 1] = exp(−sigma / CONFIDENCE_SCALE), computed at the processing grid and upsampled
+bilinearly. sigma is the model's predicted absolute error of the restored colour (a Laplace scale, in the pairs'
+encoding units): 1 = sure; 0.37 = expects an error of CONFIDENCE_SCALE (5 % of the 0–1 range) at that pixel.
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ class ContractGraph(nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, image: torch.Tensor, neighbours: torch.Tensor | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, image: torch.Tensor, neighbours: torch.Tensor | None = None,
+                keyframes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         radius = getattr(self.model, "temporal_radius", 0)
         window = image
         if radius:
             assert neighbours is not None, "a temporal-window model needs its neighbours"
             window = torch.cat([neighbours[:radius], image, neighbours[radius:]], dim=0).unsqueeze(0)
-        restored, log_sigma = self.model(window)
+        if getattr(self.model, "kind", "") == "keyframes":
+            assert keyframes is not None, "a keyframe model needs its keyframes"
+            restored, log_sigma = self.model(window, keyframes.unsqueeze(0))
+        else:
+            restored, log_sigma = self.model(window)
         return restored, self.model.upsample(confidence_of(log_sigma), image)
