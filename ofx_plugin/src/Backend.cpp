@@ -11,6 +11,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
@@ -42,6 +43,7 @@ std::string ModelReport::text() const {
     out << "ONNX Runtime provider: " << (provider.empty() ? "unknown" : provider) << "\n";
     out << "receptive field: " << receptiveField << " px, processing scale: " << processingScale << "\n";
     out << windowText();
+    if (const std::string keyframes = keyframesText(); !keyframes.empty()) out << "\n" << keyframes;
     for (const std::string& warning : warnings) out << "\nWARNING: " << warning;
     return out.str();
 }
@@ -69,7 +71,7 @@ Loaded& loaded() {
 
 // What one bridge call handed back. The callback runs inside the bridge: it must never throw.
 struct Collected {
-    std::string errorType, errorMessage, provider, summary;
+    std::string errorType, errorMessage, provider, summary, kind;
     std::vector<std::string> warnings;
     ChromalumaBridgeResult result{};
     Collected() {
@@ -90,6 +92,7 @@ struct Collected {
                 case kChromalumaBridgeProvider: self->provider = text; break;
                 case kChromalumaBridgeSummary: self->summary = text; break;
                 case kChromalumaBridgeWarning: self->warnings.push_back(text); break;
+                case kChromalumaBridgeKind: self->kind = text; break;
                 default: break;
             }
         } catch (...) {  // out of memory while copying a message: the message is lost, the status is not
@@ -264,7 +267,8 @@ ChromalumaBridgeArray toBridge(const ArrayArg& a) {
 
 ChromalumaBridgeParams toBridge(const BackendParams& p) {
     return ChromalumaBridgeParams{p.model.c_str(),      p.mix,      p.device.c_str(), p.tileSize, p.outputMode.c_str(),
-                                  p.premultiplied ? 1 : 0, p.windowX, p.windowY,      p.originX,  p.originY};
+                                  p.premultiplied ? 1 : 0, p.windowX, p.windowY,      p.originX,  p.originY,
+                                  p.keyframes.c_str(),    p.frame,    p.frameWidth,     p.frameHeight};
 }
 
 // The bridge's answer as a report, or the BackendError it stands for.
@@ -283,6 +287,10 @@ ModelReport finish(int status, Collected& c) {
     report.processingScale = c.result.processingScale;
     report.framesBefore = c.result.framesBefore;
     report.framesAfter = c.result.framesAfter;
+    report.kind = std::move(c.kind);
+    const int count = std::clamp(c.result.keyframeCount, 0, CHROMALUMA_BRIDGE_MAX_KEYFRAMES);
+    report.keyframes.assign(c.result.keyframeFrames, c.result.keyframeFrames + count);
+    report.keyframeDistances.assign(c.result.keyframeDistances, c.result.keyframeDistances + count);
     return report;
 }
 

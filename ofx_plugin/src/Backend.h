@@ -10,6 +10,7 @@
 // call, so concurrent renders are serialised by the GIL except where ONNX Runtime releases it while it computes.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -54,6 +55,11 @@ struct BackendParams {
     bool premultiplied = true;
     int windowX = 0, windowY = 0;        // dst's top-left inside src
     int originX = 0, originY = 0;        // src's top-left inside the frame (top-down)
+    // A keyframe model's folder form (docs/CONTRACT.md §1.7): `keyframes` empty passes no params["keyframes"];
+    // otherwise the folder (read by Python only), the frame number rendered and the frame's size (0 = unknown).
+    std::string keyframes;
+    int frame = 0;
+    int frameWidth = 0, frameHeight = 0;
 };
 
 // What the backend reported about a model (the RenderReport process() returns, docs/CONTRACT.md §1.5): what the
@@ -67,12 +73,36 @@ struct ModelReport {
     int framesBefore = 0;         // the model's temporal window: frames read before the one it restores,
     int framesAfter = 0;          // and after (both 0 for a single-frame model)
     int windowSize() const { return framesBefore + framesAfter; }  // neighbour frames process() takes
+    std::string kind;             // the model's kind (RenderReport.kind)
+    std::vector<int> keyframes;          // the keyframes a keyframe model used (frame numbers, folder form)
+    std::vector<int> keyframeDistances;  // frame rendered - keyframe frame, in the same order
+    bool isKeyframeModel() const { return kind == "keyframes"; }
     std::string text() const;     // what modelInfo shows
     // Model Info's line about the window, e.g. "window: 2 frames before, 2 after".
     std::string windowText() const {
         if (windowSize() == 0) return "window: this frame only";
         auto frames = [](int n) { return std::to_string(n) + (n == 1 ? " frame" : " frames"); };
         return "window: " + frames(framesBefore) + " before, " + std::to_string(framesAfter) + " after";
+    }
+    // Model Info's line about the keyframes used, e.g. "keyframes 24 (−6 frames), 48 (+18 frames)": each keyframe
+    // with where it lies from the frame rendered (− before it, + after it; the negated keyframe distance). A
+    // keyframe listed twice (the frame is a keyframe, or its shot has a keyframe on one side only) is shown once.
+    // Empty when the report lists none.
+    std::string keyframesText() const {
+        std::string text;
+        int shown = 0;
+        const size_t count = std::min(keyframes.size(), keyframeDistances.size());
+        for (size_t i = 0; i < count; ++i) {
+            if (i > 0 && keyframes[i] == keyframes[i - 1]) continue;
+            ++shown;
+            const int offset = -keyframeDistances[i];
+            const std::string frames = std::to_string(offset < 0 ? -offset : offset) +
+                                       (offset == 1 || offset == -1 ? " frame" : " frames");
+            text += (text.empty() ? "" : ", ") + std::to_string(keyframes[i]) + " (" +
+                    (offset == 0 ? std::string("this frame") : (offset < 0 ? "\u2212" : "+") + frames) + ")";
+        }
+        if (shown == 0) return text;
+        return (shown == 1 ? "keyframe " : "keyframes ") + text;
     }
 };
 

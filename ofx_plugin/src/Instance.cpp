@@ -2,6 +2,8 @@
 
 #include <sys/stat.h>
 
+#include "Render.h"
+
 namespace chromaluma {
 namespace {
 
@@ -49,12 +51,17 @@ BackendParams readParams(const Instance& instance, OfxTime time) {
     ofx::check(param->paramGetValueAtTime(instance.device, time, &device), kParamDevice);
     ofx::check(param->paramGetValueAtTime(instance.tileSize, time, &p.tileSize), kParamTileSize);
     ofx::check(param->paramGetValueAtTime(instance.outputMode, time, &mode), kParamOutputMode);
+    char* keyframes = nullptr;
+    ofx::check(param->paramGetValueAtTime(instance.keyframesFolder, time, &keyframes), kParamKeyframesFolder);
+    p.keyframes = keyframes != nullptr ? keyframes : "";
     p.device = deviceName(device);
     p.outputMode = outputModeName(mode);
     return p;
 }
 
-ModelReport describeModel(Instance& instance, const BackendParams& params) {
+ModelReport describeModel(Instance& instance, const BackendParams& given) {
+    BackendParams params = given;
+    params.keyframes.clear();  // the model's description does not depend on the frame or its keyframes
     const std::string key = params.model + "\n" + params.device + "\n" + fileStamp(params.model);
     {
         std::lock_guard<std::mutex> lock(instance.mutex);
@@ -103,6 +110,16 @@ void clearUnlessWarning(Instance& instance) {
     }
 }
 
+// Model Info's line about a keyframe model's keyframes at the frame of `keyed` (its folder form), as the backend
+// names them for that frame (the RenderReport of describing with the folder: the pair a render of that frame uses;
+// render itself may not write parameters). Throws the backend's error (a folder that cannot be read, a frame whose
+// shot has no keyframe): a render of that frame would fail with it.
+std::string keyframesInfo(const BackendParams& keyed) {
+    const ModelReport atFrame = bridge::describe(keyed);  // the GIL: no instance mutex held (Instance.h)
+    const std::string used = atFrame.keyframesText();
+    return used.empty() ? "keyframes from " + keyed.keyframes : "frame " + std::to_string(keyed.frame) + ": " + used;
+}
+
 }  // namespace
 
 void showError(Instance& instance, const std::string& text) {
@@ -139,7 +156,25 @@ void refreshModelInfo(Instance& instance, OfxTime time) {
     }
     try {
         const ModelReport report = describeModel(instance, params);
-        showModelInfo(instance, report.text());
+        BackendParams keyed = params;
+        if (!keyframeParams(instance, report, time, keyed)) {
+            showModelInfo(instance, report.text() + "\nkeyframes: none (Keyframes is empty)");
+            showError(instance, "Chromaluma Restore: " + missingKeyframesMessage(params.model));
+            return;
+        }
+        std::string info = report.text();
+        if (!report.isKeyframeModel()) {
+            if (!params.keyframes.empty()) info += "\nKeyframes: ignored (not a keyframe model)";
+        } else {
+            try {
+                info += "\n" + keyframesInfo(keyed);
+            } catch (const BackendError& e) {  // the model is fine; this frame's keyframes are not
+                showModelInfo(instance, info + "\nkeyframes: " + e.userMessage());
+                showError(instance, e.userMessage());
+                return;
+            }
+        }
+        showModelInfo(instance, info);
         clearUnlessWarning(instance);
     } catch (const BackendError& e) {
         showModelInfo(instance, e.userMessage());

@@ -19,6 +19,7 @@ namespace chromaluma {
 #define kParamTileSize "tileSize"
 #define kParamOutputMode "outputMode"
 #define kParamModelInfo "modelInfo"
+#define kParamKeyframesFolder "keyframesFolder"
 
 // The persistent warning while no model is set (isIdentity then hands the host the source).
 #define kNoModelWarning \
@@ -35,7 +36,7 @@ struct Instance {
     OfxImageEffectHandle handle = nullptr;
     OfxImageClipHandle source = nullptr, mask = nullptr, output = nullptr;  // mask: general context only
     OfxParamHandle modelFile = nullptr, mix = nullptr, device = nullptr, tileSize = nullptr, outputMode = nullptr,
-                   modelInfo = nullptr;
+                   modelInfo = nullptr, keyframesFolder = nullptr;
 
     // Guards the description cache and shownInfo, and only them. Lock order (STYLE.md): never held while taking the
     // GIL, calling the backend or calling the host, because a host that runs Python (Nuke, Natron) calls us with
@@ -51,10 +52,13 @@ struct Instance {
 
 Instance& instanceOf(OfxImageEffectHandle effect);  // throws OfxError when the host lost our instance data
 
-// The backend parameters of the effect's parameters at `time` (window/origin left at their defaults).
+// The backend parameters of the effect's parameters at `time` (window/origin left at their defaults; `keyframes`
+// holds the Keyframes parameter whatever the model: see keyframeParams in Render.h).
 BackendParams readParams(const Instance& instance, OfxTime time);
 
-// The model's description for `params` (cached per model file, its modification time and device); throws the
+
+// The model's description for `params` (cached per model file, its modification time and device; asked without
+// keyframes, which describe a frame, not the model); throws the
 // BackendError the backend raised (also cached, so a broken model is not reloaded for every region query).
 // The backend is called without the instance mutex: two threads that find the cache stale at once both describe
 // (the backend's session cache makes the second cheap), and neither waits for the other's model load.

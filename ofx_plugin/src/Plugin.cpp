@@ -23,10 +23,17 @@
 // Bump the major version when a change breaks existing projects (renamed/removed parameters, other results from
 // the same values); bump the minor version for compatible additions.
 #define kPluginVersionMajor 1
-#define kPluginVersionMinor 1
+#define kPluginVersionMinor 2
 
 #define kParamModelFileLabel "Model File"
 #define kParamModelFileHint "The Chromaluma model (.onnx) to apply, as exported by `chromaluma export`."
+// A folder parameter, not a second clip: every host has string/path parameters, while an optional clip read at
+// arbitrary keyframe times is not portable across Resolve, Nuke and Natron; farm nodes read the same folder.
+#define kParamKeyframesFolderLabel "Keyframes"
+#define kParamKeyframesFolderHint                                                                                  \
+    "Used by keyframe models only (other models ignore it). The folder of painted keyframes registered onto the " \
+    "scan, named by frame number (0024.tif): the folder `chromaluma train --kind keyframes` writes as RUN/keyframes. " \
+    "Each frame takes the nearest keyframe at or before it and at or after it in its shot; Model Info shows which."
 #define kParamMixLabel "Mix"
 #define kParamMixHint "Blend of the restoration over the source: 0 leaves the source untouched, 1 is fully restored."
 #define kParamDeviceLabel "Device"
@@ -41,7 +48,8 @@
     "the model changed, around mid grey."
 #define kParamModelInfoLabel "Model Info"
 #define kParamModelInfoHint                                                                                          \
-    "Read only: the model's kind and training summary, the ONNX Runtime provider actually used and any warnings " \
+    "Read only: the model's kind and training summary, the ONNX Runtime provider actually used, for a keyframe " \
+    "model the keyframes a frame uses and how far they lie from it (-6 frames: 6 before it), and any warnings "  \
     "(such as a GPU fallback)."
 
 namespace chromaluma {
@@ -94,6 +102,14 @@ void defineParams(OfxParamSetHandle set) {
     OfxPropertySetHandle p = defineParam(set, kOfxParamTypeString, kParamModelFile, kParamModelFileLabel,
                                          kParamModelFileHint);
     setString(p, kOfxParamPropStringMode, kOfxParamStringIsFilePath);
+    setInt(p, kOfxParamPropStringFilePathExists, 1);
+    setInt(p, kOfxParamPropAnimates, 0);
+    setString(p, kOfxParamPropDefault, "");
+
+    // Visible for every model: changing the model must not need a host that shows and hides parameters.
+    p = defineParam(set, kOfxParamTypeString, kParamKeyframesFolder, kParamKeyframesFolderLabel,
+                    kParamKeyframesFolderHint);
+    setString(p, kOfxParamPropStringMode, kOfxParamStringIsDirectoryPath);
     setInt(p, kOfxParamPropStringFilePathExists, 1);
     setInt(p, kOfxParamPropAnimates, 0);
     setString(p, kOfxParamPropDefault, "");
@@ -184,13 +200,16 @@ OfxStatus createInstance(OfxImageEffectHandle effect) {
     instance->tileSize = paramHandle(set, kParamTileSize);
     instance->outputMode = paramHandle(set, kParamOutputMode);
     instance->modelInfo = paramHandle(set, kParamModelInfo);
+    instance->keyframesFolder = paramHandle(set, kParamKeyframesFolder);
 
     std::string problem;  // an error to show, or empty
     const bool python = bridge::available(problem);
     const BackendParams params = readParams(*instance, 0.0);
     if (python && !params.model.empty()) {
         try {
-            describeModel(*instance, params);
+            const ModelReport described = describeModel(*instance, params);
+            if (described.isKeyframeModel() && params.keyframes.empty())
+                problem = kPluginName ": " + missingKeyframesMessage(params.model);
         } catch (const BackendError& e) {
             problem = e.userMessage();
         }
@@ -225,7 +244,8 @@ OfxStatus instanceChanged(OfxImageEffectHandle effect, OfxPropertySetHandle inAr
 // The source region the model needs: the requested region grown by the receptive field and aligned for the
 // model's processing scale (docs/CONTRACT.md §3). The receptive field comes from the cached model description.
 // OFX has one region of interest per clip: it holds for every frame of a temporal model's window as well, so each
-// neighbour is fetched over the same region as the frame rendered.
+// neighbour is fetched over the same region as the frame rendered. A keyframe model's receptive field includes its
+// search, and Python crops its keyframes to the region fetched here: nothing else is asked of the host for them.
 OfxStatus regionsOfInterest(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs) {
     Instance& instance = instanceOf(effect);
     const OfxTime time = getDouble(inArgs, kOfxPropTime);

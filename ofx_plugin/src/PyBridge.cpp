@@ -10,6 +10,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <string>
@@ -181,7 +182,25 @@ py::dict makeParams(const ChromalumaBridgeParams& p) {
     params["premultiplied"] = p.premultiplied != 0;
     params["window"] = py::make_tuple(p.windowX, p.windowY);
     params["frame_origin"] = py::make_tuple(p.originX, p.originY);
+    if (p.keyframes != nullptr && *p.keyframes != '\0') {  // the folder form: Python reads the folder
+        params["keyframes"] = p.keyframes;
+        params["frame"] = p.frame;
+        if (p.frameWidth > 0 && p.frameHeight > 0) params["frame_size"] = py::make_tuple(p.frameWidth, p.frameHeight);
+    }
     return params;
+}
+
+// RenderReport.keyframes / .keyframe_distances (absent from reports of other versions: none listed).
+void readKeyframes(const py::object& report, ChromalumaBridgeResult* result) {
+    result->keyframeCount = 0;
+    if (!py::hasattr(report, "keyframes") || !py::hasattr(report, "keyframe_distances")) return;
+    const py::list frames(report.attr("keyframes")), distances(report.attr("keyframe_distances"));
+    const size_t count = std::min({frames.size(), distances.size(), size_t{CHROMALUMA_BRIDGE_MAX_KEYFRAMES}});
+    for (size_t i = 0; i < count; ++i) {
+        result->keyframeFrames[i] = frames[i].cast<int>();
+        result->keyframeDistances[i] = distances[i].cast<int>();
+    }
+    result->keyframeCount = static_cast<int>(count);
 }
 
 // Hands the RenderReport that process() returned (docs/CONTRACT.md §1.5) to the caller; true when it held the
@@ -193,6 +212,8 @@ bool readReport(const py::object& report, ChromalumaBridgeResult* result) {
     if (has("model_summary")) say(result, kChromalumaBridgeSummary, py::str(report.attr("model_summary")));
     if (has("warnings"))
         for (py::handle w : report.attr("warnings")) say(result, kChromalumaBridgeWarning, py::str(w));
+    if (has("kind")) say(result, kChromalumaBridgeKind, py::str(report.attr("kind")));
+    if (result != nullptr) readKeyframes(report, result);
     const bool complete = has("receptive_field") && has("processing_scale") && has("frames_before") &&
                           has("frames_after");
     if (complete && result != nullptr) {
@@ -218,6 +239,7 @@ int describe(const ChromalumaBridgeParams& params, ChromalumaBridgeResult* resul
             result->processingScale = contract.attr("processing_scale").cast<double>();
             result->framesBefore = contract.attr("frames_before").cast<int>();
             result->framesAfter = contract.attr("frames_after").cast<int>();
+            say(result, kChromalumaBridgeKind, py::str(contract.attr("kind")));
         }
         return kChromalumaBridgeOk;
     } catch (py::error_already_set& e) {

@@ -19,7 +19,10 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct or signature below changes: the plug-in refuses a bridge of another version. */
-#define CHROMALUMA_BRIDGE_ABI_VERSION 2
+#define CHROMALUMA_BRIDGE_ABI_VERSION 3
+
+/* The most keyframes a RenderReport lists that the bridge hands back (a keyframe model reads 2). */
+#define CHROMALUMA_BRIDGE_MAX_KEYFRAMES 4
 
 enum ChromalumaBridgeStatus {
     kChromalumaBridgeOk = 0,
@@ -34,7 +37,8 @@ enum ChromalumaBridgeText {
     kChromalumaBridgeErrorMessage = 1, /* str(exception), or what went wrong starting Python */
     kChromalumaBridgeProvider = 2,     /* RenderReport.provider */
     kChromalumaBridgeSummary = 3,      /* RenderReport.model_summary */
-    kChromalumaBridgeWarning = 4       /* one of RenderReport.warnings (called once per warning) */
+    kChromalumaBridgeWarning = 4,      /* one of RenderReport.warnings (called once per warning) */
+    kChromalumaBridgeKind = 5          /* RenderReport.kind ("chroma", "luma", "pairs", "keyframes") */
 };
 
 /* A top-down strided view of host memory (docs/CONTRACT.md §1.1); becomes a numpy view, never copied. */
@@ -56,6 +60,12 @@ typedef struct ChromalumaBridgeParams {
     int premultiplied;
     int windowX, windowY;   /* dst's top-left inside src */
     int originX, originY;   /* src's top-left inside the frame (top-down) */
+    /* A keyframe model's folder form (docs/CONTRACT.md §1.7): `keyframes` empty = no params["keyframes"];
+     * otherwise params["keyframes"] = keyframes, params["frame"] = frame, and params["frame_size"] =
+     * (frameWidth, frameHeight) when both are > 0. The folder is read by Python only. */
+    const char* keyframes;
+    int frame;
+    int frameWidth, frameHeight;
 } ChromalumaBridgeParams;
 
 /* Filled by the bridge from the RenderReport process() returns (docs/CONTRACT.md §1.5). `text` (set by the
@@ -67,6 +77,11 @@ typedef struct ChromalumaBridgeResult {
     int receptiveField;           /* chromaluma.receptive_field */
     double processingScale;       /* chromaluma.processing_scale */
     int framesBefore, framesAfter; /* the model's temporal window: frames read before/after the one restored */
+    /* RenderReport.keyframes and .keyframe_distances (frame - keyframe frame), in the report's order: the
+     * keyframes a keyframe model used (folder form); keyframeCount 0 when the report lists none. */
+    int keyframeCount;
+    int keyframeFrames[CHROMALUMA_BRIDGE_MAX_KEYFRAMES];
+    int keyframeDistances[CHROMALUMA_BRIDGE_MAX_KEYFRAMES];
 } ChromalumaBridgeResult;
 
 /* How to start: `python` is the environment's executable (empty when only the host's interpreter is known);

@@ -1,6 +1,7 @@
 // Render: 1 fetch the host's images (the frame, and for a temporal-window model its neighbours) → 2 wrap them as
 // views (no copy) → 3 chromaluma.api.process writes the output image directly → 4 report. Abort is checked before
-// and after the backend call. Every fetched image is released before render returns, on every path.
+// and after the backend call. Every fetched image is released before render returns, on every path. A keyframe
+// model's keyframes are not fetched here: Python reads them from the Keyframes folder (docs/CONTRACT.md §1.7).
 #include "Render.h"
 
 #include <cmath>
@@ -98,16 +99,6 @@ ArrayArg maskArgument(const ImageView& mask, const Rect& region, std::vector<flo
                   static_cast<std::ptrdiff_t>(region.width() * sizeof(float)), sizeof(float), sizeof(float)};
     arg.depth = BitDepth::Float;
     return arg;
-}
-
-Rect sourceFrame(const Instance& instance, OfxTime time) {
-    OfxRectD rod{};
-    check(suites().effect->clipGetRegionOfDefinition(instance.source, time, &rod), "Source region of definition");
-    OfxPropertySetHandle props = nullptr;
-    check(suites().effect->clipGetPropertySet(instance.source, &props), "Source properties");
-    const double par = getDouble(props, kOfxImagePropPixelAspectRatio, 0, 1.0);
-    return Rect{static_cast<int>(std::floor(rod.x1 / par)), static_cast<int>(std::floor(rod.y1)),
-                static_cast<int>(std::ceil(rod.x2 / par)), static_cast<int>(std::ceil(rod.y2))};
 }
 
 bool premultiplied(const FetchedImage& image, const Instance& instance) {
@@ -220,6 +211,8 @@ OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs) {
     BackendParams params = readParams(instance, time);
     if (params.model.empty()) throw OfxError(kOfxStatFailed, "no model: choose a Chromaluma .onnx file in Model File");
     const ModelReport described = describeModel(instance, params);  // throws the model's error (missing, corrupt)
+    if (!keyframeParams(instance, described, time, params))
+        throw OfxError(kOfxStatFailed, missingKeyframesMessage(params.model));
     if (suites().effect->abort(instance.handle) != 0) return kOfxStatOK;
 
     // 1. fetch (the neighbours after the frame itself: a host may refuse them, never the frame)
@@ -262,6 +255,40 @@ OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs) {
     warnings.insert(warnings.end(), rendered.warnings.begin(), rendered.warnings.end());
     reportAfterRender(instance, warnings);
     return kOfxStatOK;
+}
+
+Rect sourceFrame(const Instance& instance, OfxTime time) {
+    OfxRectD rod{};
+    check(suites().effect->clipGetRegionOfDefinition(instance.source, time, &rod), "Source region of definition");
+    OfxPropertySetHandle props = nullptr;
+    check(suites().effect->clipGetPropertySet(instance.source, &props), "Source properties");
+    const double par = getDouble(props, kOfxImagePropPixelAspectRatio, 0, 1.0);
+    return Rect{static_cast<int>(std::floor(rod.x1 / par)), static_cast<int>(std::floor(rod.y1)),
+                static_cast<int>(std::ceil(rod.x2 / par)), static_cast<int>(std::ceil(rod.y2))};
+}
+
+std::string missingKeyframesMessage(const std::string& model) {
+    return model + " is a keyframe model but Keyframes is empty: set Keyframes to the folder of its registered "
+           "keyframes (RUN/keyframes, written by `chromaluma train --kind keyframes`).";
+}
+
+bool keyframeParams(const Instance& instance, const ModelReport& described, OfxTime time, BackendParams& params) {
+    if (!described.isKeyframeModel()) {
+        params.keyframes.clear();  // process() refuses keyframes for other kinds; the parameter says it is ignored
+        return true;
+    }
+    if (params.keyframes.empty()) return false;
+    params.frame = keyframeFrame(time);
+    // The frame's size lets Python check that the registered keyframes were made for this scan's geometry; a host
+    // that gives no region of definition (outside render) leaves it unknown.
+    params.frameWidth = params.frameHeight = 0;
+    try {
+        const Rect frame = sourceFrame(instance, time);
+        params.frameWidth = std::max(0, frame.width());
+        params.frameHeight = std::max(0, frame.height());
+    } catch (const OfxError&) {
+    }
+    return true;
 }
 
 std::optional<FrameSpan> sourceFrameRange(const Instance& instance) {

@@ -1,15 +1,33 @@
-// The render action of Chromaluma Restore (numbered stages, abort checked between them), and the frames of the
-// model's temporal window that it fetches (shared with the frames-needed action).
+// The render action of Chromaluma Restore (numbered stages, abort checked between them), the frames of the model's
+// temporal window that it fetches (shared with the frames-needed action), and a keyframe model's parameters (shared
+// with instance changed, which shows the keyframes in Model Info).
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
+#include <string>
 
 #include "Instance.h"
 
 namespace chromaluma {
 
 OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs);
+
+// The Source clip's region of definition at `time` in pixels (the frame the model's regions are placed in).
+Rect sourceFrame(const Instance& instance, OfxTime time);
+
+// The frame number a keyframe model renders at `time`: keyframes are painted on whole frames, so a fractional time
+// (a field, a retime, motion-blur samples) takes the nearest whole frame, x.5 rounding up.
+inline int keyframeFrame(OfxTime time) { return static_cast<int>(std::floor(time + 0.5)); }
+
+// The message when a keyframe model has no Keyframes folder: render fails with it, instance changed shows it.
+std::string missingKeyframesMessage(const std::string& model);
+
+// `params` as process() takes them for the model `described` at `time`: for a keyframe model the Keyframes folder
+// with the frame number and the Source frame's size (docs/CONTRACT.md §1.7, the folder form); for any other kind no
+// keyframes (the parameter is ignored). False, `params` unchanged, when a keyframe model has no folder.
+bool keyframeParams(const Instance& instance, const ModelReport& described, OfxTime time, BackendParams& params);
 
 // An inclusive span of frame times.
 struct FrameSpan {

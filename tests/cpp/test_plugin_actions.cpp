@@ -3,9 +3,12 @@
 //
 // The fake backend: a model path containing "broken" fails to describe, one containing "context" has a receptive
 // field of 2 pixels, one containing "window" reads 2 frames before and 2 after the one it restores, one containing
-// "fails" raises in process(); process() writes src + 1 (from where params' window says dst lies in src), records
-// the first sample of each neighbour it was given (NaN for a missing one) and reports the warnings in
-// `renderWarnings`; "Python" is unusable while `pythonMissing` is set.
+// "fails" raises in process(), one containing "keyframes" is a keyframe model that reports the keyframes frame - 6
+// and frame + 18 when given a folder (describe and process alike; a folder containing "unpainted" raises a
+// KeyframeError); process() writes src + 1 (from where params'
+// window says dst lies in src), records the first sample of each neighbour it was given (NaN for a missing one) and
+// the keyframe parameters, and reports the warnings in `renderWarnings`; "Python" is unusable while
+// `pythonMissing` is set.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -20,7 +23,10 @@
 namespace chromaluma {
 
 std::string BackendError::userMessage() const { return what(); }
-std::string ModelReport::text() const { return "summary: " + summary; }
+std::string ModelReport::text() const {
+    const std::string keyframes = keyframesText();
+    return "summary: " + summary + (keyframes.empty() ? "" : "\n" + keyframes);
+}
 
 namespace fake {
 std::atomic<bool> pythonMissing{false};
@@ -30,6 +36,7 @@ std::atomic<Instance*> watched{nullptr};           // the instance whose mutex d
 std::vector<std::string> renderWarnings;
 std::vector<float> neighbourSamples;  // the last process() call's neighbours: first sample, NaN when missing
 int processCalls = 0;
+BackendParams processed;  // the last process() call's params
 
 // True when another thread cannot take `mutex` now, i.e. someone (the caller) holds it.
 bool heldElsewhere(std::mutex& mutex) {
@@ -64,6 +71,16 @@ ModelReport describe(const BackendParams& params) {
     const bool window = params.model.find("window") != std::string::npos;
     report.framesBefore = window ? 2 : 0;
     report.framesAfter = window ? 2 : 0;
+    if (params.model.find("keyframes") != std::string::npos) {
+        report.kind = "keyframes";
+        if (params.keyframes.find("unpainted") != std::string::npos)
+            throw BackendError("KeyframeError", "frame " + std::to_string(params.frame) + ": no keyframe in its shot",
+                               true);
+        if (!params.keyframes.empty()) {
+            report.keyframes = {params.frame - 6, params.frame + 18};
+            report.keyframeDistances = {6, -18};
+        }
+    }
     return report;
 }
 
@@ -77,6 +94,7 @@ ModelReport process(const ArrayArg& src, const ArrayArg& dst, const ArrayArg*,
                     const std::vector<NeighbourArg>& neighbours, const BackendParams& params) {
     ModelReport report = describe(params);
     ++fake::processCalls;
+    fake::processed = params;
     fake::neighbourSamples.clear();
     for (const NeighbourArg& frame : neighbours)
         fake::neighbourSamples.push_back(frame ? sample(*frame, 0, 0, 0) : std::nanf(""));
@@ -392,6 +410,88 @@ void testWindowImagesAreReleasedOnEveryPath() {
     destroy(*aborted);
 }
 
+// A keyframe model whose Keyframes parameter is `folder`.
+std::unique_ptr<Effect> keyframeEffect(const std::string& model, const std::string& folder, OfxStatus& status) {
+    auto effect = fakehost::describedEffect(kOfxImageEffectContextFilter, 4, 2);
+    if (!effect) return nullptr;
+    modelFile(*effect) = model;
+    effect->params.at(kParamKeyframesFolder)->text = folder;
+    status = fakehost::call(kOfxActionCreateInstance, effect.get());
+    return effect;
+}
+
+// A keyframe model with Keyframes empty: a persistent error naming the parameter from create instance on, and a
+// render that fails with it before fetching any image or calling the backend. Setting the folder clears it.
+void testKeyframeModelWithoutFolderSaysSetKeyframes() {
+    OfxStatus status = kOfxStatFailed;
+    auto effect = keyframeEffect("/models/keyframes.onnx", "", status);
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect) return;
+    EXPECT(effect->messageType == kOfxMessageError);
+    EXPECT(effect->message.find("is a keyframe model but Keyframes is empty: set Keyframes to the folder") !=
+           std::string::npos);
+    const int calls = fake::processCalls;
+    EXPECT(fakehost::render(*effect, 3.0) == kOfxStatFailed);
+    EXPECT(effect->messageType == kOfxMessageError && effect->message.find("set Keyframes") != std::string::npos);
+    EXPECT(fake::processCalls == calls);
+    EXPECT(effect->clips.at(kOfxImageEffectSimpleSourceClipName)->fetchedTimes.empty());
+    EXPECT(fakehost::host().imagesHeld == 0);
+    fakehost::changed(*effect, kParamMix);
+    EXPECT(effect->params.at(kParamModelInfo)->text.find("Keyframes is empty") != std::string::npos);
+    effect->params.at(kParamKeyframesFolder)->text = "/shots/keys";
+    EXPECT(fakehost::changed(*effect, kParamKeyframesFolder) == kOfxStatOK);
+    EXPECT(effect->messageType.empty());
+    destroy(*effect);
+}
+
+// The folder form: the folder as set, the render time as a whole frame number (x.5 up) and the Source frame's size;
+// a model of another kind gets no keyframes whatever the parameter holds.
+void testKeyframeRenderPassesFolderFrameAndSize() {
+    OfxStatus status = kOfxStatFailed;
+    auto effect = keyframeEffect("/models/keyframes.onnx", "/shots/keys", status);
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect) return;
+    for (const auto& [time, frame] : std::vector<std::pair<double, int>>{{30.0, 30}, {29.6, 30}, {30.5, 31},
+                                                                       {30.49, 30}, {-2.5, -2}}) {
+        EXPECT(fakehost::render(*effect, time) == kOfxStatOK);
+        EXPECT(fake::processed.keyframes == "/shots/keys" && fake::processed.frame == frame);
+        if (fake::processed.frame != frame)
+            std::fprintf(stderr, "  render at %g passed frame %d, expected %d\n", time, fake::processed.frame, frame);
+    }
+    EXPECT(fake::processed.frameWidth == 4 && fake::processed.frameHeight == 2);
+    destroy(*effect);
+
+    auto other = keyframeEffect("/models/chroma.onnx", "/shots/keys", status);
+    EXPECT(other && status == kOfxStatOK);
+    if (!other) return;
+    EXPECT(fakehost::render(*other, 30.0) == kOfxStatOK);
+    EXPECT(fake::processed.keyframes.empty());
+    fakehost::changed(*other, kParamMix);
+    EXPECT(other->params.at(kParamModelInfo)->text.find("Keyframes: ignored") != std::string::npos);
+    destroy(*other);
+}
+
+// Model Info names the keyframes the frame at the instance changed's time uses, with where they lie from it.
+void testModelInfoShowsTheKeyframesInUse() {
+    OfxStatus status = kOfxStatFailed;
+    auto effect = keyframeEffect("/models/keyframes.onnx", "/shots/keys", status);
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect) return;
+    fakehost::changed(*effect, kParamMix, 30.0);
+    const std::string& info = effect->params.at(kParamModelInfo)->text;
+    EXPECT(info.find("frame 30: keyframes 24 (\u22126 frames), 48 (+18 frames)") != std::string::npos);
+    if (info.find("frame 30: keyframes") == std::string::npos) std::fprintf(stderr, "  Model Info: %s\n", info.c_str());
+    EXPECT(effect->messageType.empty());
+
+    // Python's error about this frame's keyframes: an error on the effect, and Model Info keeps the model's summary.
+    effect->params.at(kParamKeyframesFolder)->text = "/shots/unpainted";
+    EXPECT(fakehost::changed(*effect, kParamKeyframesFolder, 12.0) == kOfxStatOK);
+    EXPECT(effect->messageType == kOfxMessageError && effect->message == "frame 12: no keyframe in its shot");
+    EXPECT(info.rfind("summary: /models/keyframes.onnx", 0) == 0 &&
+           info.find("keyframes: frame 12: no keyframe in its shot") != std::string::npos);
+    destroy(*effect);
+}
+
 }  // namespace
 
 int main() {
@@ -407,6 +507,9 @@ int main() {
     testRenderPassesTheWindowInOrder();
     testUnusableNeighboursAreMissingAndSaidSo();
     testWindowImagesAreReleasedOnEveryPath();
+    testKeyframeModelWithoutFolderSaysSetKeyframes();
+    testKeyframeRenderPassesFolderFrameAndSize();
+    testModelInfoShowsTheKeyframesInUse();
     if (expectFailures() == 0) std::printf("plugin actions: all checks passed\n");
     return expectFailures() != 0;
 }

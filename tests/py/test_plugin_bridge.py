@@ -32,7 +32,9 @@ Text = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
 
 class Result(ctypes.Structure):
     _fields_ = [("context", ctypes.c_void_p), ("text", Text), ("receptiveField", ctypes.c_int),
-                ("processingScale", ctypes.c_double), ("framesBefore", ctypes.c_int), ("framesAfter", ctypes.c_int)]
+                ("processingScale", ctypes.c_double), ("framesBefore", ctypes.c_int), ("framesAfter", ctypes.c_int),
+                ("keyframeCount", ctypes.c_int), ("keyframeFrames", ctypes.c_int * 4),
+                ("keyframeDistances", ctypes.c_int * 4)]
 
 class Start(ctypes.Structure):
     _fields_ = [("python", ctypes.c_char_p), ("sitePackages", ctypes.c_char_p), ("backendOverride", ctypes.c_char_p)]
@@ -41,7 +43,8 @@ class Params(ctypes.Structure):
     _fields_ = [("model", ctypes.c_char_p), ("mix", ctypes.c_double), ("device", ctypes.c_char_p),
                 ("tileSize", ctypes.c_int), ("outputMode", ctypes.c_char_p), ("premultiplied", ctypes.c_int),
                 ("windowX", ctypes.c_int), ("windowY", ctypes.c_int), ("originX", ctypes.c_int),
-                ("originY", ctypes.c_int)]
+                ("originY", ctypes.c_int), ("keyframes", ctypes.c_char_p), ("frame", ctypes.c_int),
+                ("frameWidth", ctypes.c_int), ("frameHeight", ctypes.c_int)]
 
 said = []
 result = Result(None, Text(lambda context, which, value: said.append((which, value))), 0, 1.0, -1, -1)
@@ -70,5 +73,6 @@ def test_describe_with_a_silent_backend_and_no_result_pointer(build: PluginBuild
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, f"exit {done.returncode}\n{done.stdout}\n{done.stderr[-3000:]}"
     assert "no result: 0" in done.stdout, done.stdout
-    assert "with result: 0 7 0.5 []" in done.stdout, done.stdout  # read from the model's metadata
+    # read from the model's metadata; the only text is the kind (5: kChromalumaBridgeKind)
+    assert "with result: 0 7 0.5 [(5, b'chroma')]" in done.stdout, done.stdout
     assert "window: 0 0" in done.stdout, done.stdout  # a single-frame model (format 1) reads no neighbours
