@@ -21,8 +21,14 @@ Detail (luma), fitted on damaged scan → better reference pairs by a small grid
 - :class:`DeconvolveLuma` — Richardson–Lucy deconvolution (``skimage.restoration.richardson_lucy``) with a
   Gaussian point-spread of fitted width, on luma.
 
+Keyframes (colour carried from a few painted frames of a shot; no fitting, see :mod:`chromaluma.keyframe_baseline`):
+
+- :class:`FlowPropagation` — optical flow from the frame to each keyframe, the keyframe's Cb, Cr warped along it
+  and guided-filtered on the frame's luma (luma kept); `propagate(frame, keyframes, distances)`.
+
 All frames are float32 HWC RGB, display-referred, 0–1; masks are H×W, > 0.5 where the reference has picture.
-Every baseline has `fit(scans, references, masks)` and `apply(scan)`; `apply` before `fit` raises.
+Every colour, density and detail baseline has `fit(scans, references, masks)` and `apply(scan)`; `apply` before
+`fit` raises.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import numpy as np
 
 from chromaluma.contract import LUMA_WEIGHTS
 from chromaluma.errors import ChromalumaError, PairMismatchError
+from chromaluma.keyframe_baseline import FlowPropagation  # noqa: F401 — every baseline is found here
 
 log = logging.getLogger(__name__)
 REC709 = np.array(LUMA_WEIGHTS, dtype=np.float32)
