@@ -23,6 +23,11 @@ as at the shot's ends): the frames beside it are still rendered, a warning names
 `missing_context`, and the render ends `failed` naming it; once it is replaced (or removed, to render without
 it) `--resume` renders those frames again. Single-frame models get no `neighbours` at all.
 
+Keyframe models (kind `keyframes`, §1.7) need `keyframes`, the folder of painted keyframes: it is registered onto
+the input once, before anything is written (:mod:`chromaluma.backend.shot_keyframes`), and every frame gets its
+pair as full frames in `params["keyframes"]`. A frame's log entry names its keyframes with their SHA-256
+(`keyframes`), which `--resume` checks; the log's `keyframes` section holds the registration report.
+
 Output format: an image sequence keeps its format and bit depth (`extension` overrides the format; bit depth is
 kept where the format can hold it). A video input is written as 16-bit RGB TIFF frames named
 `<video stem>.<frame:06d>.tif` (frame numbers count from 0 in decode order) unless `extension` says otherwise.
@@ -46,6 +51,7 @@ from chromaluma.backend import render_log, restore
 from chromaluma.backend.frame_window import FrameWindow, WindowFrame
 from chromaluma.backend.render_resume import prepare_folder, render_files
 from chromaluma.backend.session import load_session, request_warnings
+from chromaluma.backend.shot_keyframes import ShotKeyframes, check_keyframes_flag, register_for_render
 from chromaluma.errors import ChromalumaError, FrameReadError, FrameWriteError, ParameterError
 from chromaluma.io.atomic import describe_os_error, stale_partials
 from chromaluma.io.frames import FrameFormat, to_rgba, write_frame
@@ -74,6 +80,7 @@ class RenderRequest:
     tile_size: int = 0
     threads: int = 0
     progress: bool = True
+    keyframes: Path | None = None  # a keyframe model's painted keyframes (`--keyframes DIR`)
 
 
 @dataclass
@@ -95,6 +102,7 @@ class _FramePlan:
     output: Path
     confidence: Path | None
     context: tuple[Path, ...] = ()  # the input files of its window besides its own (a window model's context)
+    keyframes: tuple[dict[str, Any], ...] = ()  # a keyframe model's pair, as the render log records it
 
 
 def render_shot(request: RenderRequest) -> RenderResult:
@@ -105,15 +113,20 @@ def render_shot(request: RenderRequest) -> RenderResult:
         raise ParameterError("--resume with --overwrite: choose one. --resume keeps the finished frames, "
                              "--overwrite renders every frame again.")
     model = load_session(request.model, request.device, request.threads)
+    check_keyframes_flag(model, request.model, request.keyframes)
     shot = open_shot(request.source)
     positions = _positions_to_render(shot, request.frames)
     out_format = _output_format(shot, request.extension)
     _check_folders(request, shot)
+    keyframes = None if request.keyframes is None else register_for_render(
+        request.keyframes, shot, model, request.model, [shot.frame_ids[index] for index in positions])
     window = FrameWindow(shot, model.contract.frames_before, model.contract.frames_after,
                          lambda index: _host_layout(shot.read(index)))
-    plan = _plan_frames(request, window, positions, out_format)
+    plan = _plan_frames(request, window, positions, out_format, keyframes)
     log_path = request.output / render_log.render_log_name(request.frames)
     record = _log_record(request, model, shot, out_format, request_warnings(request.device, model))
+    if keyframes is not None:
+        record["keyframes"] = keyframes.log_section()
     kept = prepare_folder(plan, log_path, record, resume=request.resume, overwrite=request.overwrite)
     record["frames"] = [kept[frame] for frame in sorted(kept)]
     _make_folders(request)
@@ -121,7 +134,7 @@ def render_shot(request: RenderRequest) -> RenderResult:
     started = time.perf_counter()
     try:
         _render_frames(request, window, [step for step in plan if step.frame not in kept], out_format, params,
-                       record, log_path)
+                       record, log_path, keyframes)
     except KeyboardInterrupt:
         _clear_own_partials(plan, log_path)
         written = _close_log(log_path, record, "interrupted", started)
@@ -263,8 +276,8 @@ def _positions_to_render(shot: Shot, frames: tuple[int, int] | None) -> list[int
     return [index for index, frame in enumerate(shot.frame_ids) if frames[0] <= frame <= frames[1]]
 
 
-def _plan_frames(request: RenderRequest, window: FrameWindow, positions: list[int],
-                 out_format: FrameFormat) -> list[_FramePlan]:
+def _plan_frames(request: RenderRequest, window: FrameWindow, positions: list[int], out_format: FrameFormat,
+                 keyframes: ShotKeyframes | None) -> list[_FramePlan]:
     shot, plan = window.shot, []
     for index in positions:
         frame, source_path = shot.frame_ids[index], shot.path_of(index)
@@ -273,7 +286,8 @@ def _plan_frames(request: RenderRequest, window: FrameWindow, positions: list[in
         confidence = None if request.confidence is None else request.confidence / (stem + CONFIDENCE_FORMAT.extension)
         context = tuple(path for path in (shot.path_of(position) for position in window.neighbour_positions(index)
                                           if position is not None) if path is not None)
-        plan.append(_FramePlan(frame, index, source_path, request.output / name, confidence, context))
+        used = () if keyframes is None else keyframes.used_by(frame)
+        plan.append(_FramePlan(frame, index, source_path, request.output / name, confidence, context, used))
     return plan
 
 
@@ -317,7 +331,8 @@ def _format_record(frame_format: FrameFormat) -> dict[str, Any]:
 
 
 def _render_frames(request: RenderRequest, window: FrameWindow, todo: list[_FramePlan], out_format: FrameFormat,
-                   params: dict[str, Any], record: dict[str, Any], log_path: Path) -> None:
+                   params: dict[str, Any], record: dict[str, Any], log_path: Path,
+                   keyframes: ShotKeyframes | None) -> None:
     """Render `todo` in frame order (the window reads each input frame once), rewriting the log after each
     frame (so a kill leaves an accurate frames list)."""
     from tqdm import tqdm
@@ -326,7 +341,7 @@ def _render_frames(request: RenderRequest, window: FrameWindow, todo: list[_Fram
     bar = tqdm(todo, unit="frame", desc=f"apply {request.model.name}", disable=not request.progress)
     for step in bar:
         try:
-            entry = _render_frame(window, step, out_format, params, record)
+            entry = _render_frame(window, step, out_format, params, record, keyframes)
         except FrameWriteError:
             record["failed_frame"] = step.frame
             raise
@@ -340,7 +355,7 @@ def _render_frames(request: RenderRequest, window: FrameWindow, todo: list[_Fram
 
 
 def _render_frame(window: FrameWindow, step: _FramePlan, out_format: FrameFormat, params: dict[str, Any],
-                  record: dict[str, Any]) -> dict[str, Any]:
+                  record: dict[str, Any], keyframes: ShotKeyframes | None) -> dict[str, Any]:
     """Render and write one frame; returns its log entry (`status: failed` if its input cannot be read).
 
     A window model's neighbour that cannot be decoded is given as None, so the backend's edge rule fills it from
@@ -362,6 +377,8 @@ def _render_frame(window: FrameWindow, step: _FramePlan, out_format: FrameFormat
             if note not in record["warnings"]:
                 record["warnings"].append(note)
     src = centre.pixels
+    if keyframes is not None:
+        frame_params["keyframes"] = keyframes.arrays(step.frame, src.shape[2])
     dst = np.empty_like(src)
     confidence = np.empty(src.shape[:2], np.float32) if step.confidence is not None else None
     report = restore.process_frame(src, dst, frame_params, confidence=confidence)
@@ -405,6 +422,8 @@ def _frame_record(step: _FramePlan, centre: WindowFrame, neighbours: list[Window
                    for item in present if item.pixels is None]
         if missing:
             entry["missing_context"] = missing
+    if step.keyframes:
+        entry["keyframes"] = list(step.keyframes)
     if step.confidence is not None:
         entry["confidence"] = step.confidence.name
         entry["confidence_sha256"] = contract.file_sha256(step.confidence)

@@ -16,7 +16,10 @@ it is still running (see :mod:`chromaluma.backend.render_resume`).
 
 The `model` section records the model's window (`frames_before`, `frames_after`); a temporal-window model's
 frame entries name the other input frames of their window with their SHA-256 (`context`, and `missing_context`
-for those that could not be read), so a log says which input frames made each output frame.
+for those that could not be read), so a log says which input frames made each output frame. A keyframe model's log
+has a `keyframes` section (folder, shot cuts, the registration report of every keyframe) and its frame entries name
+the two keyframes each frame read (`keyframes`: frame, file, SHA-256 of the painted file and of the registered
+pixels).
 """
 
 from __future__ import annotations

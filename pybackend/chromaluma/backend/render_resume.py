@@ -11,7 +11,10 @@ outputs are written atomically and deterministically, so a second writer wastes 
 still matches the log, and the input frame's SHA-256 still matches too; for a temporal-window model, so must
 every input of the frame's window (`context` and `missing_context` in its entry): the window holds the same
 files, none replaced, added into a gap or removed, so a frame whose neighbour was unreadable or has been
-re-scanned is rendered again. Every other frame is rendered again.
+re-scanned is rendered again. For a keyframe model, the frame's keyframes (`keyframes` in its entry: frame numbers,
+the painted files' SHA-256 and the registered pixels' SHA-256) must be the pair this render gives it: a repainted
+keyframe, or one added or removed so that the pair changes, renders the frames that read it again, and only
+those. Every other frame is rendered again.
 It refuses when the model's SHA-256, the execution provider or any parameter that changes pixels differs from
 the log (threads do not change pixels), naming what differs. A log that is missing while outputs exist cannot
 vouch for them: refused. The result is byte-identical to an uninterrupted render.
@@ -44,6 +47,7 @@ class PlannedFrame(Protocol):
     output: Path
     confidence: Path | None
     context: tuple[Path, ...]  # the other input files of its window (empty for a single-frame model or video)
+    keyframes: tuple[dict[str, Any], ...]  # a keyframe model's pair as the log records it (empty otherwise)
 
 
 def prepare_folder(plan: Sequence[PlannedFrame], log_path: Path, record: dict[str, Any], *, resume: bool,
@@ -161,6 +165,10 @@ def _verified_frames(previous: dict[str, Any], plan: Sequence[PlannedFrame]) -> 
 
 
 def _still_matches(entry: dict[str, Any], step: PlannedFrame, digests: dict[Path, str]) -> bool:
+    if entry.get("keyframes", []) != list(step.keyframes):
+        log.info("frame %d reads other keyframes than the log recorded (repainted, added or removed); rendering it "
+                 "again", step.frame)
+        return False
     checks: list[tuple[Path, str | None, str | None]] = [(step.output, entry.get("output_sha256"), entry.get("output"))]
     if step.confidence is not None:
         checks.append((step.confidence, entry.get("confidence_sha256"), entry.get("confidence")))

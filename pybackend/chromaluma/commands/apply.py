@@ -29,6 +29,13 @@ as one whole render. At the shot's ends, in a gap of the frame numbers and in pl
 the nearest frame between it and the one restored stands in; frames rendered without an unreadable neighbour
 are listed in the log (missing_context), the render exits 2, and --resume renders them again once that frame
 is replaced or removed.
+
+A keyframe model (chromaluma train --kind keyframes) needs --keyframes DIR: painted frames named by their frame
+number in the input (0024.png, shot.0024.tif), any size or crop. They are registered onto the input once, before
+anything is written (the log records each one's registration), and each frame reads the nearest keyframe at or
+before it and the nearest at or after it in its shot. A frame to render whose shot has no keyframe refuses the
+render. The log names each frame's keyframes with their hashes; after repainting a keyframe, --resume renders
+again exactly the frames that read it.
 """
 
 
@@ -38,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, type=Path, help="the .onnx model (from chromaluma export/train)")
     parser.add_argument("--input", required=True, type=Path, help="image-sequence folder or video file")
     parser.add_argument("--output", required=True, type=Path, help="folder for the restored frames")
+    parser.add_argument("--keyframes", type=Path, metavar="DIR",
+                        help="painted keyframes, named by frame number (a keyframe model needs them)")
     parser.add_argument("--frames", metavar="A-B", help="only frames A to B (inclusive): one render-farm task")
     parser.add_argument("--mix", type=float, default=1.0, help="blend of restored over original, 0-1 (default 1)")
     parser.add_argument("--confidence", type=Path, metavar="DIR",
@@ -63,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         frames=parse_frame_range(args.frames) if args.frames else None,
         mix=args.mix, confidence=args.confidence, device=args.device, extension=args.extension,
         overwrite=args.overwrite, resume=args.resume, tile_size=args.tile_size, threads=args.threads,
-        progress=not args.no_progress,
+        progress=not args.no_progress, keyframes=args.keyframes,
     )
     render_shot(request)
     return 0
