@@ -30,7 +30,7 @@ def run(workdir: Path, quick: bool) -> list[BenchSection]:
 def training_speed(quick: bool) -> BenchSection:
     """Optimizer steps per second on random crops (no I/O), per kind, on this machine's CPU."""
     from chromaluma.train.host_memory import reuse_freed_memory
-    from chromaluma.train.objective import training_loss
+    from chromaluma.train.objective import keyframe_training_terms, training_loss
 
     crop, batch, steps = (64, 2, 3) if quick else (256, 8, 20)
     rows, raw = [], {}
@@ -40,12 +40,15 @@ def training_speed(quick: bool) -> BenchSection:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         scan, reference = torch.rand(batch, crop, crop, 4), torch.rand(batch, crop, crop, 3)
         valid = torch.ones(batch, crop, crop)
+        keyframes = torch.rand(batch, 2, crop, crop, 4)  # read by the keyframe kind only
         timings = []
         with reuse_freed_memory():  # as `chromaluma train` runs its steps
             for _ in range(steps + 2):
                 started = time.perf_counter()
                 optimizer.zero_grad()
-                training_loss(kind, model, scan, reference, valid).backward()
+                loss = (keyframe_training_terms(model, scan, keyframes, reference, valid)[0] if kind == "keyframes"
+                        else training_loss(kind, model, scan, reference, valid))
+                loss.backward()
                 optimizer.step()
                 timings.append(time.perf_counter() - started)
         per_step = float(np.median(timings[2:]))
@@ -127,11 +130,14 @@ def exported_speed(workdir: Path, quick: bool) -> BenchSection:
         path = export_model(build_model(kind, DEFAULT_PROCESSING_SCALE[kind]), workdir / f"speed-{kind}.onnx",
                             "display", card)
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        session.run(None, {"image": frame})
+        feeds = {"image": frame}
+        if kind == "keyframes":  # its two keyframes: the frame itself twice
+            feeds["keyframes"] = np.concatenate([frame, frame])
+        session.run(None, feeds)
         timings = []
         for _ in range(3 if quick else 8):
             started = time.perf_counter()
-            session.run(None, {"image": frame})
+            session.run(None, feeds)
             timings.append(time.perf_counter() - started)
         best, median = min(timings), float(np.median(timings))
         rows.append([kind, f"{width}×{height}", median, 1.0 / median, best])

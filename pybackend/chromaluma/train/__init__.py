@@ -6,6 +6,7 @@
 """
 
 from chromaluma.train.config import TrainConfig
-from chromaluma.train.loop import TrainingError, pick_device, resume, train
+from chromaluma.train.loop import TrainingError, pick_device
+from chromaluma.train.runs import resume, train
 
 __all__ = ["TrainConfig", "TrainingError", "pick_device", "resume", "train"]

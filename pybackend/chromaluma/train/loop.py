@@ -71,44 +71,6 @@ def pick_device(name: str) -> torch.device:
     return torch.device("cpu")
 
 
-def train(config: TrainConfig, progress: bool = True) -> Path:
-    """Train a new run in `config.run_dir`; returns the exported model (run_dir/model.onnx, or `config.out`).
-    `progress=False`: no progress bar (farm logs)."""
-    run_dir = Path(config.run_dir)
-    if checkpoint_paths(run_dir) or (run_dir / CONFIG_NAME).exists():
-        raise TrainingError(f"{run_dir} already holds a training run. Continue it with `chromaluma train --resume "
-                            f"{run_dir}`, or choose another --run-dir.")
-    return session_class(config.kind)(config, resume=False, progress=progress).run()
-
-
-def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None, out: Path | None = None,
-           density: str | None = None, progress: bool = True, temporal_radius: int | None = None,
-           exposure_jitter: float | None = None) -> Path:
-    """Continue a run from its newest checkpoint (same optimizer state, step and RNG states); returns the model.
-
-    `steps` / `minutes` / `out` replace the run's own settings when given (a different `steps` changes the
-    learning-rate schedule, so the result is then no longer identical to an uninterrupted run). The model is
-    rebuilt with the checkpoint's architecture; a `density` or `temporal_radius` other than the run's is refused,
-    and so is an `exposure_jitter` other than the run's (its crops would no longer be the run's own).
-    """
-    config_path = Path(run_dir) / CONFIG_NAME
-    if not config_path.is_file():
-        raise TrainingError(f"--resume {run_dir}: no {CONFIG_NAME} there; it is not a Chromaluma run folder. "
-                            "Give the folder that `chromaluma train --run-dir` wrote.")
-    config = TrainConfig.from_json(config_path.read_text(), str(config_path))
-    config.run_dir = Path(run_dir)
-    config.steps = steps if steps is not None else config.steps
-    config.minutes = minutes if minutes is not None else config.minutes
-    config.out = out if out is not None else config.out
-    config.density = density if density is not None else config.density
-    config.temporal_radius = temporal_radius if temporal_radius is not None else config.temporal_radius
-    if exposure_jitter is not None and exposure_jitter != config.exposure_jitter:
-        raise TrainingError(f"--exposure-jitter {exposure_jitter}: the run in {run_dir} trains with "
-                            f"--exposure-jitter {config.exposure_jitter:g}. Leave the flag out to continue it, or "
-                            "start a new run with another --run-dir.")
-    return session_class(config.kind)(config, resume=True, progress=progress).run()
-
-
 class _Session:
     """One sitting of a run: from a fresh start or the newest checkpoint to the stop condition."""
 
@@ -383,15 +345,6 @@ class _Session:
         for source, target in ((model_path, out), (model_path.with_suffix(".json"), out.with_suffix(".json"))):
             replace_atomically(target, lambda tmp, source=source: shutil.copyfile(source, tmp))
         return out
-
-
-def session_class(kind: str) -> type[_Session]:
-    """The training session for a model kind: keyframe models learn from painted keyframes, the others from pairs."""
-    if kind == "keyframes":
-        from chromaluma.train.keyframe_session import KeyframeSession
-
-        return KeyframeSession
-    return _Session
 
 
 @contextlib.contextmanager
