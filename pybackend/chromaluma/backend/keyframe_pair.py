@@ -22,7 +22,7 @@ import numpy as np
 from chromaluma import contract
 from chromaluma.backend import pixels
 from chromaluma.backend.session import ModelSession
-from chromaluma.errors import ModelFormatError, ParameterError, PixelLayoutError
+from chromaluma.errors import ModelFormatError, ParameterError
 
 KEYFRAMES = "keyframes"
 FRAME = "frame"
@@ -67,14 +67,8 @@ def _from_arrays(given: Any, src: np.ndarray, premultiplied: bool) -> KeyframePa
         raise ParameterError(f"params['keyframes']: {len(given)} array(s) given; a keyframe model reads exactly "
                              f"{count}: the keyframe at or before the frame and the one at or after it (the same one "
                              "twice when there is only one).")
-    frames = []
-    for index, frame in enumerate(given):
-        view = pixels.check_view(frame, f"keyframes[{index}]", writable=False)
-        if view.shape != src.shape:
-            raise PixelLayoutError(f"keyframes[{index}] is {view.shape[1]}x{view.shape[0]}x{view.shape[2]} but src "
-                                   f"is {src.shape[1]}x{src.shape[0]}x{src.shape[2]}: give the same region of the "
-                                   "registered keyframe as src.")
-        frames.append(view)
+    frames = [pixels.same_region(frame, f"keyframes[{index}]", src, "the registered keyframe")
+              for index, frame in enumerate(given)]
     return KeyframePair((frames[0], frames[1]), premultiplied and src.shape[2] == 4)
 
 

@@ -44,6 +44,17 @@ def check_view(array: object, name: str, *, writable: bool) -> np.ndarray:
     return array
 
 
+def same_region(frame: object, name: str, src: np.ndarray, what: str) -> np.ndarray:
+    """A context frame (a neighbour, a keyframe) checked as §1.1 allows and of `src`'s shape: the same region of
+    `what` as src; PixelLayoutError naming it otherwise."""
+    view = check_view(frame, name, writable=False)
+    if view.shape != src.shape:
+        raise PixelLayoutError(f"{name} is {view.shape[1]}x{view.shape[0]}x{view.shape[2]} but src is "
+                               f"{src.shape[1]}x{src.shape[0]}x{src.shape[2]}: give the same region of {what} as "
+                               "src.")
+    return view
+
+
 def check_mask(mask: object, height: int, width: int) -> np.ndarray | None:
     """The `mask` parameter as an (H, W, 1) view, or None; its shape must match `dst`."""
     if mask is None:

@@ -201,12 +201,7 @@ def window_frames(given: Any, model: ModelSession, src: np.ndarray, model_path: 
         if frame is None:
             frames.append(None)
             continue
-        view = pixels.check_view(frame, f"neighbours[{index}]", writable=False)
-        if view.shape != src.shape:
-            raise PixelLayoutError(f"neighbours[{index}] is {view.shape[1]}x{view.shape[0]}x{view.shape[2]} but src is "
-                                   f"{src.shape[1]}x{src.shape[0]}x{src.shape[2]}: give the same region of the "
-                                   "neighbouring frame as src.")
-        frames.append(view)
+        frames.append(pixels.same_region(frame, f"neighbours[{index}]", src, "the neighbouring frame"))
     return _repeat_nearest(frames[:before][::-1], src)[::-1] + _repeat_nearest(frames[before:], src)
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from chromaluma.keyframes.selection import nearest_pair
+
 LOCKED_OFF = "locked-off"
 # (label, photograph, camera move): the move is a CameraMove kind, or "handheld" for synth.shots.handheld_shot
 ShotSpec = tuple[str, str, str]
@@ -73,11 +75,7 @@ class KeyframeShot:
     def pair_for(self, index: int) -> tuple[int, int]:
         """The keyframe pair of frame `index` (SPEC §1): nearest at or before, nearest at or after; one side's
         when the other has none."""
-        before = [k for k in self.keyframes if k <= index]
-        after = [k for k in self.keyframes if k >= index]
-        first = before[-1] if before else after[0]
-        second = after[0] if after else first
-        return first, second
+        return nearest_pair(self.keyframes, index)
 
 
 @dataclass

@@ -57,8 +57,13 @@ def read_registered(folder: str | Path, frame_size: tuple[int, int] | None = Non
                     ) -> KeyframeSet:
     """Keyframes already on the scan's geometry (RUN/keyframes/ of `chromaluma train`, or frames painted over the
     scan's own frames); every one the same size, and `frame_size` (W, H) when given."""
-    keyframes = []
-    for number, path in painted_files(folder).items():
+    return _read_registered(painted_files(folder), folder, frame_size, cuts)
+
+
+def _read_registered(files: dict[int, Path], folder: str | Path, frame_size: tuple[int, int] | None,
+                     cuts: tuple[int, ...]) -> KeyframeSet:
+    keyframes: list[Keyframe] = []
+    for number, path in files.items():
         image = read_painted(path)
         size = (image.shape[1], image.shape[0])
         if frame_size is not None and size != tuple(frame_size):
@@ -87,7 +92,7 @@ def render_set(folder: str | Path, cuts: tuple[int, ...] = ()) -> KeyframeSet:
         cached = _cache.get(key)
     if cached is not None:
         return cached
-    keyframe_set = read_registered(root, None, cuts)
+    keyframe_set = _read_registered(files, root, None, cuts)
     with _cache_lock:
         for stale in [k for k in _cache if k[0] == key[0]]:
             del _cache[stale]

@@ -56,16 +56,22 @@ class KeyframeSet:
         first, last = self.shot_of(frame)
         in_shot = [k for k in self.keyframes
                    if (first is None or k.frame >= first) and (last is None or k.frame <= last)]
-        before = [k for k in in_shot if k.frame <= frame]
-        after = [k for k in in_shot if k.frame >= frame]
-        if not before and not after:
+        if not in_shot:
             span = f"frames {'start' if first is None else first}–{'end' if last is None else last}"
             where = f" in {self.folder}" if self.folder else ""
             raise KeyframeError(f"frame {frame}: no keyframe{where} in its shot ({span}); paint one frame of that "
                                 "shot and add it to the keyframes folder, named by its frame number.")
-        nearest_before = before[-1] if before else after[0]
-        nearest_after = after[0] if after else before[-1]
-        return nearest_before, nearest_after
+        by_frame = {k.frame: k for k in in_shot}
+        before, after = nearest_pair(list(by_frame), frame)
+        return by_frame[before], by_frame[after]
+
+
+def nearest_pair(keyframes: list[int], frame: int) -> tuple[int, int]:
+    """The rule (docs/CONTRACT.md §1.7) on sorted keyframe numbers of one shot (at least one): the nearest at or
+    before `frame` and the nearest at or after it; the one side's twice when the other has none."""
+    before = [k for k in keyframes if k <= frame]
+    after = [k for k in keyframes if k >= frame]
+    return (before[-1] if before else after[0]), (after[0] if after else before[-1])
 
 
 def shot_cuts_of_card(card: dict[str, Any]) -> tuple[int, ...]:

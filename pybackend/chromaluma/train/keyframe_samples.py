@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from chromaluma.contract import LUMA_WEIGHTS
+from chromaluma.train.objective import colour_truth
 from chromaluma.train.pairs import Pair
 
 ROTATION_DEGREES = 3.0
@@ -64,7 +65,7 @@ def _sample(keyframes: list[Pair], size: int, reach_px: float, rng: np.random.Ge
     if rng.random() < NEW_OBJECT_CHANCE:
         _new_object(frame, painted, key, size, rng)
     frame = _scan_variation(frame, rng)
-    target = _colour_on_luma(painted, frame)
+    target = colour_truth(frame, painted)  # the painting's colour on the frame's luma: what keeping luma can reach
     box = (slice(top, top + size), slice(left, left + size))
     pair = [_rgba(key.reference[box]), _rgba(other.reference[box])]
     if rng.random() < 0.5:
@@ -115,12 +116,6 @@ def _scan_variation(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     rgb = rgb * math.exp(rng.normal(0.0, EXPOSURE))
     rgb = rgb + rng.normal(0.0, rng.uniform(0.0, GRAIN), size=rgb.shape[:2])[..., None].astype(np.float32)
     return np.concatenate([rgb.astype(np.float32), frame[..., 3:]], axis=-1)
-
-
-def _colour_on_luma(painted: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """The painting's colour differences on the frame's luma: what a model that keeps luma should give."""
-    shift = (frame[..., :3] @ _WEIGHTS) - (painted @ _WEIGHTS)
-    return (painted + shift[..., None]).astype(np.float32)
 
 
 def _rgb_of(luma: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> np.ndarray:

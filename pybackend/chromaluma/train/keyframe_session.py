@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from chromaluma.io import open_shot, to_rgba
+from chromaluma.io import open_shot
 from chromaluma.io.atomic import write_text_atomically
 from chromaluma.keyframes import KeyframeSet, register_keyframes, scan_cuts, write_registered
 from chromaluma.metrics import delta_e2000
@@ -26,6 +26,7 @@ from chromaluma.train.keyframe_samples import KeyframeBatch, sample_keyframe_bat
 from chromaluma.train.loop import _Session
 from chromaluma.train.pairs import Pair
 from chromaluma.train.previews import write_contact_sheet
+from chromaluma.train.windows import scan_frame_rgba
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class KeyframeSession(_Session):
         positions = {frame_id: index for index, frame_id in enumerate(shot.frame_ids)}
         pairs = []
         for keyframe in self.keyframe_set.keyframes:
-            scan = np.ascontiguousarray(to_rgba(shot.read(positions[keyframe.frame])), dtype=np.float32)
+            scan = scan_frame_rgba(shot.read(positions[keyframe.frame]))
             entry = next(e for e in self.registration if e["frame"] == keyframe.frame)
             record = {"frame": keyframe.frame, "file": str(keyframe.path), "sha256": keyframe.sha256,
                       "registration": {k: entry[k] for k in ("method", "score", "coverage", "verdict", "size")}}
