@@ -26,6 +26,15 @@ Keyframes (colour carried from a few painted frames of a shot; no fitting, see :
 - :class:`FlowPropagation` — optical flow from the frame to each keyframe, the keyframe's Cb, Cr warped along it
   and guided-filtered on the frame's luma (luma kept); `propagate(frame, keyframes, distances)`.
 
+Damage (dust, dirt, hairs, sparkle, scratches; no fitting, see :mod:`chromaluma.damage_baselines`):
+
+- :func:`spike_matte` — the spike-detection index (SDI/ROD) on a motion-compensated temporal window (DIS flow).
+- :class:`SpikeDetectionRepair` — that matte filled with the motion-compensated temporal median of the neighbours.
+- :class:`ThresholdInpaintRepair` — a spatial threshold detector (median residual, vertical-line test for
+  scratches) and OpenCV Telea inpainting inside its matte. Both repairs' `repair(window, centre)` return
+  (frame, matte) with every pixel outside the matte bit-exact; `tune(windows, centres, truths)` picks their
+  thresholds on a training shot.
+
 All frames are float32 HWC RGB, display-referred, 0–1; masks are H×W, > 0.5 where the reference has picture.
 Every colour, density and detail baseline has `fit(scans, references, masks)` and `apply(scan)`; `apply` before
 `fit` raises.
@@ -40,6 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from chromaluma.contract import LUMA_WEIGHTS
+from chromaluma.damage_baselines import SpikeDetectionRepair, ThresholdInpaintRepair, spike_matte  # noqa: F401
 from chromaluma.errors import ChromalumaError, PairMismatchError
 from chromaluma.keyframe_baseline import FlowPropagation  # noqa: F401 — every baseline is found here
 
