@@ -18,12 +18,15 @@ from chromaluma.errors import ModelFormatError, ModelNotFoundError
 FORMAT_VERSION = 1  # single-frame models
 TEMPORAL_FORMAT_VERSION = 2  # format 1 plus the `neighbours` input of a temporal-window model (docs/CONTRACT.md §2)
 KEYFRAME_FORMAT_VERSION = 3  # format 1 plus the `keyframes` input of a keyframe model (docs/CONTRACT.md §1.7, §2)
-SUPPORTED_FORMAT_VERSIONS = frozenset({FORMAT_VERSION, TEMPORAL_FORMAT_VERSION, KEYFRAME_FORMAT_VERSION})
+REPAIR_FORMAT_VERSION = 4  # format 2 plus the `matte` output of a damage-repair model (docs/CONTRACT.md §1.8, §2)
+SUPPORTED_FORMAT_VERSIONS = frozenset({FORMAT_VERSION, TEMPORAL_FORMAT_VERSION, KEYFRAME_FORMAT_VERSION,
+                                       REPAIR_FORMAT_VERSION})
 
 INPUT_NAME = "image"
 NEIGHBOURS_NAME = "neighbours"
 KEYFRAMES_NAME = "keyframes"
 KEYFRAME_KIND = "keyframes"
+REPAIR_KIND = "repair"
 # A keyframe model reads the nearest painted keyframe at or before the frame and the nearest at or after it.
 KEYFRAME_COUNT = 2
 # A window reaches at most this many frames each side of the frame it restores (a damaged value must be refused,
@@ -31,6 +34,8 @@ KEYFRAME_COUNT = 2
 MAX_WINDOW_SIDE = 16
 OUTPUT_NAME = "restored"
 CONFIDENCE_NAME = "confidence"
+# A repair model's probability (0–1) that a pixel is damage; only format-4 (repair) models have it (§1.8).
+MATTE_NAME = "matte"
 # Exporters write at most this ONNX IR version: newer `onnx` packages default to IRs that the ONNX Runtime
 # builds hosts ship with cannot load yet.
 MAX_IR_VERSION = 10
@@ -40,10 +45,10 @@ LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
 CHANNELS = 4  # RGBA, straight (unpremultiplied) colour; see docs/CONTRACT.md
 
 METADATA_PREFIX = "chromaluma."
-KINDS = ("chroma", "luma", "pairs", KEYFRAME_KIND)
+KINDS = ("chroma", "luma", "pairs", KEYFRAME_KIND, REPAIR_KIND)
 # The choice strings of the pixel contract (§1.4), defined once for Python: training, `apply`, `process()`.
 DEVICES = ("auto", "gpu", "cpu")
-OUTPUT_MODES = ("restored", "confidence", "difference")
+OUTPUT_MODES = ("restored", "confidence", "difference", "matte")
 # Bounds on what a model may declare: tiles, render windows and the load-time mirror check are sized from these, so
 # a damaged value must be refused, not allocated (f = round(1 / processing_scale), docs/CONTRACT.md §3).
 MAX_SCALE_FACTOR = 256
@@ -94,6 +99,7 @@ class ModelContract:
     card: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     has_confidence: bool = False
+    has_matte: bool = False  # a `matte` output (repair models, format 4, and only they)
     graph_checked: bool = False  # the card carries graph_sha256 and the graph matched it (False: legacy card)
 
 
@@ -162,7 +168,7 @@ def parse_metadata(props: Mapping[str, str], source: str) -> ModelContract:
         raise ModelFormatError(f"{source}: {_KEY_RECEPTIVE_FIELD}={receptive_field} must lie in "
                                f"[0, {MAX_RECEPTIVE_FIELD}]: the metadata is damaged; re-export the model.")
     before, after = (_window_side(props, key, version, source) for key in (_KEY_FRAMES_BEFORE, _KEY_FRAMES_AFTER))
-    _check_keyframe_format(kind, version, before + after, source)
+    _check_kind_format(kind, version, before + after, source)
     return ModelContract(
         kind=kind,
         receptive_field=receptive_field,
@@ -177,18 +183,24 @@ def parse_metadata(props: Mapping[str, str], source: str) -> ModelContract:
 
 def format_version_for(frames_before: int, frames_after: int, kind: str = "") -> int:
     """The format a model of this kind and window is written in: format 1 for a single frame, so such models stay
-    readable by every Chromaluma that reads format 1; format 3 for a keyframe model (it has the `keyframes` input)."""
+    readable by every Chromaluma that reads format 1; format 3 for a keyframe model (it has the `keyframes` input);
+    format 4 for a repair model, with or without a window (it has the `matte` output)."""
     if kind == KEYFRAME_KIND:
         return KEYFRAME_FORMAT_VERSION
+    if kind == REPAIR_KIND:
+        return REPAIR_FORMAT_VERSION
     return TEMPORAL_FORMAT_VERSION if frames_before or frames_after else FORMAT_VERSION
 
 
-def _check_keyframe_format(kind: str, version: int, neighbours: int, source: str) -> None:
-    """Format 3 is exactly the keyframe kind, and it sees one scan frame (no temporal window)."""
-    if (kind == KEYFRAME_KIND) != (version == KEYFRAME_FORMAT_VERSION):
-        raise ModelFormatError(f"{source}: kind {kind!r} with format_version {version}, but keyframe models and only "
-                               f"they are format {KEYFRAME_FORMAT_VERSION}: the metadata is damaged; re-export the "
-                               "model.")
+def _check_kind_format(kind: str, version: int, neighbours: int, source: str) -> None:
+    """Format 3 is exactly the keyframe kind, and it sees one scan frame (no temporal window); format 4 is exactly
+    the repair kind."""
+    for special, special_version, what in ((KEYFRAME_KIND, KEYFRAME_FORMAT_VERSION, "keyframe"),
+                                           (REPAIR_KIND, REPAIR_FORMAT_VERSION, "repair")):
+        if (kind == special) != (version == special_version):
+            raise ModelFormatError(f"{source}: kind {kind!r} with format_version {version}, but {what} models and "
+                                   f"only they are format {special_version}: the metadata is damaged; re-export the "
+                                   "model.")
     if kind == KEYFRAME_KIND and neighbours:
         raise ModelFormatError(f"{source}: a keyframe model with a temporal window ({neighbours} neighbour frames): "
                                "the metadata is damaged; re-export the model.")
@@ -206,10 +218,10 @@ def _window_side(props: Mapping[str, str], key: str, version: int, source: str) 
 
 
 def check_io(inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], source: str, neighbours: int = 0,
-             keyframes: bool = False) -> bool:
+             keyframes: bool = False, matte: bool = False) -> bool:
     """Check graph inputs/outputs against the contract for a model whose window holds `neighbours` frames besides
-    the one it restores (and, for a keyframe model, the `keyframes` input last); return whether a `confidence`
-    output exists."""
+    the one it restores (and, for a keyframe model, the `keyframes` input last; for a repair model, the `matte`
+    output, which no other model may have); return whether a `confidence` output exists."""
     expected = [INPUT_NAME] + ([NEIGHBOURS_NAME] if neighbours else []) + ([KEYFRAMES_NAME] if keyframes else [])
     if [spec.name for spec in inputs] != expected:
         names = ", ".join(spec.name for spec in inputs) or "none"
@@ -228,14 +240,28 @@ def check_io(inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], source
     if OUTPUT_NAME not in by_name:
         raise ModelFormatError(f"{source}: output {OUTPUT_NAME!r} missing. Not a Chromaluma model.")
     _check_image_spec(by_name[OUTPUT_NAME], CHANNELS, source)
-    extra = set(by_name) - {OUTPUT_NAME, CONFIDENCE_NAME}
+    _check_matte(by_name, source, matte)
+    extra = set(by_name) - {OUTPUT_NAME, CONFIDENCE_NAME, MATTE_NAME}
     if extra:
-        raise ModelFormatError(f"{source}: unexpected outputs {sorted(extra)}; the contract allows only "
-                               f"{OUTPUT_NAME!r} and {CONFIDENCE_NAME!r}.")
+        allowed = (f"{OUTPUT_NAME!r}, {CONFIDENCE_NAME!r} and {MATTE_NAME!r}" if matte
+                   else f"{OUTPUT_NAME!r} and {CONFIDENCE_NAME!r}")
+        raise ModelFormatError(f"{source}: unexpected outputs {sorted(extra)}; the contract allows only {allowed}.")
     if CONFIDENCE_NAME in by_name:
         _check_image_spec(by_name[CONFIDENCE_NAME], 1, source)
         return True
     return False
+
+
+def _check_matte(outputs: Mapping[str, TensorSpec], source: str, expected: bool) -> None:
+    """A repair model (format 4) has the `matte` output [1, H, W, 1]; no other model may have it (§1.8, §2)."""
+    if expected and MATTE_NAME not in outputs:
+        raise ModelFormatError(f"{source}: a {REPAIR_KIND} model (format_version {REPAIR_FORMAT_VERSION}) without the "
+                               f"{MATTE_NAME!r} output: the file is damaged or was edited; re-export the model.")
+    if not expected and MATTE_NAME in outputs:
+        raise ModelFormatError(f"{source}: a {MATTE_NAME!r} output, but only {REPAIR_KIND} models (format_version "
+                               f"{REPAIR_FORMAT_VERSION}) have one: the metadata is damaged; re-export the model.")
+    if expected:
+        _check_image_spec(outputs[MATTE_NAME], 1, source)
 
 
 def read_model_contract(path: str | Path) -> ModelContract:
@@ -278,13 +304,15 @@ def contract_of_proto(model: Any, source: str) -> ModelContract:
     """The contract of an in-memory `onnx.ModelProto`, validated, its graph checked against the card's hash."""
     props = {entry.key: entry.value for entry in model.metadata_props}
     contract = parse_metadata(props, source)
+    has_matte = contract.kind == REPAIR_KIND
     has_confidence = check_io(_specs(model.graph.input), _specs(model.graph.output), source,
-                              contract.frames_before + contract.frames_after, contract.kind == KEYFRAME_KIND)
+                              contract.frames_before + contract.frames_after, contract.kind == KEYFRAME_KIND,
+                              matte=has_matte)
     recorded = contract.card.get(CARD_GRAPH_HASH)
     if recorded is not None and recorded != graph_sha256(model):
         raise ModelFormatError(f"{source}: its graph does not match the hash in its card: not the model the card "
                                "describes; re-export it with `chromaluma export`.")
-    return ModelContract(**{**contract.__dict__, "has_confidence": has_confidence,
+    return ModelContract(**{**contract.__dict__, "has_confidence": has_confidence, "has_matte": has_matte,
                             "graph_checked": recorded is not None})
 
 

@@ -116,7 +116,7 @@ def run_card(config: Any, pairs_record: dict[str, Any], state: dict[str, Any], m
 
 
 def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0) -> float:
-    """Largest difference between ONNX Runtime and PyTorch over both outputs on a random frame: absolute where
+    """Largest difference between ONNX Runtime and PyTorch over all outputs on a random frame: absolute where
     values lie within ±1, relative to the value beyond."""
     import onnxruntime as ort
 
@@ -130,7 +130,7 @@ def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0)
     session = ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
     feeds = {contract.INPUT_NAME: frame, **({contract.NEIGHBOURS_NAME: neighbours} if radius else {}),
              **({contract.KEYFRAMES_NAME: keyframe_pair} if keyframes else {})}
-    onnx_outputs = session.run([contract.OUTPUT_NAME, contract.CONFIDENCE_NAME], feeds)
+    onnx_outputs = session.run(_output_names(graph.model), feeds)
     with torch.no_grad():
         torch_outputs = [t.numpy() for t in graph(torch.from_numpy(frame),
                                                    torch.from_numpy(neighbours) if radius else None,
@@ -153,13 +153,13 @@ def _trace(graph: nn.Module) -> Any:
         example += ({contract.KEYFRAMES_NAME: torch.rand(keyframes, 48, 40, 4)},)
         names.append(contract.KEYFRAMES_NAME)
     dims = {1: "height", 2: "width"}
+    outputs = _output_names(graph.model)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic: verified below on another size
         torch.onnx.export(
             graph, example, buffer, dynamo=False, opset_version=OPSET, do_constant_folding=False,
-            input_names=names, output_names=[contract.OUTPUT_NAME, contract.CONFIDENCE_NAME],
-            dynamic_axes={**{name: dims for name in names}, contract.OUTPUT_NAME: dims, contract.CONFIDENCE_NAME: dims})
+            input_names=names, output_names=outputs, dynamic_axes={name: dims for name in names + outputs})
     proto = onnx.load_from_string(buffer.getvalue())
     proto.ir_version = min(proto.ir_version, contract.MAX_IR_VERSION)
     _pin_output_shapes(proto, 2 * radius)
@@ -170,6 +170,12 @@ def _radius(model: nn.Module) -> int:
     return int(getattr(model, "temporal_radius", 0))
 
 
+def _output_names(model: nn.Module) -> list[str]:
+    """restored, confidence and, for a repair model, its damage matte (docs/CONTRACT.md §1.8)."""
+    matte = [contract.MATTE_NAME] if getattr(model, "kind", "") == contract.REPAIR_KIND else []
+    return [contract.OUTPUT_NAME, contract.CONFIDENCE_NAME, *matte]
+
+
 def _keyframes(model: nn.Module) -> int:
     """How many keyframes the model reads (0: not a keyframe model)."""
     return contract.KEYFRAME_COUNT if getattr(model, "kind", "") == contract.KEYFRAME_KIND else 0
@@ -178,7 +184,7 @@ def _keyframes(model: nn.Module) -> int:
 def _pin_output_shapes(proto: Any, neighbours: int) -> None:
     """Name the dynamic dims and fix batch (frames) and channels, as docs/CONTRACT.md §2 states them."""
     channels = {contract.INPUT_NAME: contract.CHANNELS, contract.OUTPUT_NAME: contract.CHANNELS,
-                contract.CONFIDENCE_NAME: 1, contract.NEIGHBOURS_NAME: contract.CHANNELS,
+                contract.CONFIDENCE_NAME: 1, contract.MATTE_NAME: 1, contract.NEIGHBOURS_NAME: contract.CHANNELS,
                 contract.KEYFRAMES_NAME: contract.CHANNELS}
     for value in list(proto.graph.input) + list(proto.graph.output):
         dims = value.type.tensor_type.shape.dim

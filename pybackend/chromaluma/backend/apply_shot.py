@@ -32,6 +32,11 @@ Output format: an image sequence keeps its format and bit depth (`extension` ove
 kept where the format can hold it). A video input is written as 16-bit RGB TIFF frames named
 `<video stem>.<frame:06d>.tif` (frame numbers count from 0 in decode order) unless `extension` says otherwise.
 Confidence frames are 16-bit greyscale TIFF (1 = sure) with the output frames' names.
+
+Repair models (kind `repair`, §1.8) repair only where their damage matte exceeds 1 − `sensitivity` (recorded in the
+log's parameters, so `--resume` with another sensitivity refuses); every other pixel is written bit for bit as read.
+`matte`, a folder, also gets the matte actually applied (threshold, mix: 1 = repaired) as 16-bit greyscale TIFF
+named like the output frames; asking for it with a model that has no matte is refused before anything is written.
 EXR input is treated as premultiplied (OpenEXR's convention), every other format as straight alpha.
 """
 
@@ -50,6 +55,7 @@ from chromaluma import contract
 from chromaluma.backend import render_log, restore
 from chromaluma.backend.frame_window import FrameWindow, WindowFrame
 from chromaluma.backend.render_resume import prepare_folder, render_files
+from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY, read_sensitivity
 from chromaluma.backend.session import load_session, request_warnings
 from chromaluma.backend.shot_keyframes import ShotKeyframes, check_keyframes_flag, register_for_render
 from chromaluma.errors import ChromalumaError, FrameReadError, FrameWriteError, ParameterError
@@ -61,6 +67,7 @@ log = logging.getLogger(__name__)
 
 VIDEO_OUTPUT_FORMAT = FrameFormat(".tif", "uint16", 16, 3)
 CONFIDENCE_FORMAT = FrameFormat(".tif", "uint16", 16, 1)
+MATTE_FORMAT = CONFIDENCE_FORMAT  # 16-bit grey: the applied matte, 1 = repaired
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,8 @@ class RenderRequest:
     threads: int = 0
     progress: bool = True
     keyframes: Path | None = None  # a keyframe model's painted keyframes (`--keyframes DIR`)
+    matte: Path | None = None  # a repair model's applied matte (`--matte DIR`)
+    sensitivity: float = DEFAULT_SENSITIVITY  # a repair model repairs where its matte > 1 − sensitivity
 
 
 @dataclass
@@ -103,10 +112,12 @@ class _FramePlan:
     confidence: Path | None
     context: tuple[Path, ...] = ()  # the input files of its window besides its own (a window model's context)
     keyframes: tuple[dict[str, Any], ...] = ()  # a keyframe model's pair, as the render log records it
+    matte: Path | None = None  # where a repair model's applied matte goes (`--matte`), or None
 
 
 def render_shot(request: RenderRequest) -> RenderResult:
     """Render `request.source` through `request.model` into `request.output`; returns what was written."""
+    read_sensitivity(request.sensitivity, "--sensitivity")
     params = _base_params(request)
     restore.read_settings(params)  # parameter errors before any file is opened
     if request.resume and request.overwrite:
@@ -114,6 +125,7 @@ def render_shot(request: RenderRequest) -> RenderResult:
                              "--overwrite renders every frame again.")
     model = load_session(request.model, request.device, request.threads)
     check_keyframes_flag(model, request.model, request.keyframes)
+    _check_matte_flag(model.contract, request)
     shot = open_shot(request.source)
     positions = _positions_to_render(shot, request.frames)
     out_format = _output_format(shot, request.extension)
@@ -204,7 +216,15 @@ def _clear_own_partials(plan: list[_FramePlan], log_path: Path) -> None:
 
 def _base_params(request: RenderRequest) -> dict[str, Any]:
     return {"model": str(request.model), "mix": request.mix, "device": request.device,
-            "tile_size": request.tile_size, "threads": request.threads}
+            "tile_size": request.tile_size, "threads": request.threads, "sensitivity": request.sensitivity}
+
+
+def _check_matte_flag(model: contract.ModelContract, request: RenderRequest) -> None:
+    """`--matte` needs a model with a damage matte (a repair model): refused before anything is written."""
+    if request.matte is not None and not model.has_matte:
+        raise ParameterError(f"--matte {request.matte}: {request.model} is a {model.kind} model and has no damage "
+                             "matte (only repair models have one); drop --matte, or use a model trained with "
+                             "`chromaluma train --kind repair`.")
 
 
 def _output_format(shot: Shot, extension: str | None) -> FrameFormat:
@@ -219,9 +239,7 @@ def _output_format(shot: Shot, extension: str | None) -> FrameFormat:
 
 def _check_folders(request: RenderRequest, shot: Shot) -> None:
     input_folder = (shot.source if not shot.is_video else shot.source.parent).resolve()
-    targets = [("--output", request.output, "restored frames")]
-    if request.confidence is not None:
-        targets.append(("--confidence", request.confidence, "confidence frames"))
+    targets = [("--output", request.output, "restored frames")] + _side_folders(request)
     for flag, folder, what in targets:
         if folder.resolve() == input_folder:
             raise ParameterError(f"{flag} {folder}: that is the input folder, which holds the original frames; "
@@ -230,9 +248,20 @@ def _check_folders(request: RenderRequest, shot: Shot) -> None:
         if folder.exists() and not folder.is_dir():
             raise ParameterError(f"{flag} {folder}: exists and is not a folder. Choose a folder for the {what}.")
         _check_writable(flag, folder)
-    if request.confidence is not None and request.confidence.resolve() == request.output.resolve():
-        raise ParameterError(f"--confidence {request.confidence}: same folder as --output; the confidence frames "
-                             "would take the restored frames' names. Give it a folder of its own.")
+    for flag, folder, what in _side_folders(request):
+        if folder.resolve() == request.output.resolve():
+            raise ParameterError(f"{flag} {folder}: same folder as --output; the {what} would take the restored "
+                                 "frames' names. Give it a folder of its own.")
+    if request.confidence is not None and request.matte is not None \
+            and request.confidence.resolve() == request.matte.resolve():
+        raise ParameterError(f"--matte {request.matte}: same folder as --confidence; the matte frames would take "
+                             "the confidence frames' names. Give each a folder of its own.")
+
+
+def _side_folders(request: RenderRequest) -> list[tuple[str, Path, str]]:
+    """The folders written besides --output: (flag, folder, what they hold)."""
+    folders = [("--confidence", request.confidence, "confidence frames"), ("--matte", request.matte, "matte frames")]
+    return [(flag, folder, what) for flag, folder, what in folders if folder is not None]
 
 
 def _check_writable(flag: str, folder: Path) -> None:
@@ -253,7 +282,7 @@ def _check_writable(flag: str, folder: Path) -> None:
 def _make_folders(request: RenderRequest) -> None:
     """Create the output folders; on failure remove the ones made here, so a refused render leaves nothing."""
     made: list[Path] = []
-    folders = [("--output", request.output)] + ([("--confidence", request.confidence)] if request.confidence else [])
+    folders = [("--output", request.output)] + [(flag, folder) for flag, folder, _ in _side_folders(request)]
     for flag, folder in folders:
         missing = [folder, *folder.parents]
         missing = [path for path in missing if not path.exists()]
@@ -284,10 +313,11 @@ def _plan_frames(request: RenderRequest, window: FrameWindow, positions: list[in
         stem = f"{shot.source.stem}.{frame:06d}" if source_path is None else source_path.stem
         name = stem + out_format.extension
         confidence = None if request.confidence is None else request.confidence / (stem + CONFIDENCE_FORMAT.extension)
+        matte = None if request.matte is None else request.matte / (stem + MATTE_FORMAT.extension)
         context = tuple(path for path in (shot.path_of(position) for position in window.neighbour_positions(index)
                                           if position is not None) if path is not None)
         used = () if keyframes is None else keyframes.used_by(frame)
-        plan.append(_FramePlan(frame, index, source_path, request.output / name, confidence, context, used))
+        plan.append(_FramePlan(frame, index, source_path, request.output / name, confidence, context, used, matte))
     return plan
 
 
@@ -305,16 +335,18 @@ def _log_record(request: RenderRequest, model: Any, shot: Shot, out_format: Fram
                   "receptive_field": model.contract.receptive_field,
                   "processing_scale": model.contract.processing_scale,
                   "frames_before": model.contract.frames_before, "frames_after": model.contract.frames_after,
-                  "card": card},
+                  "has_matte": model.contract.has_matte, "card": card},
         "provider": model.provider,
         "parameters": {"mix": request.mix, "device": request.device, "tile_size": request.tile_size,
                        "threads": request.threads, "frames": list(request.frames) if request.frames else None,
+                       "sensitivity": request.sensitivity,
                        "format": request.extension, "overwrite": request.overwrite,
                        "premultiplied": _premultiplied(shot)},
         "input": {"source": str(shot.source.resolve()), "type": "video" if shot.is_video else "sequence",
                   "format": _format_record(shot.frame_format), "fps": shot.fps},
         "output": {"folder": str(request.output.resolve()), "format": _format_record(out_format),
-                   "confidence_folder": str(request.confidence.resolve()) if request.confidence else None},
+                   "confidence_folder": str(request.confidence.resolve()) if request.confidence else None,
+                   "matte_folder": str(request.matte.resolve()) if request.matte else None},
         "frames": [],
         "warnings": list(warnings),
         "software": render_log.software_versions(),
@@ -381,10 +413,14 @@ def _render_frame(window: FrameWindow, step: _FramePlan, out_format: FrameFormat
         frame_params["keyframes"] = keyframes.arrays(step.frame, src.shape[2])
     dst = np.empty_like(src)
     confidence = np.empty(src.shape[:2], np.float32) if step.confidence is not None else None
-    report = restore.process_frame(src, dst, frame_params, confidence=confidence)
+    planes: dict[str, np.ndarray] = {"matte": np.empty(src.shape[:2], np.float32)} if step.matte is not None else {}
+    report = restore.process_frame(src, dst, frame_params, confidence=confidence, **planes)
+    matte = planes.get("matte")
     write_frame(step.output, dst, out_format)
     if step.confidence is not None and confidence is not None:
         write_frame(step.confidence, confidence[:, :, np.newaxis], CONFIDENCE_FORMAT)
+    if step.matte is not None and matte is not None:
+        write_frame(step.matte, matte[:, :, np.newaxis], MATTE_FORMAT)
     for note in report.warnings:
         if note not in record["warnings"]:
             record["warnings"].append(note)
@@ -427,6 +463,9 @@ def _frame_record(step: _FramePlan, centre: WindowFrame, neighbours: list[Window
     if step.confidence is not None:
         entry["confidence"] = step.confidence.name
         entry["confidence_sha256"] = contract.file_sha256(step.confidence)
+    if step.matte is not None:
+        entry["matte"] = step.matte.name
+        entry["matte_sha256"] = contract.file_sha256(step.matte)
     return entry
 
 

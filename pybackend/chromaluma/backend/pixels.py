@@ -247,12 +247,41 @@ def mask_weight(mask: np.ndarray | None, mix: float, rows: tuple[int, int], cols
     return weight
 
 
+def applied_matte(matte: np.ndarray, threshold: float, weight: np.ndarray | None,
+                  nonfinite_src: np.ndarray | None = None) -> np.ndarray:
+    """The weight a repair model applies (docs/CONTRACT.md §1.8), float32 (h, w, 1): 1 where `matte` > `threshold`
+    (strictly; a NaN matte sample is no damage), times mix·mask `weight` (None: 1); 0 at non-finite pixels of
+    `nonfinite_src` (given when src may hold NaN/Inf: those pixels pass through unchanged, nothing is applied)."""
+    applied = np.greater(matte, np.float32(threshold)).astype(np.float32)
+    if weight is not None:
+        applied *= weight
+    if nonfinite_src is not None:
+        applied[~np.isfinite(nonfinite_src).all(axis=2)] = 0.0
+    return applied
+
+
+def keep_original(src_region: np.ndarray, dst_region: np.ndarray, weight: np.ndarray) -> None:
+    """Where nothing is applied (`weight` 0), dst's colour is src's, bit for bit when they share a sample type (−0.0
+    and NaN payloads included), else src's value converted once; alpha is already src's (:func:`store_alpha`)."""
+    untouched = weight[..., 0] == 0
+    if not untouched.any():
+        return
+    original = src_region[..., :3][untouched]
+    if src_region.dtype == dst_region.dtype:
+        dst_region[..., :3][untouched] = original
+        return
+    converted = np.empty(original.shape, dtype=dst_region.dtype)
+    store(to_unit(original), converted)
+    dst_region[..., :3][untouched] = converted
+
+
 def compose(src_region: np.ndarray, restored: np.ndarray, confidence: np.ndarray | None, weight: np.ndarray | None,
             dst_region: np.ndarray, *, mode: str, premultiplied: bool, nonfinite: bool, opaque: bool = False) -> int:
     """Write one region of `dst` (§1.2–§1.4); returns how many non-finite source pixels were passed through.
 
     `restored` is the model's straight colour (h, w, 3 or 4) float32 and is used as scratch space (overwritten);
-    `confidence` is (h, w, 1); `weight` is mix·mask (h, w, 1) or None for 1; `premultiplied` is False when
+    `confidence` is (h, w, 1); `weight` is mix·mask (h, w, 1) or None for 1 (for a repair model the applied matte,
+    which mode "matte" shows as grey); `premultiplied` is False when
     colour is straight or every alpha is 1 (then both are the same); `opaque` says every alpha sample of
     `src_region` is the type's maximum (RGB, or checked when the model input was made), so dst's alpha is that
     maximum in dst's type without reading src again.
@@ -265,9 +294,10 @@ def compose(src_region: np.ndarray, restored: np.ndarray, confidence: np.ndarray
     alpha = None
     if src_region.shape[2] == 4 and premultiplied:
         alpha = to_unit(src_region[..., 3:4])
-    if mode == "confidence":
-        assert confidence is not None  # api checks the model has one before rendering
-        colour = np.repeat(confidence, 3, axis=2)
+    if mode in ("confidence", "matte"):
+        shown = confidence if mode == "confidence" else weight
+        assert shown is not None  # api checks the model has a confidence (a matte) before rendering
+        colour = np.repeat(shown, 3, axis=2)
         if alpha is not None:
             colour *= alpha
     else:

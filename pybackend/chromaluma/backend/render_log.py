@@ -19,7 +19,8 @@ frame entries name the other input frames of their window with their SHA-256 (`c
 for those that could not be read), so a log says which input frames made each output frame. A keyframe model's log
 has a `keyframes` section (folder, shot cuts, the registration report of every keyframe) and its frame entries name
 the two keyframes each frame read (`keyframes`: frame, file, SHA-256 of the painted file and of the registered
-pixels).
+pixels). The `parameters` section records `sensitivity` (what a repair model repairs, docs/CONTRACT.md §1.8) and the
+`output` section `matte_folder`; with `--matte`, frame entries name their matte frame (`matte`, `matte_sha256`).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ log says another render on this host is still writing into the folder (a `render
 A `rendering` log from another host cannot be checked from here: it is taken as killed, with a warning (the
 outputs are written atomically and deterministically, so a second writer wastes work but corrupts nothing).
 
-`--resume` keeps a frame only if the log records it as written and the output (and confidence) file's SHA-256
+`--resume` keeps a frame only if the log records it as written and the output (and confidence, matte) file's SHA-256
 still matches the log, and the input frame's SHA-256 still matches too; for a temporal-window model, so must
 every input of the frame's window (`context` and `missing_context` in its entry): the window holds the same
 files, none replaced, added into a gap or removed, so a frame whose neighbour was unreadable or has been
@@ -16,8 +16,9 @@ the painted files' SHA-256 and the registered pixels' SHA-256) must be the pair 
 keyframe, or one added or removed so that the pair changes, renders the frames that read it again, and only
 those. Every other frame is rendered again.
 It refuses when the model's SHA-256, the execution provider or any parameter that changes pixels differs from
-the log (threads do not change pixels), naming what differs. A log that is missing while outputs exist cannot
-vouch for them: refused. The result is byte-identical to an uninterrupted render.
+the log (threads do not change pixels; a repair model's sensitivity does), naming what differs. A log that is
+missing while outputs exist cannot vouch for them: refused. The result is byte-identical to an uninterrupted
+render.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 # The device counts through the provider that actually ran (auto and cpu on a machine without GPU are the same).
 _PIXEL_PARAMETERS = {"mix": "--mix", "tile_size": "--tile-size", "frames": "--frames", "format": "--format",
                      "premultiplied": "input premultiplication"}
+# Changes only a repair model's pixels (other models validate and ignore it; logs written before it existed lack it).
+_REPAIR_PARAMETERS = {"sensitivity": "--sensitivity"}
 
 
 class PlannedFrame(Protocol):
@@ -46,6 +49,7 @@ class PlannedFrame(Protocol):
     source: Path | None
     output: Path
     confidence: Path | None
+    matte: Path | None  # a repair model's applied matte (`--matte`), or None
     context: tuple[Path, ...]  # the other input files of its window (empty for a single-frame model or video)
     keyframes: tuple[dict[str, Any], ...]  # a keyframe model's pair as the log records it (empty otherwise)
 
@@ -84,8 +88,9 @@ def prepare_folder(plan: Sequence[PlannedFrame], log_path: Path, record: dict[st
 
 
 def render_files(plan: Sequence[PlannedFrame], log_path: Path) -> list[Path]:
-    """Every file a render of `plan` writes: its log, output frames and confidence frames."""
-    return [log_path] + [step.output for step in plan] + [s.confidence for s in plan if s.confidence is not None]
+    """Every file a render of `plan` writes: its log, output frames, confidence and matte frames."""
+    return ([log_path] + [step.output for step in plan] + [s.confidence for s in plan if s.confidence is not None]
+            + [s.matte for s in plan if s.matte is not None])
 
 
 def _previous_log(log_path: Path, *, required: bool) -> dict[str, Any] | None:
@@ -139,11 +144,13 @@ def _refuse_if_different(log_path: Path, previous: dict[str, Any], record: dict[
     if previous.get("provider") != record["provider"]:
         differences.append(f"--device (ran on {previous.get('provider')} in the log, {record['provider']} now)")
     old_params = previous.get("parameters", {})
-    for key, flag in _PIXEL_PARAMETERS.items():
+    compared = {**_PIXEL_PARAMETERS, **(_REPAIR_PARAMETERS if record["model"].get("has_matte") else {})}
+    for key, flag in compared.items():
         if old_params.get(key) != record["parameters"][key]:
             differences.append(f"{flag} ({old_params.get(key)!r} in the log, {record['parameters'][key]!r} now)")
-    for section, key, flag in (("input", "source", "--input"), ("output", "confidence_folder", "--confidence")):
-        old, new = previous.get(section, {}).get(key), record[section][key]
+    for section, key, flag in (("input", "source", "--input"), ("output", "confidence_folder", "--confidence"),
+                               ("output", "matte_folder", "--matte")):
+        old, new = previous.get(section, {}).get(key), record[section].get(key)
         if old != new:
             differences.append(f"{flag} ({old} in the log, {new} now)")
     if differences:
@@ -172,6 +179,8 @@ def _still_matches(entry: dict[str, Any], step: PlannedFrame, digests: dict[Path
     checks: list[tuple[Path, str | None, str | None]] = [(step.output, entry.get("output_sha256"), entry.get("output"))]
     if step.confidence is not None:
         checks.append((step.confidence, entry.get("confidence_sha256"), entry.get("confidence")))
+    if step.matte is not None:
+        checks.append((step.matte, entry.get("matte_sha256"), entry.get("matte")))
     if step.source is not None:
         checks.append((step.source, entry.get("input_sha256"), entry.get("input")))
         window = _recorded_window(entry)

@@ -9,7 +9,9 @@ What a call did comes back as a :class:`RenderReport` (§1.5): the provider used
 window (what the plug-in needs for its region of interest, the frames it asks the host for and Model Info),
 warnings, non-finite pixels passed through, and the pixel path. A temporal-window model's other frames come in
 `params["neighbours"]` (§1.6); the edge rule that fills missing ones lives here, in :func:`window_frames`. A
-keyframe model's two keyframes come in `params["keyframes"]` (§1.7, :mod:`~chromaluma.backend.keyframe_pair`).
+keyframe model's two keyframes come in `params["keyframes"]` (§1.7, :mod:`~chromaluma.backend.keyframe_pair`). A
+repair model's damage matte (§1.8) is blended across tiles like the confidence, then thresholded at 1 − sensitivity:
+only pixels above it are repaired, every other one is src bit for bit.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ import numpy as np
 
 from chromaluma.backend import pixels, tiling
 from chromaluma.backend.keyframe_pair import KeyframePair, keyframe_pair, keyframes_at
+from chromaluma.backend.render_settings import RenderSettings, read_settings
 from chromaluma.backend.session import InferenceError, ModelSession, load_session, request_warnings
-from chromaluma.contract import DEVICES, OUTPUT_MODES
 from chromaluma.errors import ChromalumaError, ParameterError, PixelLayoutError
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,6 @@ log = logging.getLogger(__name__)
 ZERO_COPY = "zero-copy"  # the model read src's memory and ONNX Runtime wrote dst's memory: no copy either way
 ZERO_COPY_INPUT = "zero-copy input"  # the model read src's memory; its output was finished into dst
 COPIED = "copied"  # the model input was copied (and converted) out of src
-MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -53,61 +54,11 @@ class RenderReport:
     has_confidence: bool
     frames_before: int  # the model's window: frames read before and after the one it restores
     frames_after: int
+    has_matte: bool = False  # a damage-repair model: output_mode "matte" and process_frame's `matte` work (§1.8)
     nonfinite_pixels: int = 0
     pixel_path: str | None = None  # None when nothing was rendered (process(None, None, params))
     keyframes: tuple[int, ...] = ()  # frame numbers of the keyframes used (folder form, §1.7; () otherwise)
     keyframe_distances: tuple[int, ...] = ()  # frame − keyframe frame, same order
-
-
-@dataclass(frozen=True)
-class RenderSettings:
-    """`params` checked and typed (§1.4)."""
-
-    model: Path
-    mix: float = 1.0
-    device: str = "auto"
-    tile_size: int = 0
-    output_mode: str = "restored"
-    premultiplied: bool = True
-    window: tuple[int, int] = (0, 0)
-    frame_origin: tuple[int, int] = (0, 0)
-    threads: int = 0
-
-
-def read_settings(params: Any) -> RenderSettings:
-    """Validate `params`; raises ParameterError naming the key and the values it accepts."""
-    if not isinstance(params, dict):
-        raise ParameterError(f"params: expected a dict, got {type(params).__name__}.")
-    if "report" in params:  # a caller written for the old contract would wait for a dict that is never filled
-        raise ParameterError("params['report']: process() no longer fills a report dict; use the RenderReport it "
-                             "returns (docs/CONTRACT.md §1.5).")
-    model = params.get("model")
-    if not isinstance(model, (str, Path)) or not str(model):
-        raise ParameterError("params['model']: the path of a .onnx model is required (modelFile / --model).")
-    if "\0" in str(model):  # the OS cannot open such a path; os.stat would raise ValueError, not a file error
-        raise ParameterError(f"params['model'] {str(model)!r}: a path cannot contain a NUL character; give the "
-                             "path of a .onnx model (modelFile / --model).")
-    mix = params.get("mix", 1.0)
-    if isinstance(mix, (bool, np.bool_)) or not isinstance(mix, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= float(mix) <= 1.0:
-        raise ParameterError(f"mix {mix!r}: expected a number from 0 (original) to 1 (fully restored).")
-    premultiplied = params.get("premultiplied", True)
-    if not isinstance(premultiplied, (bool, np.bool_)):  # bool("false") is True: never guess from truthiness
-        raise ParameterError(f"premultiplied {premultiplied!r}: expected True (colour premultiplied by alpha, "
-                             "as the host states) or False (straight colour).")
-    device = params.get("device", "auto")
-    if device not in DEVICES:
-        raise ParameterError(f"device {device!r}: expected one of {', '.join(DEVICES)}.")
-    mode = params.get("output_mode", "restored")
-    if mode not in OUTPUT_MODES:
-        raise ParameterError(f"output_mode {mode!r}: expected one of {', '.join(OUTPUT_MODES)}.")
-    return RenderSettings(
-        model=Path(model), mix=float(mix), device=device, output_mode=mode,
-        tile_size=_non_negative_int(params, "tile_size"), threads=_thread_count(params),
-        premultiplied=bool(premultiplied),
-        window=_int_pair(params, "window", non_negative=True),
-        frame_origin=_int_pair(params, "frame_origin", non_negative=False),
-    )
 
 
 def process(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any]) -> RenderReport:
@@ -116,14 +67,15 @@ def process(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, An
 
 
 def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any],
-                  confidence: np.ndarray | None = None) -> RenderReport:
-    """`process`, plus the model's confidence written into `confidence` (float32 (H, W) or (H, W, 1)) if given.
+                  confidence: np.ndarray | None = None, matte: np.ndarray | None = None) -> RenderReport:
+    """`process`, plus the model's confidence written into `confidence` (float32 (H, W) or (H, W, 1)) if given, and
+    for a repair model the matte it applied (threshold, mix and mask included: 0 = untouched) into `matte`.
 
-    `chromaluma apply --confidence` uses this to get the restoration and its confidence from one model run.
+    `chromaluma apply --confidence / --matte` uses this to get the restoration and both planes from one model run.
     Anything else going wrong inside Chromaluma still reaches the caller as a ChromalumaError with its message.
     """
     try:
-        return _process_frame(src, dst, params, confidence)
+        return _process_frame(src, dst, params, confidence, matte)
     except ChromalumaError:
         raise
     except MemoryError as exc:
@@ -137,7 +89,7 @@ def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[s
 
 
 def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any],
-                   confidence: np.ndarray | None) -> RenderReport:
+                   confidence: np.ndarray | None, matte: np.ndarray | None) -> RenderReport:
     settings = read_settings(params)
     model = load_session(settings.model, settings.device, settings.threads)
     warnings = request_warnings(settings.device, model)
@@ -154,8 +106,10 @@ def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[
     if settings.output_mode == "confidence" and not model.contract.has_confidence:
         raise ParameterError(f"output_mode 'confidence': {settings.model} has no confidence output; "
                              "choose 'restored' or 'difference', or use a model exported with confidence.")
+    _check_matte_wanted(settings, model, matte is not None)
     mask = pixels.check_mask(params.get("mask"), target.shape[0], target.shape[1])
-    confidence_view = _check_confidence_view(confidence, target)
+    confidence_view = _check_plane_view(confidence, target, "confidence")
+    matte_view = _check_plane_view(matte, target, "matte")
     if np.may_share_memory(source, target):  # rendering in place: tiles must read the original, not our output
         checked, source = source, source.copy()
         neighbours = [source if frame is checked else frame for frame in neighbours]  # the edge rule's repeats
@@ -164,7 +118,7 @@ def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[
     if keyframes is not None:  # a keyframe array may be dst itself (rendered in place): keep what it held
         keyframes = replace(keyframes, frames=tuple(frame.copy() if np.may_share_memory(frame, target) else frame
                                                     for frame in keyframes.frames))
-    job = _Job(model, source, target, settings, mask, confidence_view, neighbours, keyframes)
+    job = _Job(model, source, target, settings, mask, confidence_view, neighbours, keyframes, matte_view)
     passed, pixel_path = _render_within_memory(job, warnings)
     if passed:
         note = f"{passed} pixel(s) with NaN/Inf in src were passed through unchanged (not fed to the model)."
@@ -220,7 +174,7 @@ def _describe(model: ModelSession, warnings: list[str]) -> RenderReport:
                         model_sha256=model.sha256, kind=card.kind, colorspace=card.colorspace,
                         receptive_field=card.receptive_field, processing_scale=card.processing_scale,
                         has_confidence=card.has_confidence, frames_before=card.frames_before,
-                        frames_after=card.frames_after)
+                        frames_after=card.frames_after, has_matte=card.has_matte)
 
 
 def _render(job: _Job) -> tuple[int, str]:
@@ -299,6 +253,7 @@ class _Job:
     confidence: np.ndarray | None
     neighbours: list[np.ndarray]  # a temporal-window model's other frames, edge rule applied (empty: one frame)
     keyframes: KeyframePair | None = None  # a keyframe model's two keyframes, the same region as src
+    matte: np.ndarray | None = None  # where the applied matte goes (H, W, 1), or None
     nonfinite: bool = False  # some tile so far held NaN/Inf
     translucent: bool = False  # some tile so far had premultiplied colour with alpha != 1
     opaque: bool = True  # every tile so far had alpha = the type's maximum everywhere (covers what is finished)
@@ -329,15 +284,18 @@ class _Job:
         self.opaque &= tile.opaque
         yield tile
 
-    def _run(self, tile: pixels.TileInput) -> tuple[np.ndarray, np.ndarray | None]:
-        """The model's outputs for `tile`, rows top-down, never sharing host memory (finish may write into them)."""
-        restored, confidence = self.model.run(tile.tensor, mirrored=tile.mirrored, neighbours=tile.neighbours,
-                                              keyframes=tile.keyframes)
+    def _run(self, tile: pixels.TileInput) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """The model's outputs (restored, confidence, matte) for `tile`, rows top-down, never sharing host memory
+        (finish may write into them)."""
+        outputs = self.model.run_outputs(tile.tensor, mirrored=tile.mirrored, neighbours=tile.neighbours,
+                                         keyframes=tile.keyframes)
         if tile.borrowed:
-            restored, confidence = _own(restored, tile.tensor), _own(confidence, tile.tensor)
+            outputs = tuple(_own(output, tile.tensor) for output in outputs)
         if tile.mirrored:  # rows came out in stored (bottom-up) order, like they went in
-            restored, confidence = restored[:, ::-1], None if confidence is None else confidence[:, ::-1]
-        return restored, confidence
+            outputs = tuple(None if output is None else output[:, ::-1] for output in outputs)
+        restored, confidence, matte = outputs
+        assert restored is not None
+        return restored, confidence, matte
 
     def render_whole(self, row: tiling.Span, col: tiling.Span) -> tuple[int, str]:
         """The region fits one tile: one model run, its output written by ONNX Runtime straight into dst where
@@ -349,16 +307,21 @@ class _Job:
             if target is not None:
                 self._run_into(tile, target)
                 return 0, ZERO_COPY
-            restored, confidence = self._run(tile)
+            restored, confidence, matte = self._run(tile)
             conf = None if confidence is None else confidence[inside]
-            passed = self.finish((row.out_start, row.out_stop), (col.out_start, col.out_stop), restored[inside], conf)
+            damage = None if matte is None else matte[inside]
+            passed = self.finish((row.out_start, row.out_stop), (col.out_start, col.out_stop), restored[inside], conf,
+                                 damage)
             return passed, ZERO_COPY_INPUT if tile.borrowed else COPIED
 
     def _direct_target(self, row: tiling.Span, col: tiling.Span, tile: pixels.TileInput) -> np.ndarray | None:
         """dst as the model's [1, H, W, 4] output, rows in the input tensor's order, when ONNX Runtime's output is
         already the finished frame: input borrowed (finite; opaque or straight), no context margin to crop, float32
-        RGBA dst contiguous in that order, restored at mix 1 without mask, alpha verified copied bit-exact."""
+        RGBA dst contiguous in that order, restored at mix 1 without mask, alpha verified copied bit-exact. Never for
+        a model with a damage matte: its `restored` is a repair candidate everywhere, not the finished frame."""
         settings = self.settings
+        if self.model.contract.has_matte:
+            return None
         if not (tile.borrowed and self.model.alpha_exact and settings.output_mode == "restored"
                 and settings.mix == 1.0 and self.mask is None):
             return None
@@ -393,15 +356,18 @@ class _Job:
         win_x = self.settings.window[0]
         carry: np.ndarray | None = None
         passed = 0
+        has_matte = self.model.contract.has_matte
         for index, row in enumerate(rows):
-            strip = np.zeros((row.out_len, width, 4), dtype=np.float32)  # restored RGB + confidence
+            # restored RGB + confidence (+ the damage matte: blended like confidence, thresholded once blended)
+            strip = np.zeros((row.out_len, width, 5 if has_matte else 4), dtype=np.float32)
             if carry is not None:
                 strip[:carry.shape[0]] = carry
             for col in cols:
                 self._add_tile(strip, row, col, win_x)
             first, stop = tiling.finished_rows(rows, index)
             done = stop - first
-            passed += self.finish((first, stop), (win_x, win_x + width), strip[:done, :, :3], strip[:done, :, 3:])
+            passed += self.finish((first, stop), (win_x, win_x + width), strip[:done, :, :3], strip[:done, :, 3:4],
+                                  strip[:done, :, 4:5] if has_matte else None)
             carry = strip[done:] if index + 1 < len(rows) else None
         return passed
 
@@ -409,8 +375,10 @@ class _Job:
         top, left = row.out_start - row.in_start, col.out_start - col.in_start
         rows, cols = slice(top, top + row.out_len), slice(left, left + col.out_len)
         with self._tile(row, col, borrow=False) as tile:
-            restored, confidence = self._run(tile)
+            restored, confidence, matte = self._run(tile)
             part = restored[0, rows, cols]
+            if matte is not None:
+                part = np.concatenate([part, matte[0, rows, cols]], axis=2)
             part[..., 3] = 0.0 if confidence is None else confidence[0, rows, cols, 0]
             if row.weights is not None:
                 part *= row.weights[:, np.newaxis, np.newaxis]
@@ -418,23 +386,35 @@ class _Job:
                 part *= col.weights[np.newaxis, :, np.newaxis]
             strip[:, col.out_start - win_x:col.out_stop - win_x] += part
 
-    def finish(self, rows: tuple[int, int], cols: tuple[int, int], rgb: np.ndarray, conf: np.ndarray | None) -> int:
-        """Compose one finished region (src coordinates) into dst; returns non-finite pixels passed through."""
+    def finish(self, rows: tuple[int, int], cols: tuple[int, int], rgb: np.ndarray, conf: np.ndarray | None,
+               matte: np.ndarray | None = None) -> int:
+        """Compose one finished region (src coordinates) into dst, with a repair model's (blended) damage `matte`
+        (h, w, 1); returns non-finite pixels passed through."""
         win_x, win_y = self.settings.window
         dst_rows, dst_cols = (rows[0] - win_y, rows[1] - win_y), (cols[0] - win_x, cols[1] - win_x)
         if self.confidence is not None and conf is not None:
             self.confidence[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]] = conf
         src = self.src[rows[0]:rows[1], cols[0]:cols[1]]
         dst = self.dst[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]]
+        applied = None if self.matte is None else self.matte[dst_rows[0]:dst_rows[1], dst_cols[0]:dst_cols[1]]
         nonfinite = self.nonfinite and self.src.dtype == np.float32
+        mode = self.settings.output_mode
 
         def compose_rows(first: int, stop: int) -> int:  # pixel by pixel: any block of rows composes alone
             weight = pixels.mask_weight(self.mask, self.settings.mix, (dst_rows[0] + first, dst_rows[0] + stop),
                                         dst_cols)
+            if matte is not None:  # §1.8: only pixels whose matte passes the threshold are repaired
+                weight = pixels.applied_matte(matte[first:stop], self.settings.matte_threshold, weight,
+                                              src[first:stop] if nonfinite else None)
+                if applied is not None:
+                    applied[first:stop] = weight
             with np.errstate(invalid="ignore", over="ignore"):  # NaN/Inf src pixels, passed through at the end
-                return pixels.compose(src[first:stop], rgb[first:stop], None if conf is None else conf[first:stop],
-                                      weight, dst[first:stop], mode=self.settings.output_mode,
-                                      premultiplied=self.translucent, nonfinite=nonfinite, opaque=self.opaque)
+                passed = pixels.compose(src[first:stop], rgb[first:stop], None if conf is None else conf[first:stop],
+                                        weight, dst[first:stop], mode=mode, premultiplied=self.translucent,
+                                        nonfinite=nonfinite, opaque=self.opaque)
+            if matte is not None and mode == "restored":
+                pixels.keep_original(src[first:stop], dst[first:stop], weight)
+            return passed
 
         return sum(pixels.row_blocks(dst.shape[0], rgb.strides[0], compose_rows))
 
@@ -454,41 +434,27 @@ def _check_window(src: np.ndarray, dst: np.ndarray, settings: RenderSettings) ->
         )
 
 
-def _check_confidence_view(confidence: np.ndarray | None, dst: np.ndarray) -> np.ndarray | None:
-    if confidence is None:
+def _check_matte_wanted(settings: RenderSettings, model: ModelSession, view_given: bool) -> None:
+    """Output mode "matte" and a `matte` plane need a model with a damage matte (a repair model, §1.8)."""
+    if model.contract.has_matte:
+        return
+    if settings.output_mode == "matte":
+        raise ParameterError(f"output_mode 'matte': {settings.model} has no damage matte (only repair models have "
+                             "one); choose restored, confidence or difference.")
+    if view_given:
+        raise ParameterError(f"matte: {settings.model} has no damage matte (only repair models have one); ask for "
+                             "the matte only with a repair model.")
+
+
+def _check_plane_view(plane: np.ndarray | None, dst: np.ndarray, name: str) -> np.ndarray | None:
+    """A caller's (H, W) or (H, W, 1) float32 plane (confidence, matte) as an (H, W, 1) view of dst's size."""
+    if plane is None:
         return None
-    view = confidence[:, :, np.newaxis] if confidence.ndim == 2 else confidence
+    if not isinstance(plane, np.ndarray):
+        raise PixelLayoutError(f"{name}: expected a float32 numpy array ({dst.shape[0]}, {dst.shape[1]}[, 1]), got "
+                               f"{type(plane).__name__}.")
+    view = plane[:, :, np.newaxis] if plane.ndim == 2 else plane
     if view.shape != (dst.shape[0], dst.shape[1], 1) or view.dtype != np.float32:
-        raise PixelLayoutError(f"confidence: expected float32 ({dst.shape[0]}, {dst.shape[1]}[, 1]), "
-                               f"got {confidence.dtype} {confidence.shape}.")
+        raise PixelLayoutError(f"{name}: expected float32 ({dst.shape[0]}, {dst.shape[1]}[, 1]), "
+                               f"got {plane.dtype} {plane.shape}.")
     return view
-
-
-def _non_negative_int(params: dict[str, Any], key: str) -> int:
-    value = params.get(key, 0)
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ParameterError(f"{key} {value!r}: expected an integer >= 0 (0 = automatic).")
-    return int(value)
-
-
-def _thread_count(params: dict[str, Any]) -> int:
-    """`threads`, bounded: ONNX Runtime takes a C int, and a count beyond any machine's cores is a typo."""
-    threads = _non_negative_int(params, "threads")
-    if threads > MAX_THREADS:
-        raise ParameterError(f"threads {threads}: expected an integer from 0 (ONNX Runtime chooses) to {MAX_THREADS}.")
-    return threads
-
-
-def _int_pair(params: dict[str, Any], key: str, *, non_negative: bool) -> tuple[int, int]:
-    value = params.get(key, (0, 0))
-    try:  # a pair of whole numbers; a string would iterate as characters ("12" is not (1, 2))
-        if isinstance(value, (str, bytes)) or any(isinstance(v, (str, bytes)) for v in value):
-            raise TypeError(key)
-        x, y = (int(v) for v in value)
-        valid = all(float(v) == int(v) for v in value) and (not non_negative or (x >= 0 and y >= 0))
-    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
-        valid = False
-    if not valid:
-        bound = " >= 0" if non_negative else ""
-        raise ParameterError(f"{key} {value!r}: expected two integers{bound} (column, row).")
-    return x, y

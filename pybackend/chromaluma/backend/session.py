@@ -70,7 +70,8 @@ class ModelSession:
 
     @property
     def output_names(self) -> list[str]:
-        return [contract.OUTPUT_NAME] + ([contract.CONFIDENCE_NAME] if self.contract.has_confidence else [])
+        return ([contract.OUTPUT_NAME] + ([contract.CONFIDENCE_NAME] if self.contract.has_confidence else [])
+                + ([contract.MATTE_NAME] if self.contract.has_matte else []))
 
     @property
     def window_neighbours(self) -> int:
@@ -89,6 +90,13 @@ class ModelSession:
 
         `mirrored`: `tensor` holds the rows bottom-up; the mirrored session runs and the outputs are bottom-up too.
         """
+        restored, confidence, _ = self.run_outputs(tensor, mirrored=mirrored, neighbours=neighbours,
+                                                   keyframes=keyframes)
+        return restored, confidence
+
+    def run_outputs(self, tensor: np.ndarray, *, mirrored: bool = False, neighbours: np.ndarray | None = None,
+                    keyframes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """:meth:`run`, also returning a repair model's damage matte [1, H, W, 1] (None for other models)."""
         session = self.mirrored if mirrored else self.session
         feeds = {contract.INPUT_NAME: tensor}
         if neighbours is not None:
@@ -99,12 +107,16 @@ class ModelSession:
             outputs = session.run(self.output_names, feeds)
         except Exception as exc:  # ORT raises its own Fail/RuntimeException types (not importable portably)
             raise self._failure(tensor, exc) from exc
-        return outputs[0], (outputs[1] if len(outputs) > 1 else None)
+        named = dict(zip(self.output_names, outputs, strict=True))
+        return named[contract.OUTPUT_NAME], named.get(contract.CONFIDENCE_NAME), named.get(contract.MATTE_NAME)
 
     def run_into(self, tensor: np.ndarray, restored: np.ndarray, confidence: np.ndarray | None, *,
                  mirrored: bool = False) -> None:
         """:meth:`run` with the outputs written by ONNX Runtime straight into C-contiguous float32 arrays:
-        `restored` [1, H, W, 4] and, for a model with confidence, `confidence` [1, H, W, 1] (IOBinding)."""
+        `restored` [1, H, W, 4] and, for a model with confidence, `confidence` [1, H, W, 1] (IOBinding). Not for a
+        model with a damage matte: its `restored` is never the finished frame (docs/CONTRACT.md §1.8)."""
+        if self.contract.has_matte:
+            raise ValueError(f"{self.path}: a repair model's output is composed through its matte, never bound to dst")
         session = self.mirrored if mirrored else self.session
         binding = session.io_binding()  # one per call: sessions are shared by host threads, bindings are not
         _bind(binding.bind_input, contract.INPUT_NAME, tensor)

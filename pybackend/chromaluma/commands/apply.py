@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from chromaluma.backend.apply_shot import RenderRequest, render_shot
+from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY
 from chromaluma.contract import DEVICES
 from chromaluma.io.sequence import parse_frame_range
 
@@ -36,6 +37,12 @@ anything is written (the log records each one's registration), and each frame re
 before it and the nearest at or after it in its shot. A frame to render whose shot has no keyframe refuses the
 render. The log names each frame's keyframes with their hashes; after repainting a keyframe, --resume renders
 again exactly the frames that read it.
+
+A damage-repair model (chromaluma train --kind repair) repairs only where its damage matte exceeds
+1 - --sensitivity (default 0.5; 0 repairs nothing, 1 every pixel the matte marks at all); every other pixel is
+written exactly as read. --matte DIR also writes the matte actually applied (after the threshold and --mix; 16-bit
+grey TIFF, 1 = repaired) with the output frames' names; it is refused for a model without a matte. The log records
+the sensitivity: --resume with another one refuses.
 """
 
 
@@ -51,6 +58,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mix", type=float, default=1.0, help="blend of restored over original, 0-1 (default 1)")
     parser.add_argument("--confidence", type=Path, metavar="DIR",
                         help="also write the model's confidence (16-bit grey TIFF, 1 = sure) into DIR")
+    parser.add_argument("--matte", type=Path, metavar="DIR",
+                        help="also write the damage matte a repair model applied (16-bit grey TIFF, 1 = repaired) "
+                             "into DIR")
+    parser.add_argument("--sensitivity", type=float, default=DEFAULT_SENSITIVITY, metavar="S",
+                        help="repair models: repair where the damage matte exceeds 1 - S, 0-1 (default 0.5); "
+                             "higher repairs fainter damage")
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="ONNX Runtime device (default auto: GPU if available, else CPU)")
     parser.add_argument("--format", dest="extension", metavar="EXT",
@@ -72,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
         frames=parse_frame_range(args.frames) if args.frames else None,
         mix=args.mix, confidence=args.confidence, device=args.device, extension=args.extension,
         overwrite=args.overwrite, resume=args.resume, tile_size=args.tile_size, threads=args.threads,
-        progress=not args.no_progress, keyframes=args.keyframes,
+        progress=not args.no_progress, keyframes=args.keyframes, matte=args.matte, sensitivity=args.sensitivity,
     )
     render_shot(request)
     return 0

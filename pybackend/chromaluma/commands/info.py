@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from chromaluma.card import describe_card
-from chromaluma.contract import CARD_GRAPH_HASH, KEYFRAME_COUNT, KEYFRAME_KIND, file_sha256, read_model_contract
+from chromaluma.contract import (
+    CARD_GRAPH_HASH,
+    KEYFRAME_COUNT,
+    KEYFRAME_KIND,
+    MATTE_NAME,
+    file_sha256,
+    read_model_contract,
+)
 
 HELP = "print a model's card: kind, colorspace, training pairs and hashes, parameters, validation scores"
 
@@ -33,6 +40,10 @@ def run(args: argparse.Namespace) -> int:
               "re-export it with `chromaluma export` so that a copied card cannot pass for it"]
     if model.kind == KEYFRAME_KIND:
         header.append(keyframes_line(model.card))
+    if model.has_matte:
+        header.append(f"Repair      damage matte output {MATTE_NAME!r} (0-1, how likely each pixel is damage): "
+                      "a render repairs only where it exceeds 1 - sensitivity (default 0.5) and leaves every other "
+                      "pixel exactly as scanned; `apply --matte DIR` writes the matte applied")
     sys.stdout.write(describe_card(model.card, str(args.model)) + "\n" + "\n".join(header) + "\n")
     return 0
 

@@ -6,6 +6,8 @@ at or after the frame, registered and cropped like the image) → `restored` [1,
 input) and `confidence` [1, H, W, 1] = exp(−sigma / CONFIDENCE_SCALE), computed at the processing grid and upsampled
 bilinearly. sigma is the model's predicted absolute error of the restored colour (a Laplace scale, in the pairs'
 encoding units): 1 = sure; 0.37 = expects an error of CONFIDENCE_SCALE (5 % of the 0–1 range) at that pixel.
+A repair model (docs/CONTRACT.md §1.8) also returns its damage matte [N, 1, H, W] (0–1, the probability that the
+pixel is damage), exported as the third output `matte` [1, H, W, 1].
 """
 
 from __future__ import annotations
@@ -25,14 +27,15 @@ def confidence_of(log_sigma: torch.Tensor) -> torch.Tensor:
 
 
 class ContractGraph(nn.Module):
-    """A kind module (NHWC RGBA in, restored + log_sigma out) with the contract's confidence output."""
+    """A kind module (NHWC RGBA in, restored + log_sigma out) with the contract's confidence output; for a repair
+    model (restored, log_sigma, matte out) also the matte, NHWC."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
     def forward(self, image: torch.Tensor, neighbours: torch.Tensor | None = None,
-                keyframes: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                keyframes: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         radius = getattr(self.model, "temporal_radius", 0)
         window = image
         if radius:
@@ -41,6 +44,9 @@ class ContractGraph(nn.Module):
         if getattr(self.model, "kind", "") == "keyframes":
             assert keyframes is not None, "a keyframe model needs its keyframes"
             restored, log_sigma = self.model(window, keyframes.unsqueeze(0))
+        elif getattr(self.model, "kind", "") == "repair":
+            restored, log_sigma, matte = self.model(window)
+            return restored, self.model.upsample(confidence_of(log_sigma), image), self.model.upsample(matte, image)
         else:
             restored, log_sigma = self.model(window)
         return restored, self.model.upsample(confidence_of(log_sigma), image)
