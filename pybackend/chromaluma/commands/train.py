@@ -12,8 +12,10 @@ from chromaluma.models import MAX_TEMPORAL_RADIUS
 from chromaluma.models.density import DENSITY_MODES
 from chromaluma.train import TrainConfig, resume, train
 
-HELP = ("train a model on scan → reference pairs (chroma, luma or pairs) or on painted keyframes (keyframes) and "
-        "export it to ONNX")
+HELP = ("train a model on scan → reference pairs (chroma, luma or pairs), on painted keyframes (keyframes) or on "
+        "the scan's own frames with synthetic damage (repair) and export it to ONNX")
+# Repair models run at full resolution over a window of frames: smaller crops keep a step as quick as the others'.
+REPAIR_CROP = 128
 log = logging.getLogger(__name__)
 
 
@@ -26,10 +28,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--keyframes", type=Path, metavar="DIR",
                         help="--kind keyframes: painted keyframes named by their frame number in --input (any size or "
                              "crop: registered onto the scan, see the run's keyframes_registration.json)")
+    source.add_argument("--damage-samples", type=Path, metavar="DIR",
+                        help="--kind repair: crops cut out of the scan around its defects (one each; optional "
+                             "damage_samples.json with frames_inspected and frame_size for their density): the "
+                             "synthetic damage takes their size, shape and polarity")
     parser.add_argument("--kind", choices=KINDS, default="chroma",
                         help="chroma: colour from the reference, scan luma kept; luma: detail/density, scan chroma "
                              "kept; pairs: general RGB→RGB; keyframes: colour carried from painted keyframes through "
-                             "each shot by correspondence, scan luma kept (--input and --keyframes) (default chroma)")
+                             "each shot by correspondence, scan luma kept (--input and --keyframes); repair: dust, "
+                             "dirt, hairs, scratches and blotches found and filled from the neighbouring frames, with "
+                             "a damage matte (--input, optionally --target and --damage-samples; default "
+                             "--temporal-radius 2) (default chroma)")
     parser.add_argument("--density", choices=DENSITY_MODES, default=None,
                         help="chroma only. smooth (default for a new model): output luma = scan luma plus a density "
                              "(lightness) correction learnt from the reference, band-limited (no detail finer than "
@@ -53,7 +62,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", type=Path, metavar="MODEL", help="fine-tune from a model (.onnx or run folder)")
     parser.add_argument("--steps", type=int, default=None, help="training steps (default 2000 unless --minutes)")
     parser.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
-    parser.add_argument("--crop", type=int, default=256, help="training crop edge in pixels (default 256)")
+    parser.add_argument("--crop", type=int, default=None,
+                        help=f"training crop edge in pixels (default 256; {REPAIR_CROP} for repair)")
     parser.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same CPU result")
@@ -86,14 +96,17 @@ def run(args: argparse.Namespace) -> int:
         model = resume(args.resume, steps=args.steps, minutes=args.minutes, out=args.out, density=args.density,
                        progress=not args.no_progress, temporal_radius=radius, exposure_jitter=jitter)
     else:
+        crop = args.crop if args.crop is not None else REPAIR_CROP if args.kind == "repair" else 256
         config = TrainConfig(
             run_dir=args.run_dir or Path("runs") / args.kind, kind=args.kind, pairs_dir=args.pairs, input=args.input,
             target=args.target, masks=args.masks, out=args.out, colorspace=args.colorspace,
-            processing_scale=args.processing_scale, crop=args.crop, batch=args.batch, steps=args.steps,
+            processing_scale=args.processing_scale,
+            crop=crop, batch=args.batch, steps=args.steps,
             minutes=args.minutes, learning_rate=args.learning_rate, seed=args.seed, val_frames=args.val_frames,
             val_every=args.val_every, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
             device=args.device, init=args.init, density=args.density, temporal_radius=radius,
-            exposure_jitter=0.0 if jitter is None else jitter, keyframes=args.keyframes)
+            exposure_jitter=0.0 if jitter is None else jitter, keyframes=args.keyframes,
+            damage_samples=args.damage_samples)
         model = train(config, progress=not args.no_progress)
     log.info("model: %s", model)
     return 0

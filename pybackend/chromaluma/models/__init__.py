@@ -10,12 +10,13 @@ from chromaluma.models.density import DENSITY_CELLS, DENSITY_MODES, band_limit_p
 from chromaluma.models.graph import CONFIDENCE_MEANING, CONFIDENCE_SCALE, ContractGraph, confidence_of
 from chromaluma.models.keyframes import KeyframeModel
 from chromaluma.models.kinds import MAX_TEMPORAL_RADIUS, ChromaModel, LumaModel, PairsModel
+from chromaluma.models.repair import RepairModel
 
 MODEL_CLASSES: dict[str, type[nn.Module]] = {"chroma": ChromaModel, "luma": LumaModel, "pairs": PairsModel,
-                                             "keyframes": KeyframeModel}
+                                             "keyframes": KeyframeModel, "repair": RepairModel}
 """Torch architectures per model kind, exported in the contract graph (docs/CONTRACT.md §2)."""
 
-DEFAULT_PROCESSING_SCALE = {"chroma": 0.25, "luma": 1.0, "pairs": 0.25, "keyframes": 0.125}
+DEFAULT_PROCESSING_SCALE = {"chroma": 0.25, "luma": 1.0, "pairs": 0.25, "keyframes": 0.125, "repair": 0.25}
 
 
 def build_model(kind: str, processing_scale: float, architecture: dict[str, Any] | None = None) -> nn.Module:
@@ -36,10 +37,12 @@ def architecture_of(model: nn.Module) -> dict[str, Any]:
     if isinstance(model, KeyframeModel):
         options["features"] = model.match.layers[0].out_channels
         options["search"] = model.search
+    if isinstance(model, RepairModel):
+        options["search"] = model.search
     options["temporal_radius"] = int(getattr(model, "temporal_radius", 0))
     return options
 
 
 __all__ = ["CONFIDENCE_MEANING", "CONFIDENCE_SCALE", "DEFAULT_PROCESSING_SCALE", "DENSITY_CELLS", "DENSITY_MODES",
            "MAX_TEMPORAL_RADIUS", "ChromaModel", "ContractGraph", "KeyframeModel", "LumaModel", "MODEL_CLASSES",
-           "PairsModel", "architecture_of", "band_limit_px", "build_model", "confidence_of"]
+           "PairsModel", "RepairModel", "architecture_of", "band_limit_px", "build_model", "confidence_of"]

@@ -20,7 +20,10 @@ MODEL_NAME = "model.onnx"
 # lighter as well as off-colour, and keeping its density leaves that in every frame. Models and cards without a
 # density of their own (made before it existed) keep the scan's luma: `build_model`'s default, never this one.
 DEFAULT_CHROMA_DENSITY = "smooth"
-_PATH_FIELDS = ("pairs_dir", "input", "target", "masks", "run_dir", "out", "init", "keyframes")
+_PATH_FIELDS = ("pairs_dir", "input", "target", "masks", "run_dir", "out", "init", "keyframes", "damage_samples")
+# A repair model reads two frames each side unless told otherwise: dust is in one frame; two each side outvote a
+# neighbour that is damaged at the same place or badly matched.
+DEFAULT_REPAIR_RADIUS = 2
 
 
 @dataclass
@@ -55,6 +58,7 @@ class TrainConfig:
     temporal_radius: int | None = None
     exposure_jitter: float = 0.0  # spread of the log-exposure offset drawn per scan frame of each crop (0: none)
     keyframes: Path | None = None  # keyframe kind: the folder of painted keyframes, named by frame number in --input
+    damage_samples: Path | None = None  # repair kind: crops of the scan's own damage to fit the synthetic damage to
 
     def resolved(self) -> TrainConfig:
         """Check the values and fill the per-kind defaults; raises ParameterError naming the flag and the fix."""
@@ -62,6 +66,8 @@ class TrainConfig:
             raise ParameterError(f"--kind {self.kind!r}: choose one of {', '.join(KINDS)}.")
         if self.kind == "keyframes" or self.keyframes is not None:
             self._check_keyframes()
+        elif self.kind == "repair" or self.damage_samples is not None:
+            self._check_repair()
         elif self.pairs_dir is None and (self.input is None or self.target is None):
             raise ParameterError("no training pairs: give --pairs DIR (from `chromaluma align`) or both --input SCAN "
                                  "and --target REFERENCE.")
@@ -101,6 +107,21 @@ class TrainConfig:
         if self.temporal_radius:
             raise ParameterError(f"--temporal-radius {self.temporal_radius}: keyframe models read one scan frame and "
                                  "its keyframes; leave --temporal-radius out.")
+
+    def _check_repair(self) -> None:
+        """A repair run: --input SCAN (its own frames, damaged synthetically, are the examples), optionally --target
+        (a cleaner print of the same frames) and --damage-samples; two frames each side unless told otherwise."""
+        if self.kind != "repair":
+            raise ParameterError(f"--damage-samples {self.damage_samples}: only repair models learn damage; give "
+                                 "--kind repair, or leave --damage-samples out.")
+        if self.input is None or self.pairs_dir is not None:
+            raise ParameterError("--kind repair needs --input SCAN (the damaged scan: sequence or video), optionally "
+                                 "--target CLEANER (a cleaner print on the scan's grid); leave --pairs out.")
+        if self.masks is not None:
+            raise ParameterError("--masks: a repair model learns from the whole frame; leave --masks out.")
+        if self.temporal_radius is not None and self.temporal_radius == 0:
+            raise ParameterError("--temporal-radius 0: a repair model fills damage from the frames around it; give 1 "
+                                 f"or more (default {DEFAULT_REPAIR_RADIUS}).")
 
     def _check_density(self) -> None:
         if self.density is None:
@@ -153,7 +174,8 @@ class TrainConfig:
         """--temporal-radius, or a recorded model's own (0 where it records none); a recorded model's radius is
         fixed by its weights, so a different --temporal-radius is refused, naming `source`."""
         if recorded is None:
-            return int(self.temporal_radius or self.architecture.get("temporal_radius", 0))
+            default = DEFAULT_REPAIR_RADIUS if self.kind == "repair" else 0
+            return int(self.temporal_radius or self.architecture.get("temporal_radius", default))
         radius = int(recorded.get("temporal_radius", 0))
         if self.temporal_radius is not None and self.temporal_radius != radius:
             raise ParameterError(f"--temporal-radius {self.temporal_radius}: {source} has temporal radius {radius} "

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from chromaluma.metrics import delta_e2000, psnr
 from chromaluma.models.colour import LUMA_WEIGHTS
@@ -15,6 +16,11 @@ from chromaluma.models.kinds import ChromaModel, RestoredPlanes
 
 # Weight of the confidence head's Laplace negative log-likelihood next to the colour error.
 CONFIDENCE_WEIGHT = 0.05
+# Repair: a pixel is damage for the matte's truth from this opacity on; damage pixels weigh this much more in the
+# matte's loss than clean ones (they are rare); the fill's error inside damage weighs this much against the matte.
+REPAIR_DAMAGE_FLOOR = 0.05
+REPAIR_POSITIVE_WEIGHT = 4.0
+REPAIR_FILL_WEIGHT = 4.0
 _LUMA = torch.tensor(LUMA_WEIGHTS)
 
 
@@ -76,6 +82,32 @@ def keyframe_training_terms(model: nn.Module, frame: torch.Tensor, keyframes: to
     restored, log_sigma = model(frame, keyframes)
     error = pixel_error("chroma", restored.float(), target)
     return with_confidence(error, model.upsample(log_sigma.float(), frame)[..., 0], valid)
+
+
+def repair_training_terms(model: nn.Module, window: torch.Tensor, clean: torch.Tensor, damage: torch.Tensor,
+                          ignore: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A repair model's loss on damaged windows [N, T, H, W, 4] against the clean centre [N, H, W, 3]: the matte's
+    binary cross-entropy against the damage (opacity ≥ REPAIR_DAMAGE_FLOOR; fainter edges and real damage left
+    out), the repair's absolute error where there is damage (and, weighted less, everywhere: a false detection
+    then costs little), and the confidence's NLL. Returns (loss, detached error of the composed result in damage)."""
+    restored, log_sigma, matte = model(window)
+    matte, log_sigma = matte[:, 0].float(), log_sigma[:, 0].float()
+    truth = (damage >= REPAIR_DAMAGE_FLOOR).float()
+    counted = (1.0 - ignore) * ((damage == 0.0) | (truth > 0.0)).float()
+    weight = counted * (1.0 + (REPAIR_POSITIVE_WEIGHT - 1.0) * truth)
+    bce = F.binary_cross_entropy(matte.clamp(1e-6, 1.0 - 1e-6), truth, weight=weight, reduction="sum")
+    # the repair matters over the defect and a pixel around it (the matte may reach that far)
+    region = F.max_pool2d(truth[:, None], 3, stride=1, padding=1)[:, 0] * (1.0 - ignore)
+    error = (restored[..., :3].float() - clean).abs().mean(dim=-1)
+    nll = error.detach() * torch.exp(-log_sigma) + log_sigma + math.log(2.0)
+    pixels = counted.sum().clamp(min=1.0)
+    damaged = region.sum().clamp(min=1.0)
+    loss = (bce / pixels + REPAIR_FILL_WEIGHT * ((error + CONFIDENCE_WEIGHT * nll) * region).sum() / damaged
+            + (error * (1.0 - ignore)).sum() / pixels)
+    frame = window[:, window.shape[1] // 2, ..., :3].float()
+    composed = torch.where((matte > 0.5)[..., None], restored[..., :3].float(), frame)
+    in_damage = ((composed - clean).abs().mean(dim=-1) * truth * (1.0 - ignore)).sum()
+    return loss, (in_damage / (truth * (1.0 - ignore)).sum().clamp(min=1.0)).detach()
 
 
 def with_confidence(error: torch.Tensor, log_sigma_full: torch.Tensor, valid: torch.Tensor
@@ -143,4 +175,6 @@ def headline(kind: str, density: str = "keep") -> str:
     ΔE2000 against the reference itself (what it is trained to match)."""
     if kind == "luma":
         return "psnr_db"
+    if kind == "repair":
+        return "damage_mae"
     return "delta_e2000_reference_mean" if density == "smooth" else "delta_e2000_mean"

@@ -1,6 +1,7 @@
 """Starting and continuing training runs: `train(TrainConfig)` and `resume(run_dir)`, for every model kind.
 
-Keyframe models train in a :class:`~chromaluma.train.keyframe_session.KeyframeSession`, the other kinds in the
+Keyframe models train in a :class:`~chromaluma.train.keyframe_session.KeyframeSession`, repair models in a
+:class:`~chromaluma.train.repair_session.RepairSession`, the other kinds in the
 pairs session of :mod:`chromaluma.train.loop`; this module chooses, so neither session module imports the other's
 caller.
 """
@@ -13,6 +14,7 @@ from chromaluma.train.checkpoint import checkpoint_paths
 from chromaluma.train.config import CONFIG_NAME, TrainConfig
 from chromaluma.train.keyframe_session import KeyframeSession
 from chromaluma.train.loop import TrainingError, _Session
+from chromaluma.train.repair_session import RepairSession
 
 
 def train(config: TrainConfig, progress: bool = True) -> Path:
@@ -54,5 +56,6 @@ def resume(run_dir: Path, steps: int | None = None, minutes: float | None = None
 
 
 def _session_class(kind: str) -> type[_Session]:
-    """The training session for a model kind: keyframe models learn from painted keyframes, the others from pairs."""
-    return KeyframeSession if kind == "keyframes" else _Session
+    """The training session for a model kind: keyframe models learn from painted keyframes, repair models from the
+    scan's own frames with synthetic damage, the others from pairs."""
+    return {"keyframes": KeyframeSession, "repair": RepairSession}.get(kind, _Session)
