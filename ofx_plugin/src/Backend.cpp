@@ -43,6 +43,7 @@ std::string ModelReport::text() const {
     out << "ONNX Runtime provider: " << (provider.empty() ? "unknown" : provider) << "\n";
     out << "receptive field: " << receptiveField << " px, processing scale: " << processingScale << "\n";
     out << windowText();
+    if (const std::string repair = repairText(); !repair.empty()) out << "\n" << repair;
     if (const std::string keyframes = keyframesText(); !keyframes.empty()) out << "\n" << keyframes;
     for (const std::string& warning : warnings) out << "\nWARNING: " << warning;
     return out.str();
@@ -268,7 +269,8 @@ ChromalumaBridgeArray toBridge(const ArrayArg& a) {
 ChromalumaBridgeParams toBridge(const BackendParams& p) {
     return ChromalumaBridgeParams{p.model.c_str(),      p.mix,      p.device.c_str(), p.tileSize, p.outputMode.c_str(),
                                   p.premultiplied ? 1 : 0, p.windowX, p.windowY,      p.originX,  p.originY,
-                                  p.keyframes.c_str(),    p.frame,    p.frameWidth,     p.frameHeight};
+                                  p.keyframes.c_str(),    p.frame,    p.frameWidth,     p.frameHeight,
+                                  p.sensitivity};
 }
 
 // The bridge's answer as a report, or the BackendError it stands for.
@@ -288,6 +290,7 @@ ModelReport finish(int status, Collected& c) {
     report.framesBefore = c.result.framesBefore;
     report.framesAfter = c.result.framesAfter;
     report.kind = std::move(c.kind);
+    report.hasMatte = c.result.hasMatte != 0;
     const int count = std::clamp(c.result.keyframeCount, 0, CHROMALUMA_BRIDGE_MAX_KEYFRAMES);
     report.keyframes.assign(c.result.keyframeFrames, c.result.keyframeFrames + count);
     report.keyframeDistances.assign(c.result.keyframeDistances, c.result.keyframeDistances + count);

@@ -51,7 +51,9 @@ struct BackendParams {
     double mix = 1.0;
     std::string device = "auto";       // "auto" | "gpu" | "cpu"
     int tileSize = 0;
-    std::string outputMode = "restored";  // "restored" | "confidence" | "difference"
+    std::string outputMode = "restored";  // "restored" | "confidence" | "difference" | "matte"
+    // A repair model repairs the pixels whose damage matte exceeds 1 - sensitivity (0: none); other kinds ignore it.
+    double sensitivity = 0.5;
     bool premultiplied = true;
     int windowX = 0, windowY = 0;        // dst's top-left inside src
     int originX = 0, originY = 0;        // src's top-left inside the frame (top-down)
@@ -74,9 +76,18 @@ struct ModelReport {
     int framesAfter = 0;          // and after (both 0 for a single-frame model)
     int windowSize() const { return framesBefore + framesAfter; }  // neighbour frames process() takes
     std::string kind;             // the model's kind (RenderReport.kind)
+    bool hasMatte = false;        // RenderReport.has_matte: a damage-repair model (Output Mode Damage Matte)
     std::vector<int> keyframes;          // the keyframes a keyframe model used (frame numbers, folder form)
     std::vector<int> keyframeDistances;  // frame rendered - keyframe frame, in the same order
     bool isKeyframeModel() const { return kind == "keyframes"; }
+    // A model with a damage matte: only its matte's pixels are repaired (docs/CONTRACT.md §1.8).
+    bool isRepairModel() const { return hasMatte || kind == "repair"; }
+    // Model Info's line about a repair model (empty for other kinds).
+    std::string repairText() const {
+        if (!isRepairModel()) return "";
+        return "damage repair, matte output: only pixels inside the damage matte are repaired (Sensitivity sets how "
+               "faint a defect is; Output Mode Damage Matte shows what is repaired)";
+    }
     std::string text() const;     // what modelInfo shows
     // Model Info's line about the window, e.g. "window: 2 frames before, 2 after".
     std::string windowText() const {

@@ -26,6 +26,7 @@ const char* outputModeName(int choice) {
     switch (choice) {
         case kOutputConfidence: return "confidence";
         case kOutputDifference: return "difference";
+        case kOutputMatte: return "matte";
         default: return "restored";
     }
 }
@@ -51,6 +52,7 @@ BackendParams readParams(const Instance& instance, OfxTime time) {
     ofx::check(param->paramGetValueAtTime(instance.device, time, &device), kParamDevice);
     ofx::check(param->paramGetValueAtTime(instance.tileSize, time, &p.tileSize), kParamTileSize);
     ofx::check(param->paramGetValueAtTime(instance.outputMode, time, &mode), kParamOutputMode);
+    ofx::check(param->paramGetValueAtTime(instance.sensitivity, time, &p.sensitivity), kParamSensitivity);
     char* keyframes = nullptr;
     ofx::check(param->paramGetValueAtTime(instance.keyframesFolder, time, &keyframes), kParamKeyframesFolder);
     p.keyframes = keyframes != nullptr ? keyframes : "";
@@ -62,6 +64,8 @@ BackendParams readParams(const Instance& instance, OfxTime time) {
 ModelReport describeModel(Instance& instance, const BackendParams& given) {
     BackendParams params = given;
     params.keyframes.clear();  // the model's description does not depend on the frame or its keyframes
+    params.outputMode = BackendParams{}.outputMode;  // nor on how a render is shown or how much it repairs
+    params.sensitivity = BackendParams{}.sensitivity;
     const std::string key = params.model + "\n" + params.device + "\n" + fileStamp(params.model);
     {
         std::lock_guard<std::mutex> lock(instance.mutex);
@@ -114,10 +118,18 @@ void clearUnlessWarning(Instance& instance) {
 // names them for that frame (the RenderReport of describing with the folder: the pair a render of that frame uses;
 // render itself may not write parameters). Throws the backend's error (a folder that cannot be read, a frame whose
 // shot has no keyframe): a render of that frame would fail with it.
-std::string keyframesInfo(const BackendParams& keyed) {
+std::string keyframesInfo(BackendParams keyed) {
+    keyed.outputMode = BackendParams{}.outputMode;  // the keyframes a frame uses do not depend on these
+    keyed.sensitivity = BackendParams{}.sensitivity;
     const ModelReport atFrame = bridge::describe(keyed);  // the GIL: no instance mutex held (Instance.h)
     const std::string used = atFrame.keyframesText();
     return used.empty() ? "keyframes from " + keyed.keyframes : "frame " + std::to_string(keyed.frame) + ": " + used;
+}
+
+// Why Output Mode Damage Matte cannot show `model`, and what to choose instead.
+std::string noMatteMessage(const std::string& model) {
+    return model + " has no damage matte (only damage-repair models have one); choose Restored, Confidence or "
+           "Difference.";
 }
 
 }  // namespace
@@ -163,6 +175,11 @@ void refreshModelInfo(Instance& instance, OfxTime time) {
             return;
         }
         std::string info = report.text();
+        if (params.outputMode == "matte" && !report.isRepairModel()) {  // render would fail with Python's message
+            showModelInfo(instance, info + "\nOutput Mode Damage Matte: " + noMatteMessage(params.model));
+            showError(instance, "Chromaluma Restore: Output Mode Damage Matte: " + noMatteMessage(params.model));
+            return;
+        }
         if (!report.isKeyframeModel()) {
             if (!params.keyframes.empty()) info += "\nKeyframes: ignored (not a keyframe model)";
         } else {

@@ -20,13 +20,15 @@ namespace chromaluma {
 #define kParamOutputMode "outputMode"
 #define kParamModelInfo "modelInfo"
 #define kParamKeyframesFolder "keyframesFolder"
+#define kParamSensitivity "sensitivity"
 
 // The persistent warning while no model is set (isIdentity then hands the host the source).
 #define kNoModelWarning \
     "Chromaluma Restore: no model set - passing the source through; choose a Chromaluma .onnx file in Model File."
 
 enum DeviceChoice { kDeviceAuto = 0, kDeviceGpu, kDeviceCpu };
-enum OutputModeChoice { kOutputRestored = 0, kOutputConfidence, kOutputDifference };
+// Choice indices are saved in projects: options are only ever appended.
+enum OutputModeChoice { kOutputRestored = 0, kOutputConfidence, kOutputDifference, kOutputMatte };
 
 // Which persistent message the plug-in last put on the instance (every one it sets is remembered): a render
 // without warnings clears any, a model that describes itself clears all but a render's warning about its frame.
@@ -36,7 +38,7 @@ struct Instance {
     OfxImageEffectHandle handle = nullptr;
     OfxImageClipHandle source = nullptr, mask = nullptr, output = nullptr;  // mask: general context only
     OfxParamHandle modelFile = nullptr, mix = nullptr, device = nullptr, tileSize = nullptr, outputMode = nullptr,
-                   modelInfo = nullptr, keyframesFolder = nullptr;
+                   modelInfo = nullptr, keyframesFolder = nullptr, sensitivity = nullptr;
 
     // Guards the description cache and shownInfo, and only them. Lock order (STYLE.md): never held while taking the
     // GIL, calling the backend or calling the host, because a host that runs Python (Nuke, Natron) calls us with
@@ -57,8 +59,9 @@ Instance& instanceOf(OfxImageEffectHandle effect);  // throws OfxError when the 
 BackendParams readParams(const Instance& instance, OfxTime time);
 
 
-// The model's description for `params` (cached per model file, its modification time and device; asked without
-// keyframes, which describe a frame, not the model); throws the
+// The model's description for `params` (cached per model file, its modification time and device). It is asked
+// without keyframes (they describe a frame, not the model) and with the default output mode and sensitivity (they
+// shape a render, not the model: an error about them, cached here, would outlive the user's fix). Throws the
 // BackendError the backend raised (also cached, so a broken model is not reloaded for every region query).
 // The backend is called without the instance mutex: two threads that find the cache stale at once both describe
 // (the backend's session cache makes the second cheap), and neither waits for the other's model load.

@@ -18,12 +18,13 @@
 #define kPluginGrouping "Chromaluma"
 #define kPluginDescription                                                                                         \
     "Applies a Chromaluma restoration model trained on this film's own references. The source is never modified; " \
-    "Output Mode shows the model's confidence or its difference from the source, and Mix and the Mask limit it."
+    "Output Mode shows the model's confidence, its difference from the source or a repair model's damage matte, " \
+    "and Mix and the Mask limit it."
 #define kPluginIdentifier "org.chromaluma.Restore"
 // Bump the major version when a change breaks existing projects (renamed/removed parameters, other results from
 // the same values); bump the minor version for compatible additions.
 #define kPluginVersionMajor 1
-#define kPluginVersionMinor 2
+#define kPluginVersionMinor 3
 
 #define kParamModelFileLabel "Model File"
 #define kParamModelFileHint "The Chromaluma model (.onnx) to apply, as exported by `chromaluma export`."
@@ -36,6 +37,10 @@
     "Each frame takes the nearest keyframe at or before it and at or after it in its shot; Model Info shows which."
 #define kParamMixLabel "Mix"
 #define kParamMixHint "Blend of the restoration over the source: 0 leaves the source untouched, 1 is fully restored."
+#define kParamSensitivityLabel "Sensitivity"
+#define kParamSensitivityHint                                                                                \
+    "Used by damage-repair models only (others ignore it): higher values repair fainter damage, 0 repairs " \
+    "nothing, and pixels outside the damage matte are never touched."
 #define kParamDeviceLabel "Device"
 #define kParamDeviceHint                                                                                      \
     "Where ONNX Runtime runs the model. Auto uses the GPU when one works and falls back to the CPU; a GPU " \
@@ -45,12 +50,13 @@
 #define kParamOutputModeLabel "Output Mode"
 #define kParamOutputModeHint                                                                                       \
     "Restored: the restoration. Confidence: where the model is sure (white) or unsure (dark). Difference: what " \
-    "the model changed, around mid grey."
+    "the model changed, around mid grey. Damage Matte (repair models only): what is repaired, white where fully " \
+    "repaired, after Sensitivity, Mix and the Mask."
 #define kParamModelInfoLabel "Model Info"
 #define kParamModelInfoHint                                                                                          \
-    "Read only: the model's kind and training summary, the ONNX Runtime provider actually used, for a keyframe " \
-    "model the keyframes a frame uses and how far they lie from it (-6 frames: 6 before it), and any warnings "  \
-    "(such as a GPU fallback)."
+    "Read only: the model's kind and training summary, the ONNX Runtime provider actually used, whether it is a " \
+    "damage-repair model (with a matte), for a keyframe model the keyframes a frame uses and how far they lie "   \
+    "from it (-6 frames: 6 before it), and any warnings (such as a GPU fallback)."
 
 namespace chromaluma {
 namespace {
@@ -122,6 +128,17 @@ void defineParams(OfxParamSetHandle set) {
     setDouble(p, kOfxParamPropDisplayMin, 0.0);
     setDouble(p, kOfxParamPropDisplayMax, 1.0);
 
+    // Visible for every model, like Keyframes; animatable, so a restorer can lower it where the picture itself has
+    // specks or lines the model takes for damage.
+    p = defineParam(set, kOfxParamTypeDouble, kParamSensitivity, kParamSensitivityLabel, kParamSensitivityHint);
+    setString(p, kOfxParamPropDoubleType, kOfxParamDoubleTypePlain);
+    setDouble(p, kOfxParamPropDefault, 0.5);
+    setDouble(p, kOfxParamPropMin, 0.0);
+    setDouble(p, kOfxParamPropMax, 1.0);
+    setDouble(p, kOfxParamPropDisplayMin, 0.0);
+    setDouble(p, kOfxParamPropDisplayMax, 1.0);
+    setInt(p, kOfxParamPropAnimates, 1);
+
     p = defineParam(set, kOfxParamTypeChoice, kParamDevice, kParamDeviceLabel, kParamDeviceHint);
     setStrings(p, kOfxParamPropChoiceOption, {"Auto", "GPU", "CPU"});
     setInt(p, kOfxParamPropDefault, kDeviceAuto);
@@ -136,7 +153,8 @@ void defineParams(OfxParamSetHandle set) {
     setInt(p, kOfxParamPropAnimates, 0);
 
     p = defineParam(set, kOfxParamTypeChoice, kParamOutputMode, kParamOutputModeLabel, kParamOutputModeHint);
-    setStrings(p, kOfxParamPropChoiceOption, {"Restored", "Confidence", "Difference"});
+    // Options are only appended: hosts save the index (kOutputMatte is the last).
+    setStrings(p, kOfxParamPropChoiceOption, {"Restored", "Confidence", "Difference", "Damage Matte"});
     setInt(p, kOfxParamPropDefault, kOutputRestored);
     setInt(p, kOfxParamPropAnimates, 0);
 
@@ -201,6 +219,7 @@ OfxStatus createInstance(OfxImageEffectHandle effect) {
     instance->outputMode = paramHandle(set, kParamOutputMode);
     instance->modelInfo = paramHandle(set, kParamModelInfo);
     instance->keyframesFolder = paramHandle(set, kParamKeyframesFolder);
+    instance->sensitivity = paramHandle(set, kParamSensitivity);
 
     std::string problem;  // an error to show, or empty
     const bool python = bridge::available(problem);
@@ -313,10 +332,25 @@ OfxStatus clipPreferences(OfxImageEffectHandle effect, OfxPropertySetHandle outA
     return kOfxStatOK;
 }
 
-// With no model, or Restored at mix 0, the output is the source: the host may skip the render.
+// True when Restored output of `params` is the source bit for bit without asking the model: a repair model at
+// Sensitivity 0 repairs no pixel (docs/CONTRACT.md §1.8: dst = src wherever the applied matte is 0). Only a model
+// that described itself as a repair model counts; other kinds ignore Sensitivity.
+bool repairsNothing(Instance& instance, const BackendParams& params) {
+    if (params.sensitivity != 0.0) return false;  // only exactly 0: Python refuses a value outside 0-1
+    try {
+        return describeModel(instance, params).isRepairModel();
+    } catch (const BackendError&) {
+        return false;  // render fails and says why
+    }
+}
+
+// With no model, or Restored at mix 0 or repairing nothing, the output is the source: the host may skip the render.
+// Every other output mode shows something else than the source (Damage Matte at mix 0 is black), so it renders.
 OfxStatus isIdentity(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs, OfxPropertySetHandle outArgs) {
-    const BackendParams params = readParams(instanceOf(effect), getDouble(inArgs, kOfxPropTime));
-    const bool identity = params.model.empty() || (params.mix <= 0.0 && params.outputMode == "restored");
+    Instance& instance = instanceOf(effect);
+    const BackendParams params = readParams(instance, getDouble(inArgs, kOfxPropTime));
+    const bool identity = params.model.empty() || (params.outputMode == "restored" &&
+                                                   (params.mix <= 0.0 || repairsNothing(instance, params)));
     if (!identity) return kOfxStatReplyDefault;
     setString(outArgs, kOfxPropName, kOfxImageEffectSimpleSourceClipName);
     setDouble(outArgs, kOfxPropTime, getDouble(inArgs, kOfxPropTime));

@@ -179,6 +179,7 @@ py::dict makeParams(const ChromalumaBridgeParams& p) {
     params["device"] = p.device;
     params["tile_size"] = p.tileSize;
     params["output_mode"] = p.outputMode;
+    params["sensitivity"] = p.sensitivity;
     params["premultiplied"] = p.premultiplied != 0;
     params["window"] = py::make_tuple(p.windowX, p.windowY);
     params["frame_origin"] = py::make_tuple(p.originX, p.originY);
@@ -213,7 +214,10 @@ bool readReport(const py::object& report, ChromalumaBridgeResult* result) {
     if (has("warnings"))
         for (py::handle w : report.attr("warnings")) say(result, kChromalumaBridgeWarning, py::str(w));
     if (has("kind")) say(result, kChromalumaBridgeKind, py::str(report.attr("kind")));
-    if (result != nullptr) readKeyframes(report, result);
+    if (result != nullptr) {
+        readKeyframes(report, result);
+        result->hasMatte = has("has_matte") && py::bool_(report.attr("has_matte")) ? 1 : 0;
+    }
     const bool complete = has("receptive_field") && has("processing_scale") && has("frames_before") &&
                           has("frames_after");
     if (complete && result != nullptr) {

@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct or signature below changes: the plug-in refuses a bridge of another version. */
-#define CHROMALUMA_BRIDGE_ABI_VERSION 3
+#define CHROMALUMA_BRIDGE_ABI_VERSION 4
 
 /* The most keyframes a RenderReport lists that the bridge hands back (a keyframe model reads 2). */
 #define CHROMALUMA_BRIDGE_MAX_KEYFRAMES 4
@@ -38,7 +38,7 @@ enum ChromalumaBridgeText {
     kChromalumaBridgeProvider = 2,     /* RenderReport.provider */
     kChromalumaBridgeSummary = 3,      /* RenderReport.model_summary */
     kChromalumaBridgeWarning = 4,      /* one of RenderReport.warnings (called once per warning) */
-    kChromalumaBridgeKind = 5          /* RenderReport.kind ("chroma", "luma", "pairs", "keyframes") */
+    kChromalumaBridgeKind = 5          /* RenderReport.kind ("chroma", "luma", "pairs", "keyframes", "repair") */
 };
 
 /* A top-down strided view of host memory (docs/CONTRACT.md §1.1); becomes a numpy view, never copied. */
@@ -56,7 +56,7 @@ typedef struct ChromalumaBridgeParams {
     double mix;
     const char* device;     /* "auto" | "gpu" | "cpu" */
     int tileSize;
-    const char* outputMode; /* "restored" | "confidence" | "difference" */
+    const char* outputMode; /* "restored" | "confidence" | "difference" | "matte" */
     int premultiplied;
     int windowX, windowY;   /* dst's top-left inside src */
     int originX, originY;   /* src's top-left inside the frame (top-down) */
@@ -66,6 +66,7 @@ typedef struct ChromalumaBridgeParams {
     const char* keyframes;
     int frame;
     int frameWidth, frameHeight;
+    double sensitivity;     /* params["sensitivity"], always passed (0-1; models without a damage matte ignore it) */
 } ChromalumaBridgeParams;
 
 /* Filled by the bridge from the RenderReport process() returns (docs/CONTRACT.md §1.5). `text` (set by the
@@ -82,6 +83,7 @@ typedef struct ChromalumaBridgeResult {
     int keyframeCount;
     int keyframeFrames[CHROMALUMA_BRIDGE_MAX_KEYFRAMES];
     int keyframeDistances[CHROMALUMA_BRIDGE_MAX_KEYFRAMES];
+    int hasMatte; /* RenderReport.has_matte: 1 for a damage-repair model (0 when the report has no such field) */
 } ChromalumaBridgeResult;
 
 /* How to start: `python` is the environment's executable (empty when only the host's interpreter is known);

@@ -5,9 +5,10 @@
 // field of 2 pixels, one containing "window" reads 2 frames before and 2 after the one it restores, one containing
 // "fails" raises in process(), one containing "keyframes" is a keyframe model that reports the keyframes frame - 6
 // and frame + 18 when given a folder (describe and process alike; a folder containing "unpainted" raises a
-// KeyframeError); process() writes src + 1 (from where params'
-// window says dst lies in src), records the first sample of each neighbour it was given (NaN for a missing one) and
-// the keyframe parameters, and reports the warnings in `renderWarnings`; "Python" is unusable while
+// KeyframeError), one containing "repair" is a damage-repair model (kind "repair", has a matte), and describing or
+// rendering output mode "matte" with any other model raises a ParameterError as Python does; process() writes
+// src + 1 (from where params' window says dst lies in src), records the first sample of each neighbour it was given
+// (NaN for a missing one) and its params, and reports the warnings in `renderWarnings`; "Python" is unusable while
 // `pythonMissing` is set.
 #include <algorithm>
 #include <atomic>
@@ -71,6 +72,10 @@ ModelReport describe(const BackendParams& params) {
     const bool window = params.model.find("window") != std::string::npos;
     report.framesBefore = window ? 2 : 0;
     report.framesAfter = window ? 2 : 0;
+    report.hasMatte = params.model.find("repair") != std::string::npos;
+    if (report.hasMatte) report.kind = "repair";
+    if (params.outputMode == "matte" && !report.hasMatte)
+        throw BackendError("ParameterError", "output_mode 'matte': " + params.model + " has no damage matte", true);
     if (params.model.find("keyframes") != std::string::npos) {
         report.kind = "keyframes";
         if (params.keyframes.find("unpainted") != std::string::npos)
@@ -492,6 +497,145 @@ void testModelInfoShowsTheKeyframesInUse() {
     destroy(*effect);
 }
 
+// The choice and the parameter a restorer meets (types, defaults, ranges, animation): Damage Matte is appended to
+// Output Mode so the indices saved in projects keep their meaning; Sensitivity is an animatable 0-1 Double at 0.5.
+void testRepairParametersAreDeclared() {
+    auto effect = fakehost::describedEffect(kOfxImageEffectContextGeneral, 4, 2);
+    EXPECT(effect != nullptr);
+    if (!effect) return;
+    const fakehost::Param& mode = *effect->params.at(kParamOutputMode);
+    EXPECT(mode.type == kOfxParamTypeChoice);
+    EXPECT(mode.props.strings.at(kOfxParamPropChoiceOption) ==
+           std::vector<std::string>({"Restored", "Confidence", "Difference", "Damage Matte"}));
+    EXPECT(mode.props.ints.at(kOfxParamPropDefault) == std::vector<int>({0}));
+    const auto found = effect->params.find("sensitivity");
+    EXPECT(found != effect->params.end());
+    if (found == effect->params.end()) return;
+    const fakehost::Param& sensitivity = *found->second;
+    const fakehost::Props& props = sensitivity.props;
+    EXPECT(sensitivity.type == kOfxParamTypeDouble);
+    EXPECT(props.strings.at(kOfxPropLabel) == std::vector<std::string>({"Sensitivity"}));
+    EXPECT(props.strings.at(kOfxParamPropScriptName) == std::vector<std::string>({"sensitivity"}));
+    const std::string hint = props.strings.at(kOfxParamPropHint).at(0);
+    EXPECT(hint.find("repair") != std::string::npos && hint.find("never touched") != std::string::npos);
+    for (const auto& [name, value] : std::vector<std::pair<const char*, double>>{
+             {kOfxParamPropDefault, 0.5}, {kOfxParamPropMin, 0.0}, {kOfxParamPropMax, 1.0},
+             {kOfxParamPropDisplayMin, 0.0}, {kOfxParamPropDisplayMax, 1.0}}) {
+        const auto it = props.doubles.find(name);
+        EXPECT(it != props.doubles.end() && it->second == std::vector<double>({value}));
+        if (it == props.doubles.end() || it->second != std::vector<double>({value}))
+            std::fprintf(stderr, "  sensitivity %s is not %g\n", name, value);
+    }
+    const auto animates = props.ints.find(kOfxParamPropAnimates);
+    EXPECT(animates == props.ints.end() || animates->second == std::vector<int>({1}));  // OFX's default is 1
+    EXPECT(sensitivity.number == 0.5);  // the host's value before any edit
+}
+
+// Every render passes Sensitivity at the frame's time and Damage Matte as output mode "matte".
+void testRenderPassesSensitivityAndDamageMatte() {
+    OfxStatus status = kOfxStatFailed;
+    auto effect = created("/models/repair.onnx", status);
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect) return;
+    EXPECT(fakehost::render(*effect, 1.0) == kOfxStatOK);
+    EXPECT(fake::processed.sensitivity == 0.5 && fake::processed.outputMode == "restored");
+    effect->params.at(kParamSensitivity)->number = 0.25;
+    effect->params.at(kParamOutputMode)->integer = 3;
+    EXPECT(fakehost::render(*effect, 2.0) == kOfxStatOK);
+    EXPECT(fake::processed.sensitivity == 0.25 && fake::processed.outputMode == "matte");
+    destroy(*effect);
+}
+
+// kOfxImageEffectActionIsIdentity at `time`: the clip named ("" when the plug-in answers with a render).
+std::string identityClip(Effect& effect, double time) {
+    fakehost::Props in, out;
+    in.doubles[kOfxPropTime] = {time};
+    in.doubles[kOfxImageEffectPropRenderScale] = {1.0, 1.0};
+    in.ints[kOfxImageEffectPropRenderWindow] = {0, 0, 4, 2};
+    in.strings[kOfxImageEffectPropFieldToRender] = {kOfxImageFieldNone};
+    out.strings[kOfxPropName] = {""};
+    out.doubles[kOfxPropTime] = {time};
+    const OfxStatus status = fakehost::call(kOfxImageEffectActionIsIdentity, &effect, &in, &out);
+    return status == kOfxStatOK ? out.strings[kOfxPropName].at(0) : "";
+}
+
+// The host skips the render only where the output is the source: Restored at mix 0, and a repair model's Restored
+// at Sensitivity 0 (it repairs nothing). Damage Matte at mix 0 is black, not the source; other kinds ignore
+// Sensitivity.
+void testIdentityOnlyWhereTheOutputIsTheSource() {
+    struct Case {
+        const char* model;
+        int mode;
+        double mix, sensitivity;
+        bool identity;
+    };
+    const Case cases[] = {{"/models/repair.onnx", 0, 1.0, 0.0, true},   {"/models/repair.onnx", 0, 1.0, 0.5, false},
+                          {"/models/repair.onnx", 0, 0.0, 0.5, true},   {"/models/repair.onnx", 3, 0.0, 0.5, false},
+                          {"/models/repair.onnx", 3, 1.0, 0.0, false},  {"/models/repair.onnx", 2, 1.0, 0.0, false},
+                          {"/models/repair.onnx", 0, 1.0, 0.01, false}, {"/models/chroma.onnx", 0, 1.0, 0.0, false},
+                          {"/models/broken-repair.onnx", 0, 1.0, 0.0, false}};
+    for (const Case& c : cases) {
+        OfxStatus status = kOfxStatFailed;
+        auto effect = created(c.model, status);
+        EXPECT(effect && status == kOfxStatOK);
+        if (!effect) return;
+        effect->params.at(kParamOutputMode)->integer = c.mode;
+        effect->params.at(kParamMix)->number = c.mix;
+        effect->params.at(kParamSensitivity)->number = c.sensitivity;
+        const std::string clip = identityClip(*effect, 1.0);
+        EXPECT(clip == (c.identity ? kOfxImageEffectSimpleSourceClipName : ""));
+        if (clip != (c.identity ? kOfxImageEffectSimpleSourceClipName : ""))
+            std::fprintf(stderr, "  %s mode %d mix %g sensitivity %g: identity \"%s\"\n", c.model, c.mode, c.mix,
+                         c.sensitivity, clip.c_str());
+        destroy(*effect);
+    }
+}
+
+// Damage Matte with a model that has none: an error naming the model and what to choose, at once (instance changed)
+// and from render; choosing Restored again clears it and renders. The model is first described while Damage Matte
+// is chosen, so a description asked with the output mode would cache the failure with the model.
+void testDamageMatteWithoutAMatteSaysWhatToChoose() {
+    OfxStatus status = kOfxStatFailed;
+    auto effect = created("", status);
+    EXPECT(effect && status == kOfxStatOK);
+    if (!effect) return;
+    effect->params.at(kParamOutputMode)->integer = 3;
+    EXPECT(fakehost::changed(*effect, kParamOutputMode) == kOfxStatOK);
+    modelFile(*effect) = "/models/chroma.onnx";
+    EXPECT(fakehost::changed(*effect, kParamModelFile) == kOfxStatOK);
+    EXPECT(effect->messageType == kOfxMessageError);
+    EXPECT(effect->message.find("Damage Matte: /models/chroma.onnx has no damage matte") != std::string::npos &&
+           effect->message.find("choose Restored, Confidence or Difference") != std::string::npos);
+    EXPECT(effect->params.at(kParamModelInfo)->text.find("has no damage matte") != std::string::npos);
+    EXPECT(fakehost::render(*effect, 1.0) == kOfxStatFailed);
+    EXPECT(effect->messageType == kOfxMessageError && effect->message.find("no damage matte") != std::string::npos);
+    effect->params.at(kParamOutputMode)->integer = 0;
+    EXPECT(fakehost::changed(*effect, kParamOutputMode) == kOfxStatOK);
+    EXPECT(effect->messageType.empty());
+    EXPECT(fakehost::render(*effect, 1.0) == kOfxStatOK);
+    EXPECT(fakehost::host().imagesHeld == 0);
+    destroy(*effect);
+
+    auto repair = created("/models/repair.onnx", status);  // a repair model shows its matte without complaint
+    EXPECT(repair && status == kOfxStatOK);
+    if (!repair) return;
+    repair->params.at(kParamOutputMode)->integer = 3;
+    EXPECT(fakehost::changed(*repair, kParamOutputMode) == kOfxStatOK);
+    EXPECT(repair->messageType.empty());
+    EXPECT(fakehost::render(*repair, 1.0) == kOfxStatOK);
+    destroy(*repair);
+}
+
+// Model Info's line for a repair model (ModelReport::repairText, part of Model Info's text): says it is one.
+void testRepairModelSaysSoInModelInfo() {
+    chromaluma::ModelReport report;
+    EXPECT(report.repairText().empty());
+    report.kind = "chroma";
+    EXPECT(report.repairText().empty());
+    report.hasMatte = true;
+    EXPECT(report.repairText().rfind("damage repair, matte output", 0) == 0);
+}
+
 }  // namespace
 
 int main() {
@@ -510,6 +654,11 @@ int main() {
     testKeyframeModelWithoutFolderSaysSetKeyframes();
     testKeyframeRenderPassesFolderFrameAndSize();
     testModelInfoShowsTheKeyframesInUse();
+    testRepairParametersAreDeclared();
+    testRenderPassesSensitivityAndDamageMatte();
+    testIdentityOnlyWhereTheOutputIsTheSource();
+    testDamageMatteWithoutAMatteSaysWhatToChoose();
+    testRepairModelSaysSoInModelInfo();
     if (expectFailures() == 0) std::printf("plugin actions: all checks passed\n");
     return expectFailures() != 0;
 }

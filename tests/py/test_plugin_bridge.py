@@ -34,7 +34,7 @@ class Result(ctypes.Structure):
     _fields_ = [("context", ctypes.c_void_p), ("text", Text), ("receptiveField", ctypes.c_int),
                 ("processingScale", ctypes.c_double), ("framesBefore", ctypes.c_int), ("framesAfter", ctypes.c_int),
                 ("keyframeCount", ctypes.c_int), ("keyframeFrames", ctypes.c_int * 4),
-                ("keyframeDistances", ctypes.c_int * 4)]
+                ("keyframeDistances", ctypes.c_int * 4), ("hasMatte", ctypes.c_int)]
 
 class Start(ctypes.Structure):
     _fields_ = [("python", ctypes.c_char_p), ("sitePackages", ctypes.c_char_p), ("backendOverride", ctypes.c_char_p)]
@@ -44,7 +44,7 @@ class Params(ctypes.Structure):
                 ("tileSize", ctypes.c_int), ("outputMode", ctypes.c_char_p), ("premultiplied", ctypes.c_int),
                 ("windowX", ctypes.c_int), ("windowY", ctypes.c_int), ("originX", ctypes.c_int),
                 ("originY", ctypes.c_int), ("keyframes", ctypes.c_char_p), ("frame", ctypes.c_int),
-                ("frameWidth", ctypes.c_int), ("frameHeight", ctypes.c_int)]
+                ("frameWidth", ctypes.c_int), ("frameHeight", ctypes.c_int), ("sensitivity", ctypes.c_double)]
 
 said = []
 result = Result(None, Text(lambda context, which, value: said.append((which, value))), 0, 1.0, -1, -1)
