@@ -1,6 +1,6 @@
 """Benchmarks behind `make bench` / `chromaluma bench`: one module per area, each giving BenchSections.
 
-Each area module (training, inference, plugin, alignment, quality, temporal, keyframes, soak) defines
+Each area module (training, inference, plugin, alignment, quality, temporal, keyframes, repair, soak) defines
 `run(workdir: Path, quick: bool) -> list[BenchSection]`. `quick=True` is a smoke-sized run for tests; the real
 numbers in BENCHMARKS.md come from `quick=False`. Speed goals live here, never in timed tests.
 """

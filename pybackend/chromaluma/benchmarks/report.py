@@ -24,7 +24,7 @@ PRODUCED = "_Produced {stamp} by `{command}`{quick}._"
 _PRODUCED_LINE = re.compile(r"^_Produced .* by `.*`.*\._$")
 _GENERATED_LINE = re.compile(r"^Generated (?P<stamp>.+?) by `(?P<command>[^`]*)`")
 # The areas, in report order: each a module chromaluma.benchmarks.<area> with run(workdir, quick).
-AREAS = ("training", "inference", "plugin", "alignment", "quality", "temporal", "keyframes", "soak")
+AREAS = ("training", "inference", "plugin", "alignment", "quality", "temporal", "keyframes", "repair", "soak")
 NO_GPU = "not measured: no CUDA GPU on this machine"
 
 

@@ -1,8 +1,8 @@
 """`chromaluma bench` (and `make bench` → scripts/bench.py): run every benchmark area, write BENCHMARKS.md.
 
 Areas are the modules `chromaluma.benchmarks.<area>` (`benchmarks.report.AREAS`: training, inference, plugin,
-alignment, quality, temporal, keyframes, soak), each with `run(workdir, quick) -> list[BenchSection]`, each in its
-own scratch folder `WORKDIR/<area>`, emptied before the area runs (a second `make bench` must never trip over the
+alignment, quality, temporal, keyframes, repair, soak), each with `run(workdir, quick) -> list[BenchSection]`, each
+in its own scratch folder `WORKDIR/<area>`, emptied before the area runs (a second `make bench` must never trip over the
 first one's run or pairs folders). An area that is missing or fails is reported as such, with its error, and the
 others still run; any failed area makes the command exit 1, so a broken benchmark is visible. The report states
 the exact command, the machine (CPU model, cores, RAM, GPU) and software versions; plots are copied next to it
