@@ -14,8 +14,8 @@ def test_training_benchmark_smoke(tmp_path: Path):
     sections = training.run(tmp_path, quick=True)
     titles = [s.title for s in sections]
     assert titles[0].startswith("Training speed") and "ΔE2000" in titles[1] and "ONNX Runtime" in titles[2]
-    assert set(sections[0].raw) == {"chroma", "luma", "pairs", "keyframes"}
-    assert set(sections[2].raw) == {"chroma", "luma", "pairs", "keyframes"}
+    assert set(sections[0].raw) == {"chroma", "luma", "pairs", "keyframes", "repair"}
+    assert set(sections[2].raw) == {"chroma", "luma", "pairs", "keyframes", "repair"}
     assert all(v["steps_per_s"] > 0 for v in sections[0].raw.values())
     assert sections[1].raw["steps"] >= 1 and sections[1].raw["curve"]
     assert sections[1].raw["scan_delta_e"] > 1.0  # the synthetic fade really faded the shot

@@ -30,7 +30,7 @@ def run(workdir: Path, quick: bool) -> list[BenchSection]:
 def training_speed(quick: bool) -> BenchSection:
     """Optimizer steps per second on random crops (no I/O), per kind, on this machine's CPU."""
     from chromaluma.train.host_memory import reuse_freed_memory
-    from chromaluma.train.objective import keyframe_training_terms, training_loss
+    from chromaluma.train.objective import keyframe_training_terms, repair_training_terms, training_loss
 
     crop, batch, steps = (64, 2, 3) if quick else (256, 8, 20)
     rows, raw = [], {}
@@ -41,13 +41,19 @@ def training_speed(quick: bool) -> BenchSection:
         scan, reference = torch.rand(batch, crop, crop, 4), torch.rand(batch, crop, crop, 3)
         valid = torch.ones(batch, crop, crop)
         keyframes = torch.rand(batch, 2, crop, crop, 4)  # read by the keyframe kind only
+        window = torch.rand(batch, 5, crop, crop, 4)  # read by the repair kind only (radius 2, its default)
+        damage = (torch.rand(batch, crop, crop) > 0.99).float()
         timings = []
         with reuse_freed_memory():  # as `chromaluma train` runs its steps
             for _ in range(steps + 2):
                 started = time.perf_counter()
                 optimizer.zero_grad()
-                loss = (keyframe_training_terms(model, scan, keyframes, reference, valid)[0] if kind == "keyframes"
-                        else training_loss(kind, model, scan, reference, valid))
+                if kind == "keyframes":
+                    loss = keyframe_training_terms(model, scan, keyframes, reference, valid)[0]
+                elif kind == "repair":
+                    loss = repair_training_terms(model, window, reference, damage, torch.zeros_like(damage))[0]
+                else:
+                    loss = training_loss(kind, model, scan, reference, valid)
                 loss.backward()
                 optimizer.step()
                 timings.append(time.perf_counter() - started)
@@ -133,6 +139,8 @@ def exported_speed(workdir: Path, quick: bool) -> BenchSection:
         feeds = {"image": frame}
         if kind == "keyframes":  # its two keyframes: the frame itself twice
             feeds["keyframes"] = np.concatenate([frame, frame])
+        if kind == "repair":  # its window of two frames each side: the frame itself four times
+            feeds["neighbours"] = np.concatenate([frame] * 4)
         session.run(None, feeds)
         timings = []
         for _ in range(3 if quick else 8):
