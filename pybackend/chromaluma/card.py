@@ -90,9 +90,24 @@ def structure_agreement(card: dict[str, Any]) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
+def chain_parts(card: dict[str, Any]) -> list[dict[str, Any]]:
+    """A chained model's parts in the order they apply (docs/CONTRACT.md §6: `chain`, a list of {file, sha256,
+    card, …}); [] for any other model. Entries that are not objects holding a card object are skipped, so a
+    damaged entry never stops a summary or `chromaluma info`."""
+    parts = card.get("chain")
+    if not isinstance(parts, list):
+        return []
+    return [part for part in parts if isinstance(part, dict) and isinstance(part.get("card"), dict)]
+
+
 def summary_line(card: dict[str, Any]) -> str:
     """One line for logs and the plug-in's Model Info: kind, density, colorspace, pairs, steps, validation score
-    (named for what it measures) and the reference's structure agreement with the scan."""
+    (named for what it measures) and the reference's structure agreement with the scan; for a chain, its parts'
+    lines in the order they apply."""
+    parts = chain_parts(card)
+    if parts:
+        return (f"{card.get('kind', '?')} model chained from {len(parts)} models, {card.get('colorspace', '?')} "
+                "colour: " + " → ".join(f"[{summary_line(part['card'])}]" for part in parts))
     training = card.get("training", {})
     params = training.get("parameters", {})
     density = density_text(card)
@@ -140,6 +155,8 @@ def validation_lines(card: dict[str, Any]) -> list[str]:
 
 def describe_card(card: dict[str, Any], source: str) -> str:
     """The card as readable text for `chromaluma info`."""
+    if chain_parts(card):
+        return describe_chain(card, source)
     training = card.get("training", {})
     params = training.get("parameters", {})
     lines = [f"Model       {source}", f"Summary     {summary_line(card)}",
@@ -161,6 +178,26 @@ def describe_card(card: dict[str, Any], source: str) -> str:
         mask = f" | mask {pair['mask']}" if pair.get("mask") else ""
         lines.append(f"  frame {pair.get('frame')}: scan {pair.get('scan')} ({str(pair.get('scan_sha256', ''))[:12]}) "
                      f"| reference {pair.get('reference')} ({str(pair.get('reference_sha256', ''))[:12]}){mask}")
+    lines.append("Software    " + ", ".join(f"{key} {value}" for key, value in card.get("software", {}).items()))
+    lines.append(f"ONNX opset  {card.get('opset', '?')}")
+    return "\n".join(lines)
+
+
+def describe_chain(card: dict[str, Any], source: str) -> str:
+    """A chained model for `chromaluma info`: what the chain is, then each part's own card, indented, in the order
+    the parts apply (the file name and SHA-256 each had when chained)."""
+    model = card.get("model") or {}
+    parts = chain_parts(card)
+    lines = [f"Model       {source}", f"Summary     {summary_line(card)}",
+             f"Created     {card.get('created', '?')} with Chromaluma {card.get('chromaluma_version', '?')}",
+             f"Colorspace  {card.get('colorspace', '?')}  (what every part's training pairs were encoded in)",
+             f"Chain       {len(parts)} models applied in turn, each one's result feeding the next; receptive field "
+             f"{model.get('receptive_field')} px, processing scale {model.get('processing_scale')}"]
+    if "confidence" in model:
+        lines.append(f"Confidence  {model['confidence']}")
+    for number, part in enumerate(parts, start=1):
+        lines.append(f"Part {number:<6} {part.get('file', '?')} (sha256 {str(part.get('sha256', '?'))[:12]}…)")
+        lines += ["    " + line for line in describe_card(part["card"], str(part.get("file", "?"))).splitlines()]
     lines.append("Software    " + ", ".join(f"{key} {value}" for key, value in card.get("software", {}).items()))
     lines.append(f"ONNX opset  {card.get('opset', '?')}")
     return "\n".join(lines)

@@ -27,7 +27,7 @@ from chromaluma.errors import ChromalumaError
 
 log = logging.getLogger("chromaluma")
 
-COMMANDS = ("train", "export", "apply", "align", "info", "synth", "bench")
+COMMANDS = ("train", "export", "apply", "align", "info", "synth", "bench", "chain", "composite", "farm")
 
 
 def build_parser() -> argparse.ArgumentParser:

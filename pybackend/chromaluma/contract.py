@@ -56,7 +56,7 @@ MAX_RECEPTIVE_FIELD = 4096
 CARD_REQUIRED_KEYS = ("kind", "created", "software", "training", "metrics")
 _CARD_SECTIONS = (("software", dict), ("training", dict), ("metrics", dict), ("model", dict),
                   ("training.parameters", dict), ("training.pairs", list), ("metrics.validation", dict),
-                  ("model.architecture", dict))
+                  ("model.architecture", dict), ("chain", list))
 # The card key holding :func:`graph_sha256` of the graph it was exported with (docs/CONTRACT.md §4). Copying a
 # card (all of `chromaluma.*`) onto another graph does not make that graph ours: loading checks this hash.
 CARD_GRAPH_HASH = "graph_sha256"

@@ -1,0 +1,17 @@
+"""`chromaluma farm`: placeholder until its module lands (being written now)."""
+
+from __future__ import annotations
+
+import argparse
+
+from chromaluma.errors import ParameterError
+
+HELP = "farm (not yet available)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def run(args: argparse.Namespace) -> int:
+    raise ParameterError("chromaluma farm: not available in this build")
