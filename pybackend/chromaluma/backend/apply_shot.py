@@ -38,6 +38,12 @@ log's parameters, so `--resume` with another sensitivity refuses); every other p
 `matte`, a folder, also gets the matte actually applied (threshold, mix: 1 = repaired) as 16-bit greyscale TIFF
 named like the output frames; asking for it with a model that has no matte is refused before anything is written.
 EXR input is treated as premultiplied (OpenEXR's convention), every other format as straight alpha.
+
+`layer`, a folder, also gets each frame's difference layer (EXR, `layer_format` float or half, named like the output
+frames with `.exr`): scan + layer, summed in float32 and stored at the output's sample type, gives the output frame
+(:mod:`chromaluma.backend.difference_layer` says exactly what is guaranteed). With a float layer a float (half or
+float) output is first moved to the value that sum reaches (at most one float32 step), so a render with --layer may
+differ from one without in the last bit of such outputs; integer outputs never move. JPEG output is refused.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from chromaluma import contract
-from chromaluma.backend import render_log, restore
+from chromaluma.backend import difference_layer, render_log, restore
 from chromaluma.backend.frame_window import FrameWindow, WindowFrame
 from chromaluma.backend.render_resume import prepare_folder, render_files
 from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY, read_sensitivity
@@ -60,7 +66,7 @@ from chromaluma.backend.session import load_session, request_warnings
 from chromaluma.backend.shot_keyframes import ShotKeyframes, check_keyframes_flag, register_for_render
 from chromaluma.errors import ChromalumaError, FrameReadError, FrameWriteError, ParameterError
 from chromaluma.io.atomic import describe_os_error, stale_partials
-from chromaluma.io.frames import FrameFormat, to_rgba, write_frame
+from chromaluma.io.frames import FrameFormat, stored_samples, to_rgba, write_frame
 from chromaluma.io.sequence import IMAGE_EXTENSIONS, Shot, open_shot
 
 log = logging.getLogger(__name__)
@@ -68,6 +74,9 @@ log = logging.getLogger(__name__)
 VIDEO_OUTPUT_FORMAT = FrameFormat(".tif", "uint16", 16, 3)
 CONFIDENCE_FORMAT = FrameFormat(".tif", "uint16", 16, 1)
 MATTE_FORMAT = CONFIDENCE_FORMAT  # 16-bit grey: the applied matte, 1 = repaired
+# The difference layer (`--layer delta DIR`): EXR, lossless, with the restored frames' channels.
+LAYER_FILE_FORMATS = {"float": FrameFormat(".exr", "float", 32, 4), "half": FrameFormat(".exr", "half", 16, 4)}
+LAYER_RULE = "restored = scan + layer: float32 sum, stored at the restored frames' sample type"
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,8 @@ class RenderRequest:
     keyframes: Path | None = None  # a keyframe model's painted keyframes (`--keyframes DIR`)
     matte: Path | None = None  # a repair model's applied matte (`--matte DIR`)
     sensitivity: float = DEFAULT_SENSITIVITY  # a repair model repairs where its matte > 1 − sensitivity
+    layer: Path | None = None  # the difference layer's folder (`--layer delta DIR`)
+    layer_format: str | None = None  # `--layer-format`: float or half; None = float where a layer is asked for
 
 
 @dataclass
@@ -113,6 +124,7 @@ class _FramePlan:
     context: tuple[Path, ...] = ()  # the input files of its window besides its own (a window model's context)
     keyframes: tuple[dict[str, Any], ...] = ()  # a keyframe model's pair, as the render log records it
     matte: Path | None = None  # where a repair model's applied matte goes (`--matte`), or None
+    layer: Path | None = None  # where its difference layer goes (`--layer delta`), or None
 
 
 def render_shot(request: RenderRequest) -> RenderResult:
@@ -129,6 +141,7 @@ def render_shot(request: RenderRequest) -> RenderResult:
     shot = open_shot(request.source)
     positions = _positions_to_render(shot, request.frames)
     out_format = _output_format(shot, request.extension)
+    _check_layer_flags(request, out_format)
     _check_folders(request, shot)
     keyframes = None if request.keyframes is None else register_for_render(
         request.keyframes, shot, model, request.model, [shot.frame_ids[index] for index in positions])
@@ -219,6 +232,30 @@ def _base_params(request: RenderRequest) -> dict[str, Any]:
             "tile_size": request.tile_size, "threads": request.threads, "sensitivity": request.sensitivity}
 
 
+def _layer_format(request: RenderRequest) -> str | None:
+    """The layer's sample type: None without --layer, else --layer-format (float unless asked otherwise)."""
+    if request.layer is None:
+        return None
+    return request.layer_format or difference_layer.DEFAULT_LAYER_FORMAT
+
+
+def _check_layer_flags(request: RenderRequest, out_format: FrameFormat) -> None:
+    """--layer-format needs --layer; a layer cannot reproduce JPEG frames (lossy, and decoders differ in the
+    last code), so --layer with JPEG output is refused. Refused before anything is written."""
+    if request.layer is None:
+        if request.layer_format is not None:
+            raise ParameterError(f"--layer-format {request.layer_format}: no --layer delta DIR was given; add it, or "
+                                 "drop --layer-format.")
+        return
+    if request.layer_format not in (None, *difference_layer.LAYER_FORMATS):
+        raise ParameterError(f"--layer-format {request.layer_format!r}: expected one of "
+                             f"{', '.join(difference_layer.LAYER_FORMATS)}.")
+    if out_format.extension in (".jpg", ".jpeg"):
+        raise ParameterError(f"--layer delta {request.layer}: the restored frames would be JPEG, which is lossy and "
+                             "read differently by different decoders, so no layer can reproduce them; add --format "
+                             "tif, png, dpx or exr, or drop --layer.")
+
+
 def _check_matte_flag(model: contract.ModelContract, request: RenderRequest) -> None:
     """`--matte` needs a model with a damage matte (a repair model): refused before anything is written."""
     if request.matte is not None and not model.has_matte:
@@ -248,19 +285,21 @@ def _check_folders(request: RenderRequest, shot: Shot) -> None:
         if folder.exists() and not folder.is_dir():
             raise ParameterError(f"{flag} {folder}: exists and is not a folder. Choose a folder for the {what}.")
         _check_writable(flag, folder)
-    for flag, folder, what in _side_folders(request):
+    side = _side_folders(request)
+    for position, (flag, folder, what) in enumerate(side):
         if folder.resolve() == request.output.resolve():
             raise ParameterError(f"{flag} {folder}: same folder as --output; the {what} would take the restored "
                                  "frames' names. Give it a folder of its own.")
-    if request.confidence is not None and request.matte is not None \
-            and request.confidence.resolve() == request.matte.resolve():
-        raise ParameterError(f"--matte {request.matte}: same folder as --confidence; the matte frames would take "
-                             "the confidence frames' names. Give each a folder of its own.")
+        for other_flag, other, other_what in side[:position]:
+            if folder.resolve() == other.resolve():
+                raise ParameterError(f"{flag} {folder}: same folder as {other_flag}; the {what} would take the "
+                                     f"{other_what}' names. Give each a folder of its own.")
 
 
 def _side_folders(request: RenderRequest) -> list[tuple[str, Path, str]]:
     """The folders written besides --output: (flag, folder, what they hold)."""
-    folders = [("--confidence", request.confidence, "confidence frames"), ("--matte", request.matte, "matte frames")]
+    folders = [("--confidence", request.confidence, "confidence frames"), ("--matte", request.matte, "matte frames"),
+               ("--layer delta", request.layer, "layer frames")]
     return [(flag, folder, what) for flag, folder, what in folders if folder is not None]
 
 
@@ -314,10 +353,12 @@ def _plan_frames(request: RenderRequest, window: FrameWindow, positions: list[in
         name = stem + out_format.extension
         confidence = None if request.confidence is None else request.confidence / (stem + CONFIDENCE_FORMAT.extension)
         matte = None if request.matte is None else request.matte / (stem + MATTE_FORMAT.extension)
+        layer = None if request.layer is None else request.layer / (stem + ".exr")
         context = tuple(path for path in (shot.path_of(position) for position in window.neighbour_positions(index)
                                           if position is not None) if path is not None)
         used = () if keyframes is None else keyframes.used_by(frame)
-        plan.append(_FramePlan(frame, index, source_path, request.output / name, confidence, context, used, matte))
+        plan.append(_FramePlan(frame, index, source_path, request.output / name, confidence, context, used, matte,
+                               layer))
     return plan
 
 
@@ -339,14 +380,16 @@ def _log_record(request: RenderRequest, model: Any, shot: Shot, out_format: Fram
         "provider": model.provider,
         "parameters": {"mix": request.mix, "device": request.device, "tile_size": request.tile_size,
                        "threads": request.threads, "frames": list(request.frames) if request.frames else None,
-                       "sensitivity": request.sensitivity,
+                       "sensitivity": request.sensitivity, "layer_format": _layer_format(request),
                        "format": request.extension, "overwrite": request.overwrite,
                        "premultiplied": _premultiplied(shot)},
         "input": {"source": str(shot.source.resolve()), "type": "video" if shot.is_video else "sequence",
                   "format": _format_record(shot.frame_format), "fps": shot.fps},
         "output": {"folder": str(request.output.resolve()), "format": _format_record(out_format),
                    "confidence_folder": str(request.confidence.resolve()) if request.confidence else None,
-                   "matte_folder": str(request.matte.resolve()) if request.matte else None},
+                   "matte_folder": str(request.matte.resolve()) if request.matte else None,
+                   "layer_folder": str(request.layer.resolve()) if request.layer else None,
+                   "layer_rule": LAYER_RULE if request.layer else None},
         "frames": [],
         "warnings": list(warnings),
         "software": render_log.software_versions(),
@@ -373,7 +416,7 @@ def _render_frames(request: RenderRequest, window: FrameWindow, todo: list[_Fram
     bar = tqdm(todo, unit="frame", desc=f"apply {request.model.name}", disable=not request.progress)
     for step in bar:
         try:
-            entry = _render_frame(window, step, out_format, params, record, keyframes)
+            entry = _render_frame(window, step, out_format, params, record, keyframes, _layer_format(request))
         except FrameWriteError:
             record["failed_frame"] = step.frame
             raise
@@ -387,7 +430,7 @@ def _render_frames(request: RenderRequest, window: FrameWindow, todo: list[_Fram
 
 
 def _render_frame(window: FrameWindow, step: _FramePlan, out_format: FrameFormat, params: dict[str, Any],
-                  record: dict[str, Any], keyframes: ShotKeyframes | None) -> dict[str, Any]:
+                  record: dict[str, Any], keyframes: ShotKeyframes | None, layer_format: str | None) -> dict[str, Any]:
     """Render and write one frame; returns its log entry (`status: failed` if its input cannot be read).
 
     A window model's neighbour that cannot be decoded is given as None, so the backend's edge rule fills it from
@@ -416,7 +459,13 @@ def _render_frame(window: FrameWindow, step: _FramePlan, out_format: FrameFormat
     planes: dict[str, np.ndarray] = {"matte": np.empty(src.shape[:2], np.float32)} if step.matte is not None else {}
     report = restore.process_frame(src, dst, frame_params, confidence=confidence, **planes)
     matte = planes.get("matte")
-    write_frame(step.output, dst, out_format)
+    if step.layer is not None and layer_format == "float":
+        dst = difference_layer.reachable(src, dst, out_format.sample_type)
+    elif step.layer is not None:  # a half layer that cannot hold the change refuses before the frame is written
+        difference_layer.check_half_range(src, dst, step.frame)
+    restored = write_frame(step.output, dst, out_format)
+    if step.layer is not None and layer_format is not None:
+        _write_layer(step, src, restored, out_format, layer_format)
     if step.confidence is not None and confidence is not None:
         write_frame(step.confidence, confidence[:, :, np.newaxis], CONFIDENCE_FORMAT)
     if step.matte is not None and matte is not None:
@@ -425,6 +474,25 @@ def _render_frame(window: FrameWindow, step: _FramePlan, out_format: FrameFormat
         if note not in record["warnings"]:
             record["warnings"].append(note)
     return _frame_record(step, centre, neighbours if window.before or window.after else None, report)
+
+
+def _write_layer(step: _FramePlan, scan: np.ndarray, restored: np.ndarray, out_format: FrameFormat,
+                 layer_format: str) -> None:
+    """Write the frame's difference layer (:mod:`chromaluma.backend.difference_layer`). A float layer is checked
+    before it is written: scan + layer, stored at the output's sample type, must give the written samples."""
+    assert step.layer is not None
+    layer = difference_layer.difference(scan, restored, layer_format)
+    if layer_format == "float":
+        rebuilt = stored_samples(difference_layer.reconstruct(scan, layer), out_format)
+        written = stored_samples(restored, out_format)
+        if rebuilt.tobytes() != written.tobytes():  # integer codes far below the scan's float32 step
+            step.output.unlink(missing_ok=True)  # the log never listed it: a --resume renders it again
+            peak = float(np.nanmax(np.abs(np.where(np.isfinite(scan), scan, 0))))
+            raise FrameWriteError(f"frame {step.frame}: scan + layer cannot give every {out_format.bits}-bit code of "
+                                  f"{step.output.name} (the scan holds values up to {peak:.4g}, too far from the "
+                                  "output's 0-1 range for a float32 sum to land on each code); neither the frame nor "
+                                  "its layer was kept. Write float output with --format exr, or drop --layer.")
+    write_frame(step.layer, layer, LAYER_FILE_FORMATS[layer_format])
 
 
 def _host_layout(pixels: np.ndarray) -> np.ndarray:
@@ -466,6 +534,9 @@ def _frame_record(step: _FramePlan, centre: WindowFrame, neighbours: list[Window
     if step.matte is not None:
         entry["matte"] = step.matte.name
         entry["matte_sha256"] = contract.file_sha256(step.matte)
+    if step.layer is not None:
+        entry["layer"] = step.layer.name
+        entry["layer_sha256"] = contract.file_sha256(step.layer)
     return entry
 
 

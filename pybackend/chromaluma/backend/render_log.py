@@ -21,6 +21,9 @@ has a `keyframes` section (folder, shot cuts, the registration report of every k
 the two keyframes each frame read (`keyframes`: frame, file, SHA-256 of the painted file and of the registered
 pixels). The `parameters` section records `sensitivity` (what a repair model repairs, docs/CONTRACT.md §1.8) and the
 `output` section `matte_folder`; with `--matte`, frame entries name their matte frame (`matte`, `matte_sha256`).
+With `--layer delta DIR` the `parameters` section records `layer_format` (float or half; null without a layer), the
+`output` section `layer_folder` and `layer_rule` (how scan and layer add up to the output), and frame entries name
+their difference layer (`layer`, `layer_sha256`).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ log says another render on this host is still writing into the folder (a `render
 A `rendering` log from another host cannot be checked from here: it is taken as killed, with a warning (the
 outputs are written atomically and deterministically, so a second writer wastes work but corrupts nothing).
 
-`--resume` keeps a frame only if the log records it as written and the output (and confidence, matte) file's SHA-256
-still matches the log, and the input frame's SHA-256 still matches too; for a temporal-window model, so must
+`--resume` keeps a frame only if the log records it as written and the output (and confidence, matte, layer) file's
+SHA-256 still matches the log, and the input frame's SHA-256 still matches too; for a temporal-window model, so must
 every input of the frame's window (`context` and `missing_context` in its entry): the window holds the same
 files, none replaced, added into a gap or removed, so a frame whose neighbour was unreadable or has been
 re-scanned is rendered again. For a keyframe model, the frame's keyframes (`keyframes` in its entry: frame numbers,
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 # Parameters that change output pixels or names, with the flag a user would change.
 # The device counts through the provider that actually ran (auto and cpu on a machine without GPU are the same).
 _PIXEL_PARAMETERS = {"mix": "--mix", "tile_size": "--tile-size", "frames": "--frames", "format": "--format",
-                     "premultiplied": "input premultiplication"}
+                     "premultiplied": "input premultiplication", "layer_format": "--layer-format"}
 # Changes only a repair model's pixels (other models validate and ignore it; logs written before it existed lack it).
 _REPAIR_PARAMETERS = {"sensitivity": "--sensitivity"}
 
@@ -50,6 +50,7 @@ class PlannedFrame(Protocol):
     output: Path
     confidence: Path | None
     matte: Path | None  # a repair model's applied matte (`--matte`), or None
+    layer: Path | None  # the frame's difference layer (`--layer delta`), or None
     context: tuple[Path, ...]  # the other input files of its window (empty for a single-frame model or video)
     keyframes: tuple[dict[str, Any], ...]  # a keyframe model's pair as the log records it (empty otherwise)
 
@@ -88,9 +89,9 @@ def prepare_folder(plan: Sequence[PlannedFrame], log_path: Path, record: dict[st
 
 
 def render_files(plan: Sequence[PlannedFrame], log_path: Path) -> list[Path]:
-    """Every file a render of `plan` writes: its log, output frames, confidence and matte frames."""
+    """Every file a render of `plan` writes: its log, output frames, confidence, matte and layer frames."""
     return ([log_path] + [step.output for step in plan] + [s.confidence for s in plan if s.confidence is not None]
-            + [s.matte for s in plan if s.matte is not None])
+            + [s.matte for s in plan if s.matte is not None] + [s.layer for s in plan if s.layer is not None])
 
 
 def _previous_log(log_path: Path, *, required: bool) -> dict[str, Any] | None:
@@ -149,7 +150,7 @@ def _refuse_if_different(log_path: Path, previous: dict[str, Any], record: dict[
         if old_params.get(key) != record["parameters"][key]:
             differences.append(f"{flag} ({old_params.get(key)!r} in the log, {record['parameters'][key]!r} now)")
     for section, key, flag in (("input", "source", "--input"), ("output", "confidence_folder", "--confidence"),
-                               ("output", "matte_folder", "--matte")):
+                               ("output", "matte_folder", "--matte"), ("output", "layer_folder", "--layer delta")):
         old, new = previous.get(section, {}).get(key), record[section].get(key)
         if old != new:
             differences.append(f"{flag} ({old} in the log, {new} now)")
@@ -181,6 +182,8 @@ def _still_matches(entry: dict[str, Any], step: PlannedFrame, digests: dict[Path
         checks.append((step.confidence, entry.get("confidence_sha256"), entry.get("confidence")))
     if step.matte is not None:
         checks.append((step.matte, entry.get("matte_sha256"), entry.get("matte")))
+    if step.layer is not None:
+        checks.append((step.layer, entry.get("layer_sha256"), entry.get("layer")))
     if step.source is not None:
         checks.append((step.source, entry.get("input_sha256"), entry.get("input")))
         window = _recorded_window(entry)

@@ -6,8 +6,10 @@ import argparse
 from pathlib import Path
 
 from chromaluma.backend.apply_shot import RenderRequest, render_shot
+from chromaluma.backend.difference_layer import LAYER_FORMATS
 from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY
 from chromaluma.contract import DEVICES
+from chromaluma.errors import ParameterError
 from chromaluma.io.sequence import parse_frame_range
 
 HELP = "apply a model to a shot (image sequence or video) and write restored frames plus a render log"
@@ -43,6 +45,14 @@ A damage-repair model (chromaluma train --kind repair) repairs only where its da
 written exactly as read. --matte DIR also writes the matte actually applied (after the threshold and --mix; 16-bit
 grey TIFF, 1 = repaired) with the output frames' names; it is refused for a model without a matte. The log records
 the sensitivity: --resume with another one refuses.
+
+--layer delta DIR also writes each frame's difference layer (OpenEXR, float by default, --layer-format half for half
+the size) named like the output frames with .exr: added to the scan as read (codes normalised to 0-1, float samples
+as stored, a grey scan as grey R, G, B) in float32 and stored at the output's sample type, it gives the output frame.
+Float layer: bit for bit (a half or float output is first moved to the sum's value, at most one float32 step; integer
+outputs never move). Half layer: within half a half-precision step of the layer value, which still rounds to the
+exact codes of 8- and 10-bit outputs. Where the model changed nothing the layer is exactly 0. Refused with JPEG
+output. The log records the layer folder, format and each layer frame's SHA-256; --resume checks them.
 """
 
 
@@ -64,6 +74,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sensitivity", type=float, default=DEFAULT_SENSITIVITY, metavar="S",
                         help="repair models: repair where the damage matte exceeds 1 - S, 0-1 (default 0.5); "
                              "higher repairs fainter damage")
+    parser.add_argument("--layer", nargs=2, metavar=("delta", "DIR"),
+                        help="also write a difference layer per frame into DIR (EXR): scan + layer = the restored "
+                             "frame")
+    parser.add_argument("--layer-format", choices=LAYER_FORMATS, default=None,
+                        help="sample type of --layer frames: float (default; exact) or half (half the size)")
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="ONNX Runtime device (default auto: GPU if available, else CPU)")
     parser.add_argument("--format", dest="extension", metavar="EXT",
@@ -80,12 +95,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    layer = None
+    if args.layer is not None:
+        kind, folder = args.layer
+        if kind != "delta":
+            raise ParameterError(f"--layer {kind} {folder}: the only layer is delta (scan + layer = restored); "
+                                 f"write --layer delta {folder}.")
+        layer = Path(folder)
     request = RenderRequest(
         model=args.model, source=args.input, output=args.output,
         frames=parse_frame_range(args.frames) if args.frames else None,
         mix=args.mix, confidence=args.confidence, device=args.device, extension=args.extension,
         overwrite=args.overwrite, resume=args.resume, tile_size=args.tile_size, threads=args.threads,
         progress=not args.no_progress, keyframes=args.keyframes, matte=args.matte, sensitivity=args.sensitivity,
+        layer=layer, layer_format=args.layer_format,
     )
     render_shot(request)
     return 0

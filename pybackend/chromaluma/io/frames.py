@@ -84,8 +84,9 @@ def read_frame(path: str | Path) -> tuple[np.ndarray, FrameFormat]:
     return decoded.pixels, FrameFormat(frame_path.suffix.lower(), sample_type, bits, spec.nchannels)
 
 
-def write_frame(path: str | Path, pixels: np.ndarray, frame_format: FrameFormat) -> None:
-    """Write float32 HWC pixels in `frame_format`, atomically: a hidden temp file, verified, renamed over `path`.
+def write_frame(path: str | Path, pixels: np.ndarray, frame_format: FrameFormat) -> np.ndarray:
+    """Write float32 HWC pixels in `frame_format`, atomically: a hidden temp file, verified, renamed over `path`;
+    returns the pixels as written, read back from that file (float32, what :func:`read_frame` gives).
 
     Integer formats are brought into their range as :mod:`chromaluma.integer_samples` says (they cannot hold
     more); float formats keep values. No timestamp is stored, so the same pixels always give the same bytes.
@@ -96,17 +97,19 @@ def write_frame(path: str | Path, pixels: np.ndarray, frame_format: FrameFormat)
     out_path = Path(path)
     if pixels.ndim != 3:
         raise FrameWriteError(f"{out_path}: expected HWC pixels, got shape {pixels.shape}.")
-    samples = _to_samples(pixels, frame_format)
+    samples = stored_samples(pixels, frame_format)
+    written: list[np.ndarray] = []
 
     def encode_and_verify(tmp_path: Path) -> None:
         _encode(tmp_path, out_path, samples, frame_format)
-        _verify_written(tmp_path, out_path, samples)
+        written.append(_verify_written(tmp_path, out_path, samples))
 
     try:  # replace_atomically makes the verified temp file durable, renames it, and removes it on any failure
         replace_atomically(out_path, encode_and_verify)
     except OSError as exc:
         raise FrameWriteError(f"{out_path}: {describe_os_error(exc)} while writing the frame; it was not written. "
                               "Free disk space or check the folder's permissions.") from exc
+    return written[-1]
 
 
 @dataclass
@@ -154,6 +157,8 @@ def _encode(tmp_path: Path, out_path: Path, samples: np.ndarray, frame_format: F
     # No timestamp in the file (the TIFF writer stamps the time otherwise; the render log keeps the times): the
     # same pixels always give the same bytes, so farm, resumed and uninterrupted renders match byte for byte.
     spec.attribute("DateTime", "")
+    if out_path.suffix.lower() == ".exr":  # lossless: a difference layer must hold its values exactly
+        spec.attribute("compression", "zip")
     with _captured_stderr() as noise:
         image_output = oiio.ImageOutput.create(str(tmp_path))
         if image_output is None:
@@ -172,7 +177,7 @@ def _encode(tmp_path: Path, out_path: Path, samples: np.ndarray, frame_format: F
                               "the frame was not written. Free disk space or check the folder's permissions.")
 
 
-def _verify_written(tmp_path: Path, out_path: Path, samples: np.ndarray) -> None:
+def _verify_written(tmp_path: Path, out_path: Path, samples: np.ndarray) -> np.ndarray:
     """Read the temp file back: the last line of defence against a writer that lied (the caller, through
     replace_atomically, then flushes it to disk, so a delayed write failure still surfaces before the rename)."""
     if tmp_path.stat().st_size == 0:
@@ -181,7 +186,7 @@ def _verify_written(tmp_path: Path, out_path: Path, samples: np.ndarray) -> None
         decoded = _decode(tmp_path)
         height, width, channels = samples.shape
         if decoded.pixels is not None and decoded.pixels.shape == (height, width, channels):
-            return
+            return decoded.pixels
         why = decoded.reason or "wrong size"
         reason = _write_failure(out_path, samples, f"the written file does not read back ({why})")
     raise FrameWriteError(f"{out_path}: {reason}; the frame was not written. Free disk space or check the "
@@ -256,7 +261,8 @@ def _sample_type_name(oiio_format: str, bits: int) -> str:
     return "uint8" if bits <= 8 else "uint16"
 
 
-def _to_samples(pixels: np.ndarray, frame_format: FrameFormat) -> np.ndarray:
+def stored_samples(pixels: np.ndarray, frame_format: FrameFormat) -> np.ndarray:
+    """The samples :func:`write_frame` stores for float32 `pixels` (codes for integer formats, half or float)."""
     dtype = _NUMPY_DTYPES[frame_format.sample_type]
     if frame_format.is_float:
         return np.ascontiguousarray(pixels, dtype=dtype)
