@@ -266,11 +266,41 @@ ChromalumaBridgeArray toBridge(const ArrayArg& a) {
                                  l.componentStride, bytesPerComponent(a.depth), a.writable ? 1 : 0};
 }
 
+// The strings and the version array point into `p`, which outlives every call that uses the result.
 ChromalumaBridgeParams toBridge(const BackendParams& p) {
-    return ChromalumaBridgeParams{p.model.c_str(),      p.mix,      p.device.c_str(), p.tileSize, p.outputMode.c_str(),
-                                  p.premultiplied ? 1 : 0, p.windowX, p.windowY,      p.originX,  p.originY,
-                                  p.keyframes.c_str(),    p.frame,    p.frameWidth,     p.frameHeight,
-                                  p.sensitivity};
+    ChromalumaBridgeParams b{};
+    b.model = p.model.c_str();
+    b.mix = p.mix;
+    b.device = p.device.c_str();
+    b.tileSize = p.tileSize;
+    b.outputMode = p.outputMode.c_str();
+    b.premultiplied = p.premultiplied ? 1 : 0;
+    b.windowX = p.windowX;
+    b.windowY = p.windowY;
+    b.originX = p.originX;
+    b.originY = p.originY;
+    b.keyframes = p.keyframes.c_str();
+    b.frame = p.frame;
+    b.frameWidth = p.frameWidth;
+    b.frameHeight = p.frameHeight;
+    b.sensitivity = p.sensitivity;
+    b.renderLog = p.renderLog.c_str();
+    b.hostName = p.host.name.c_str();
+    b.hostLabel = p.host.label.c_str();
+    b.hostVersionLabel = p.host.versionLabel.c_str();
+    b.hostVersion = p.host.version.empty() ? nullptr : p.host.version.data();
+    b.hostVersionCount = static_cast<int>(p.host.version.size());
+    b.plugin = p.host.plugin.c_str();
+    b.pluginVersionMajor = p.host.pluginMajor;
+    b.pluginVersionMinor = p.host.pluginMinor;
+    b.time = p.time;
+    b.renderWindow[0] = p.renderWindow.x1;
+    b.renderWindow[1] = p.renderWindow.y1;
+    b.renderWindow[2] = p.renderWindow.x2;
+    b.renderWindow[3] = p.renderWindow.y2;
+    b.renderScale[0] = p.renderScaleX;
+    b.renderScale[1] = p.renderScaleY;
+    return b;
 }
 
 // The bridge's answer as a report, or the BackendError it stands for.

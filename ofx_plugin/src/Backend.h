@@ -45,6 +45,14 @@ struct ArrayArg {
 // then repeats the nearest frame between it and the centre, docs/CONTRACT.md §1.6).
 using NeighbourArg = std::optional<ArrayArg>;
 
+// Who renders, for the Render Log: the host descriptor's properties and this plug-in's identity, read at load.
+struct HostDescription {
+    std::string name, label, versionLabel;  // kOfxPropName, kOfxPropLabel, kOfxPropVersionLabel ("" when absent)
+    std::vector<int> version;               // kOfxPropVersion (empty when absent)
+    std::string plugin;                     // the plug-in's identifier and version
+    int pluginMajor = 0, pluginMinor = 0;
+};
+
 // The scalar entries of `params` (docs/CONTRACT.md §1.4).
 struct BackendParams {
     std::string model;
@@ -62,6 +70,13 @@ struct BackendParams {
     std::string keyframes;
     int frame = 0;
     int frameWidth = 0, frameHeight = 0;
+    // The Render Log (§1.4 `render_log`, `host_render`): empty = off. The rest describes the render for its record
+    // and is filled by render() only when the log is set.
+    std::string renderLog;
+    HostDescription host;
+    double time = 0.0;
+    Rect renderWindow;
+    double renderScaleX = 1.0, renderScaleY = 1.0;
 };
 
 // What the backend reported about a model (the RenderReport process() returns, docs/CONTRACT.md §1.5): what the

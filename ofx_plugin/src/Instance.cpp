@@ -31,7 +31,35 @@ const char* outputModeName(int choice) {
     }
 }
 
+// Written by rememberHost() only (the load action), read by renders.
+HostDescription& hostStore() {
+    static HostDescription description;
+    return description;
+}
+
 }  // namespace
+
+void rememberHost(const std::string& plugin, int major, int minor) {
+    HostDescription description;
+    description.plugin = plugin;
+    description.pluginMajor = major;
+    description.pluginMinor = minor;
+    const OfxHost* host = ofx::suites().host;
+    if (host != nullptr && host->host != nullptr) {
+        description.name = ofx::getString(host->host, kOfxPropName);
+        description.label = ofx::getString(host->host, kOfxPropLabel);
+        description.versionLabel = ofx::getString(host->host, kOfxPropVersionLabel);
+        // kOfxPropVersion has any number of ints (major, minor, micro, ...): read until the host has no more,
+        // without propGetDimension, which not every host provides.
+        int part = 0;
+        for (int i = 0; i < 8 && ofx::suites().property->propGetInt(host->host, kOfxPropVersion, i, &part) == kOfxStatOK;
+             ++i)
+            description.version.push_back(part);
+    }
+    hostStore() = std::move(description);
+}
+
+const HostDescription& hostDescription() { return hostStore(); }
 
 Instance& instanceOf(OfxImageEffectHandle effect) {
     OfxPropertySetHandle props = nullptr;
@@ -56,6 +84,9 @@ BackendParams readParams(const Instance& instance, OfxTime time) {
     char* keyframes = nullptr;
     ofx::check(param->paramGetValueAtTime(instance.keyframesFolder, time, &keyframes), kParamKeyframesFolder);
     p.keyframes = keyframes != nullptr ? keyframes : "";
+    char* renderLog = nullptr;
+    ofx::check(param->paramGetValueAtTime(instance.renderLog, time, &renderLog), kParamRenderLog);
+    p.renderLog = renderLog != nullptr ? renderLog : "";
     p.device = deviceName(device);
     p.outputMode = outputModeName(mode);
     return p;
@@ -64,6 +95,7 @@ BackendParams readParams(const Instance& instance, OfxTime time) {
 ModelReport describeModel(Instance& instance, const BackendParams& given) {
     BackendParams params = given;
     params.keyframes.clear();  // the model's description does not depend on the frame or its keyframes
+    params.renderLog.clear();  // nor on where renders are logged (describing logs nothing)
     params.outputMode = BackendParams{}.outputMode;  // nor on how a render is shown or how much it repairs
     params.sensitivity = BackendParams{}.sensitivity;
     const std::string key = params.model + "\n" + params.device + "\n" + fileStamp(params.model);

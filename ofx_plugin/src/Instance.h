@@ -21,6 +21,7 @@ namespace chromaluma {
 #define kParamModelInfo "modelInfo"
 #define kParamKeyframesFolder "keyframesFolder"
 #define kParamSensitivity "sensitivity"
+#define kParamRenderLog "renderLog"
 
 // The persistent warning while no model is set (isIdentity then hands the host the source).
 #define kNoModelWarning \
@@ -38,7 +39,7 @@ struct Instance {
     OfxImageEffectHandle handle = nullptr;
     OfxImageClipHandle source = nullptr, mask = nullptr, output = nullptr;  // mask: general context only
     OfxParamHandle modelFile = nullptr, mix = nullptr, device = nullptr, tileSize = nullptr, outputMode = nullptr,
-                   modelInfo = nullptr, keyframesFolder = nullptr, sensitivity = nullptr;
+                   modelInfo = nullptr, keyframesFolder = nullptr, sensitivity = nullptr, renderLog = nullptr;
 
     // Guards the description cache and shownInfo, and only them. Lock order (STYLE.md): never held while taking the
     // GIL, calling the backend or calling the host, because a host that runs Python (Nuke, Natron) calls us with
@@ -55,8 +56,16 @@ struct Instance {
 Instance& instanceOf(OfxImageEffectHandle effect);  // throws OfxError when the host lost our instance data
 
 // The backend parameters of the effect's parameters at `time` (window/origin left at their defaults; `keyframes`
-// holds the Keyframes parameter whatever the model: see keyframeParams in Render.h).
+// holds the Keyframes parameter whatever the model: see keyframeParams in Render.h; `renderLog` the Render Log
+// parameter, the rest of the record's description is render()'s to fill).
 BackendParams readParams(const Instance& instance, OfxTime time);
+
+// The host descriptor's name, label and version (kOfxPropName, kOfxPropLabel, kOfxPropVersion,
+// kOfxPropVersionLabel) and this plug-in's identity, remembered for Render Log records. Called by the load action:
+// the host descriptor (OfxHost::host) is valid from setHost on, and load runs before any instance exists, so the
+// description is written once before any render reads it. A host that sets none of them leaves them empty.
+void rememberHost(const std::string& plugin, int major, int minor);
+const HostDescription& hostDescription();
 
 
 // The model's description for `params` (cached per model file, its modification time and device). It is asked

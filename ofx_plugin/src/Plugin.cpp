@@ -24,7 +24,7 @@
 // Bump the major version when a change breaks existing projects (renamed/removed parameters, other results from
 // the same values); bump the minor version for compatible additions.
 #define kPluginVersionMajor 1
-#define kPluginVersionMinor 3
+#define kPluginVersionMinor 4
 
 #define kParamModelFileLabel "Model File"
 #define kParamModelFileHint "The Chromaluma model (.onnx) to apply, as exported by `chromaluma export`."
@@ -52,6 +52,11 @@
     "Restored: the restoration. Confidence: where the model is sure (white) or unsure (dark). Difference: what " \
     "the model changed, around mid grey. Damage Matte (repair models only): what is repaired, white where fully " \
     "repaired, after Sensitivity, Mix and the Mask."
+#define kParamRenderLogLabel "Render Log"
+#define kParamRenderLogHint                                                                                        \
+    "Optional: a file (e.g. shot.chromaluma-render.jsonl) to which every render appends one JSON line: model "    \
+    "hash, parameters, frame, render window, versions, this host and machine, as `chromaluma apply`'s render log " \
+    "names them. Empty: no log. It never changes the image; a log that cannot be written fails the render."
 #define kParamModelInfoLabel "Model Info"
 #define kParamModelInfoHint                                                                                          \
     "Read only: the model's kind and training summary, the ONNX Runtime provider actually used, whether it is a " \
@@ -158,6 +163,15 @@ void defineParams(OfxParamSetHandle set) {
     setInt(p, kOfxParamPropDefault, kOutputRestored);
     setInt(p, kOfxParamPropAnimates, 0);
 
+    // Documents renders and never changes their pixels: changing it asks the host for no re-render (a host that
+    // keys its cache on every parameter may still re-render; nothing in the standard exempts one from the key).
+    p = defineParam(set, kOfxParamTypeString, kParamRenderLog, kParamRenderLogLabel, kParamRenderLogHint);
+    setString(p, kOfxParamPropStringMode, kOfxParamStringIsFilePath);
+    setInt(p, kOfxParamPropStringFilePathExists, 0);  // a file to write (a save dialog): the first render creates it
+    setInt(p, kOfxParamPropAnimates, 0);
+    setString(p, kOfxParamPropDefault, "");
+    setInt(p, kOfxParamPropEvaluateOnChange, 0);
+
     p = defineParam(set, kOfxParamTypeString, kParamModelInfo, kParamModelInfoLabel, kParamModelInfoHint);
     setString(p, kOfxParamPropStringMode, kOfxParamStringIsMultiLine);
     setString(p, kOfxParamPropDefault, "");
@@ -220,6 +234,7 @@ OfxStatus createInstance(OfxImageEffectHandle effect) {
     instance->modelInfo = paramHandle(set, kParamModelInfo);
     instance->keyframesFolder = paramHandle(set, kParamKeyframesFolder);
     instance->sensitivity = paramHandle(set, kParamSensitivity);
+    instance->renderLog = paramHandle(set, kParamRenderLog);
 
     std::string problem;  // an error to show, or empty
     const bool python = bridge::available(problem);
@@ -361,7 +376,9 @@ OfxStatus dispatch(const std::string& action, OfxImageEffectHandle effect, OfxPr
                    OfxPropertySetHandle outArgs) {
     if (action == kOfxActionLoad) {
         std::string missing;
-        return fetchSuites(missing) ? kOfxStatOK : kOfxStatErrMissingHostFeature;
+        if (!fetchSuites(missing)) return kOfxStatErrMissingHostFeature;
+        rememberHost(kPluginIdentifier, kPluginVersionMajor, kPluginVersionMinor);
+        return kOfxStatOK;
     }
     if (action == kOfxActionUnload) return kOfxStatOK;  // Python, once started, stays until process exit
     if (action == kOfxActionDescribe) return describe(effect);

@@ -171,6 +171,28 @@ py::array makeArray(const ChromalumaBridgeArray& a, const py::capsule& base) {
     return array;
 }
 
+// params["host_render"]: who renders and what the host asked, for the Render Log's record (PyBridge.h).
+py::dict makeHostRender(const ChromalumaBridgeParams& p) {
+    py::list version;
+    for (int i = 0; p.hostVersion != nullptr && i < p.hostVersionCount; ++i) version.append(p.hostVersion[i]);
+    py::dict host;
+    host["name"] = p.hostName != nullptr ? p.hostName : "";
+    host["label"] = p.hostLabel != nullptr ? p.hostLabel : "";
+    host["version"] = version;
+    host["version_label"] = p.hostVersionLabel != nullptr ? p.hostVersionLabel : "";
+    py::dict plugin;
+    plugin["identifier"] = p.plugin != nullptr ? p.plugin : "";
+    plugin["version"] = std::to_string(p.pluginVersionMajor) + "." + std::to_string(p.pluginVersionMinor);
+    plugin["bridge_abi"] = CHROMALUMA_BRIDGE_ABI_VERSION;
+    py::dict request;
+    request["host"] = host;
+    request["plugin"] = plugin;
+    request["time"] = p.time;
+    request["render_window"] = py::make_tuple(p.renderWindow[0], p.renderWindow[1], p.renderWindow[2], p.renderWindow[3]);
+    request["render_scale"] = py::make_tuple(p.renderScale[0], p.renderScale[1]);
+    return request;
+}
+
 py::dict makeParams(const ChromalumaBridgeParams& p) {
     py::dict params;
     params["model"] = p.model;
@@ -187,6 +209,10 @@ py::dict makeParams(const ChromalumaBridgeParams& p) {
         params["keyframes"] = p.keyframes;
         params["frame"] = p.frame;
         if (p.frameWidth > 0 && p.frameHeight > 0) params["frame_size"] = py::make_tuple(p.frameWidth, p.frameHeight);
+    }
+    if (p.renderLog != nullptr && *p.renderLog != '\0') {  // the backend appends this render's record there
+        params["render_log"] = p.renderLog;
+        params["host_render"] = makeHostRender(p);
     }
     return params;
 }

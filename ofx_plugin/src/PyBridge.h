@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct or signature below changes: the plug-in refuses a bridge of another version. */
-#define CHROMALUMA_BRIDGE_ABI_VERSION 4
+#define CHROMALUMA_BRIDGE_ABI_VERSION 5
 
 /* The most keyframes a RenderReport lists that the bridge hands back (a keyframe model reads 2). */
 #define CHROMALUMA_BRIDGE_MAX_KEYFRAMES 4
@@ -67,6 +67,21 @@ typedef struct ChromalumaBridgeParams {
     int frame;
     int frameWidth, frameHeight;
     double sensitivity;     /* params["sensitivity"], always passed (0-1; models without a damage matte ignore it) */
+    /* The Render Log (docs/CONTRACT.md §1.4): `renderLog` empty = neither params["render_log"] nor
+     * params["host_render"]; otherwise params["render_log"] = renderLog and params["host_render"] = {"host": {"name",
+     * "label", "version" (list of hostVersionCount ints), "version_label"}, "plugin": {"identifier", "version"
+     * ("major.minor"), "bridge_abi"}, "time", "render_window" [x1, y1, x2, y2], "render_scale" [x, y]}. */
+    const char* renderLog;
+    const char* hostName;         /* kOfxPropName of the host descriptor ("" when the host sets none) */
+    const char* hostLabel;        /* kOfxPropLabel */
+    const char* hostVersionLabel; /* kOfxPropVersionLabel */
+    const int* hostVersion;       /* kOfxPropVersion, hostVersionCount ints (NULL when 0) */
+    int hostVersionCount;
+    const char* plugin;           /* the plug-in's identifier */
+    int pluginVersionMajor, pluginVersionMinor;
+    double time;                  /* kOfxPropTime of the render */
+    int renderWindow[4];          /* kOfxImageEffectPropRenderWindow: x1, y1, x2, y2 (OFX pixels, bottom-up) */
+    double renderScale[2];        /* kOfxImageEffectPropRenderScale */
 } ChromalumaBridgeParams;
 
 /* Filled by the bridge from the RenderReport process() returns (docs/CONTRACT.md §1.5). `text` (set by the

@@ -210,6 +210,13 @@ OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs) {
         throw OfxError(kOfxStatErrUnsupported, "render scale is not 1 although the plug-in declares no multi-resolution");
     BackendParams params = readParams(instance, time);
     if (params.model.empty()) throw OfxError(kOfxStatFailed, "no model: choose a Chromaluma .onnx file in Model File");
+    if (!params.renderLog.empty()) {  // what the record says about this render beside the backend parameters
+        params.host = hostDescription();
+        params.time = time;
+        params.renderWindow = window;
+        params.renderScaleX = scaleX;
+        params.renderScaleY = scaleY;
+    }
     const ModelReport described = describeModel(instance, params);  // throws the model's error (missing, corrupt)
     if (!keyframeParams(instance, described, time, params))
         throw OfxError(kOfxStatFailed, missingKeyframesMessage(params.model));

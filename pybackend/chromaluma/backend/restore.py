@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from chromaluma.backend import pixels, tiling
+from chromaluma.backend import host_render_log, pixels, tiling
 from chromaluma.backend.keyframe_pair import KeyframePair, keyframe_pair, keyframes_at
 from chromaluma.backend.render_settings import RenderSettings, read_settings
 from chromaluma.backend.session import InferenceError, ModelSession, load_session, request_warnings
@@ -62,8 +62,13 @@ class RenderReport:
 
 
 def process(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any]) -> RenderReport:
-    """Restore `src` into `dst` with params['model'] (docs/CONTRACT.md §1); `process(None, None, p)` only loads."""
-    return process_frame(src, dst, params)
+    """Restore `src` into `dst` with params['model'] (docs/CONTRACT.md §1); `process(None, None, p)` only loads.
+    With params['render_log'], a render (not a describe) appends its record there (:mod:`.host_render_log`)."""
+    logged = host_render_log.log_request(params) if isinstance(params, dict) else None
+    if logged is None or src is None or dst is None:
+        return process_frame(src, dst, params)
+    region = (dst.shape[1], dst.shape[0]) if isinstance(dst, np.ndarray) and dst.ndim >= 2 else (0, 0)
+    return host_render_log.render_logged(logged, params, lambda: process_frame(src, dst, params), region)
 
 
 def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any],
