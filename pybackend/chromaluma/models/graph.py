@@ -37,16 +37,25 @@ class ContractGraph(nn.Module):
     def forward(self, image: torch.Tensor, neighbours: torch.Tensor | None = None,
                 keyframes: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         radius = getattr(self.model, "temporal_radius", 0)
+        kind = getattr(self.model, "kind", "")
+        if kind == "repair" and hasattr(self.model, "restore"):
+            # the frame and its neighbours go in apart: joining them only to split them again costs two
+            # full-resolution copies of the window
+            assert neighbours is not None, "a repair model needs its neighbours"
+            return self._repair_outputs(self.model.restore(image, neighbours.unsqueeze(0)), image)
         window = image
         if radius:
             assert neighbours is not None, "a temporal-window model needs its neighbours"
             window = torch.cat([neighbours[:radius], image, neighbours[radius:]], dim=0).unsqueeze(0)
-        if getattr(self.model, "kind", "") == "keyframes":
+        if kind == "repair":
+            return self._repair_outputs(self.model(window), image)
+        if kind == "keyframes":
             assert keyframes is not None, "a keyframe model needs its keyframes"
             restored, log_sigma = self.model(window, keyframes.unsqueeze(0))
-        elif getattr(self.model, "kind", "") == "repair":
-            restored, log_sigma, matte = self.model(window)
-            return restored, self.model.upsample(confidence_of(log_sigma), image), self.model.upsample(matte, image)
         else:
             restored, log_sigma = self.model(window)
         return restored, self.model.upsample(confidence_of(log_sigma), image)
+
+    def _repair_outputs(self, outputs: tuple[torch.Tensor, ...], image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        restored, log_sigma, matte = outputs
+        return restored, self.model.upsample(confidence_of(log_sigma), image), self.model.upsample(matte, image)

@@ -65,11 +65,8 @@ class RepairModel(nn.Module):
         self.register_buffer("luma_weights", torch.tensor(GUIDE_FROM_RGBA[0][:3]).reshape(1, 1, 3, 1, 1),
                              persistent=False)
         self.offsets = [(dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)]
-        self.register_buffer("offset_x", torch.tensor([float(dx) for _, dx in self.offsets]).reshape(1, 1, -1, 1, 1),
-                             persistent=False)
-        self.register_buffer("offset_y", torch.tensor([float(dy) for dy, _ in self.offsets]).reshape(1, 1, -1, 1, 1),
-                             persistent=False)
-        self.register_buffer("offset_distance", self.offset_x ** 2 + self.offset_y ** 2, persistent=False)
+        self.register_buffer("offset_distance", torch.tensor([float(dx * dx + dy * dy) for dy, dx in self.offsets])
+                             .reshape(1, 1, -1, 1, 1), persistent=False)
 
     @property
     def receptive_field(self) -> int:
@@ -88,11 +85,14 @@ class RepairModel(nn.Module):
     def forward(self, window: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(repair candidate RGBA [N, H, W, 4] with the frame's alpha, log_sigma [N, 1, H, W], matte [N, 1, H, W])."""
         radius = self.temporal_radius
-        frame = window[:, radius]
-        others = torch.cat([window[:, :radius], window[:, radius + 1:]], dim=1)  # [N, 2R, H, W, 4]
-        luma = fixed_mix(window, self.luma_row)[..., 0]  # [N, T, H, W]
-        frame_luma = luma[:, radius:radius + 1]
-        other_luma = torch.cat([luma[:, :radius], luma[:, radius + 1:]], dim=1)
+        return self.restore(window[:, radius], torch.cat([window[:, :radius], window[:, radius + 1:]], dim=1))
+
+    def restore(self, frame: torch.Tensor, others: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """`forward` on the frame [N, H, W, 4] and its neighbours [N, 2R, H, W, 4] (t−R … t−1, t+1 … t+R) given
+        apart: the exported graph receives them apart, and joining them into a window only to split it again costs
+        two full-resolution copies of five frames."""
+        frame_luma = fixed_mix(frame, self.luma_row)[..., 0].unsqueeze(1)  # [N, 1, H, W]
+        other_luma = fixed_mix(others, self.luma_row)[..., 0]  # [N, 2R, H, W]
         flow, cost = self.motion(frame_luma, other_luma)  # [N, 2·2R, H, W] in px (x, y per neighbour), [N, 2R, H, W]
         warped = self.warp(others[..., :3], flow)  # [N, 2R, 3, H, W]
         warped_luma = (warped * self.luma_weights).sum(dim=2)
@@ -117,17 +117,16 @@ class RepairModel(nn.Module):
         costs = torch.stack([F.avg_pool2d((centre - padded[:, :, s + dy:(dy - s) or None, s + dx:(dx - s) or None])
                                           ** 2, 3, stride=1, padding=1, count_include_pad=False)
                              for dy, dx in self.offsets], dim=2)  # [N, 2R, K², h, w], K = 2s + 1
-        # the best offset, costs taken relative to the cell's own spread over the offsets plus a slight preference
-        # for small motion, so that a flat cell (all offsets alike) stays put rather than follow its grain
-        lowest = costs.min(dim=2, keepdim=True)[0]
-        spread = costs.mean(dim=2, keepdim=True) - lowest + _COST_FLOOR
-        relative = (costs - lowest) / spread + _MOTION_PREFERENCE * self.offset_distance
-        best = (relative == relative.min(dim=2, keepdim=True)[0]).to(costs.dtype)
-        weights = best / best.sum(dim=2, keepdim=True)
-        flow_x = (weights * self.offset_x).sum(dim=2) + _parabola_vertex(costs, weights, 2 * s + 1, axis=-1)
-        flow_y = (weights * self.offset_y).sum(dim=2) + _parabola_vertex(costs, weights, 2 * s + 1, axis=-2)
-        flow_x, flow_y = flow_x * f, flow_y * f
-        cost = torch.sqrt((weights * costs).sum(dim=2) + 1e-8)  # the match's RMS luma detail difference
+        # the best offset: the lowest cost plus a slight preference for small motion, in units of the cell's own
+        # spread over the offsets, so that a flat cell (all offsets alike) stays put rather than follow its grain
+        spread = costs.mean(dim=2, keepdim=True) - costs.amin(dim=2, keepdim=True) + _COST_FLOOR
+        best = torch.argmin(costs + (_MOTION_PREFERENCE * spread) * self.offset_distance, dim=2, keepdim=True)
+        side = 2 * s + 1
+        column, row = best % side, torch.div(best, side, rounding_mode="floor")
+        flow_x = (column - s).to(costs.dtype) + _parabola_vertex(costs, best, column, 1, side)
+        flow_y = (row - s).to(costs.dtype) + _parabola_vertex(costs, best, row, side, side)
+        flow_x, flow_y = flow_x.squeeze(2) * f, flow_y.squeeze(2) * f
+        cost = torch.sqrt(torch.gather(costs, 2, best).squeeze(2) + 1e-8)  # the match's RMS luma detail difference
         batch, count, height, width = cost.shape
         grid = torch.stack([flow_x, flow_y], dim=2).reshape(batch, 2 * count, height, width)
         up = planar(upsample_from_grid(torch.cat([grid, cost], dim=1), f, planar_like(frame_luma)))
@@ -149,16 +148,14 @@ class RepairModel(nn.Module):
         return warped.reshape(batch, count, 3, height, width)
 
 
-def _parabola_vertex(costs: torch.Tensor, weights: torch.Tensor, side: int, axis: int) -> torch.Tensor:
-    """Sub-cell correction of the chosen offset along one axis of the search window: the vertex of the parabola
-    through the costs one cell before, at and one cell after it (each read through the match's weights), within
-    ±0.5 cell. At the window's edge the cost beyond is taken as the edge's (no correction outward)."""
-    batch, count, _, height, width = costs.shape
-    grid = costs.reshape(batch, count, side, side, height, width)
-    dim = 3 if axis == -1 else 2
-    before = torch.cat([grid.narrow(dim, 0, 1), grid.narrow(dim, 0, side - 1)], dim=dim).reshape(costs.shape)
-    after = torch.cat([grid.narrow(dim, 1, side - 1), grid.narrow(dim, side - 1, 1)], dim=dim).reshape(costs.shape)
-    low, mid, high = ((weights * c).sum(dim=2) for c in (before, costs, after))
+def _parabola_vertex(costs: torch.Tensor, best: torch.Tensor, position: torch.Tensor, step: int,
+                     side: int) -> torch.Tensor:
+    """Sub-cell correction of the chosen offset `best` along one axis of the search window (`position` its index
+    along that axis, `step` the flat index's stride along it): the vertex of the parabola through the costs one cell
+    before, at and one cell after it, within ±0.5 cell. At the window's edge the cost beyond is taken as the edge's."""
+    before = best - step * (position > 0).to(best.dtype)
+    after = best + step * (position < side - 1).to(best.dtype)
+    low, mid, high = (torch.gather(costs, 2, index) for index in (before, best, after))
     curvature = (low - 2.0 * mid + high).clamp(min=1e-8)
     return (0.5 * (low - high) / curvature).clamp(-0.5, 0.5)
 
