@@ -9,6 +9,12 @@ on every write and rename and cannot be set back, so even a copy that keeps the 
 ONNX Runtime documents `InferenceSession.run` as safe to call from several threads at once, so one cached session
 serves all host render threads; creation is serialised per cache key so two threads never build the same session
 twice.
+
+GPU options (:func:`load_session`): `precision="fp16"` runs a half-precision copy of the model
+(:mod:`chromaluma.backend.fp16`) that is compared with the fp32 model on a probe frame at every load and refused
+beyond the tolerance stated in :mod:`chromaluma.backend.precision`; `tensorrt_cache=DIR` asks for ONNX Runtime's
+TensorRT provider ahead of CUDA, with its engines cached under DIR by model hash. Both default off, which is the
+fp32 CUDA/CPU behaviour described above.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +30,14 @@ from typing import Any
 import numpy as np
 
 from chromaluma import contract
-from chromaluma.backend import mirror
+from chromaluma.backend import gpu, mirror
+from chromaluma.backend import precision as halves
 from chromaluma.card import summary_line
 from chromaluma.errors import ChromalumaError, ModelFormatError, ModelNotFoundError, ParameterError
 
 log = logging.getLogger(__name__)
 
+TENSORRT = "TensorrtExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 CPU = "CPUExecutionProvider"
 # cuDNN's exhaustive algorithm search reruns for every new input shape; tiles and host render windows change
@@ -37,6 +46,28 @@ CPU = "CPUExecutionProvider"
 PROVIDER_OPTIONS: dict[str, dict[str, str]] = {
     CUDA: {"device_id": "0", "cudnn_conv_algo_search": "HEURISTIC", "arena_extend_strategy": "kSameAsRequested"},
 }
+
+
+@dataclass(frozen=True)
+class Acceleration:
+    """How a session computes beyond the provider choice: `precision` ("fp32" or "fp16") and, when
+    `tensorrt_cache` is a folder, TensorRT first with its engines cached there (None: no TensorRT)."""
+
+    precision: str = "fp32"
+    tensorrt_cache: Path | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.precision}|{self.tensorrt_cache or ''}"
+
+
+def tensorrt_options(cache: Path, digest: str, precision_name: str) -> dict[str, str]:
+    """TensorRT provider options: engines built once per model content and precision, kept under `cache`
+    (an engine is specific to the GPU and TensorRT version too; TensorRT rebuilds one that does not match)."""
+    folder = Path(cache) / f"{digest}-{precision_name}"
+    return {"device_id": "0", "trt_engine_cache_enable": "True", "trt_engine_cache_path": str(folder),
+            "trt_timing_cache_enable": "True", "trt_timing_cache_path": str(folder),
+            "trt_fp16_enable": "True" if precision_name == "fp16" else "False"}
 
 
 class InferenceError(ChromalumaError):
@@ -62,6 +93,7 @@ class ModelSession:
     warnings: list[str] = field(default_factory=list)  # fallbacks ORT made creating this session
     mirrored: Any | None = None  # onnxruntime.InferenceSession of the mirrored model
     alpha_exact: bool = False
+    precision: str = "fp32"  # "fp16": a half-precision model, checked against fp32 at load
 
     @property
     def summary(self) -> str:
@@ -115,33 +147,40 @@ class ModelSession:
         """:meth:`run` with the outputs written by ONNX Runtime straight into C-contiguous float32 arrays:
         `restored` [1, H, W, 4] and, for a model with confidence, `confidence` [1, H, W, 1] (IOBinding). Not for a
         model with a damage matte: its `restored` is never the finished frame (docs/CONTRACT.md §1.8)."""
+        conf = gpu.host_buffer(confidence, contract.CONFIDENCE_NAME) if confidence is not None else None
+        self.run_bound(gpu.host_buffer(tensor, contract.INPUT_NAME),
+                       gpu.host_buffer(restored, contract.OUTPUT_NAME), conf, mirrored=mirrored)
+
+    def run_bound(self, image: gpu.Buffer, restored: gpu.Buffer, confidence: gpu.Buffer | None, *,
+                  mirrored: bool = False) -> None:
+        """:meth:`run_into` on :class:`~chromaluma.backend.gpu.Buffer` memory: host memory, or CUDA memory
+        (an OpenFX host's CUDA image, a frame uploaded once) when the session runs on the GPU."""
         if self.contract.has_matte:
             raise ValueError(f"{self.path}: a repair model's output is composed through its matte, never bound to dst")
+        if self.contract.has_confidence and confidence is None:
+            raise ValueError(f"{self.path}: the model has a confidence output; bind a [1, H, W, 1] buffer for it")
+        gpu.check_image_shapes(image, restored, confidence)
+        gpu.check_reachable([image, restored] + ([confidence] if confidence else []), self.provider, self.path)
         session = self.mirrored if mirrored else self.session
         binding = session.io_binding()  # one per call: sessions are shared by host threads, bindings are not
-        _bind(binding.bind_input, contract.INPUT_NAME, tensor)
-        _bind(binding.bind_output, contract.OUTPUT_NAME, restored)
-        if self.contract.has_confidence:
-            assert confidence is not None  # the caller gives one whenever the model has it
-            _bind(binding.bind_output, contract.CONFIDENCE_NAME, confidence)
+        gpu.bind(binding.bind_input, contract.INPUT_NAME, image)
+        gpu.bind(binding.bind_output, contract.OUTPUT_NAME, restored)
+        if self.contract.has_confidence and confidence is not None:
+            gpu.bind(binding.bind_output, contract.CONFIDENCE_NAME, confidence)
         try:
             session.run_with_iobinding(binding)
         except Exception as exc:  # as in run()
-            raise self._failure(tensor, exc) from exc
+            raise self._failure_shape(image.shape, exc) from exc
 
     def _failure(self, tensor: np.ndarray, exc: Exception) -> InferenceError:
+        return self._failure_shape(tensor.shape, exc)
+
+    def _failure_shape(self, shape: tuple[int, ...], exc: Exception) -> InferenceError:
         return InferenceError(
-            f"{self.path}: ONNX Runtime failed on a {tensor.shape[2]}x{tensor.shape[1]} tile on {self.provider} "
+            f"{self.path}: ONNX Runtime failed on a {shape[2]}x{shape[1]} tile on {self.provider} "
             f"({type(exc).__name__}: {str(exc).strip()[:300]}). Try a smaller tile size (tile_size / "
             "--tile-size) or device cpu; if it persists the model file may be damaged: re-export it."
         )
-
-
-def _bind(bind: Any, name: str, array: np.ndarray) -> None:
-    """Bind host memory to an input or output by address: ONNX Runtime reads or writes it in place."""
-    if array.dtype != np.float32 or not array.flags.c_contiguous:
-        raise ValueError(f"{name}: IOBinding needs C-contiguous float32 memory, got {array.dtype} {array.strides}")
-    bind(name, "cpu", 0, np.float32, list(array.shape), array.ctypes.data)
 
 
 def model_summary(model: contract.ModelContract) -> str:
@@ -156,8 +195,8 @@ def model_summary(model: contract.ModelContract) -> str:
 _hash_lock = threading.Lock()
 _hash_cache: dict[tuple[str, int, int, int, int], str] = {}
 _sessions_lock = threading.Lock()
-_sessions: dict[tuple[str, str, int], ModelSession] = {}
-_key_locks: dict[tuple[str, str, int], threading.Lock] = {}
+_sessions: dict[tuple[str, str, int, str], ModelSession] = {}
+_key_locks: dict[tuple[str, str, int, str], threading.Lock] = {}
 
 
 def model_sha256(path: str | Path) -> str:
@@ -186,13 +225,17 @@ def model_sha256(path: str | Path) -> str:
     return digest
 
 
-def provider_request(device: str) -> tuple[list[str], list[str]]:
-    """Providers to ask ORT for, best first, and warnings to show if the request cannot be met as asked."""
+def provider_request(device: str, tensorrt: bool = False) -> tuple[list[str], list[str]]:
+    """Providers to ask ORT for, best first, and warnings to show if the request cannot be met as asked.
+    `tensorrt`: TensorRT was asked for; it goes before CUDA when this ONNX Runtime has it and the device allows
+    a GPU (never for device "cpu")."""
     if device not in contract.DEVICES:
         raise ParameterError(f"device {device!r}: expected one of {', '.join(contract.DEVICES)} (--device / device).")
     import onnxruntime as ort
 
     available = ort.get_available_providers()
+    if tensorrt and device in ("gpu", "auto") and TENSORRT in available and CUDA in available:
+        return [TENSORRT, CUDA, CPU], []
     if device in ("gpu", "auto") and CUDA in available:
         return [CUDA, CPU], []
     if device == "gpu":
@@ -207,7 +250,8 @@ _logged: set[str] = set()
 
 
 def request_warnings(device: str, model: ModelSession) -> list[str]:
-    """What the plug-in should show for this request: the device could not be had as asked (logged once)."""
+    """What the plug-in should show for this request: the device could not be had as asked, or the session's
+    own notes (a provider fallback, TensorRT missing, fp16 on CPU); each logged once."""
     notes = provider_request(device)[1] + model.warnings
     with _logged_lock:
         fresh = [note for note in notes if note not in _logged]
@@ -217,17 +261,22 @@ def request_warnings(device: str, model: ModelSession) -> list[str]:
     return notes
 
 
-def load_session(path: str | Path, device: str = "auto", threads: int = 0) -> ModelSession:
+def load_session(path: str | Path, device: str = "auto", threads: int = 0, precision: str = "fp32",
+                 tensorrt_cache: str | Path | None = None) -> ModelSession:
     """The cached, validated session for `path` on `device`; creates it on first use (thread-safe).
 
     Requests that resolve to the same providers share a session; :func:`request_warnings` says what a given
-    request should be told (e.g. GPU asked for, CPU used).
+    request should be told (e.g. GPU asked for, CPU used). `precision` "fp16" runs a half-precision model checked
+    against fp32 at load (:class:`~chromaluma.backend.precision.PrecisionError` beyond tolerance);
+    `tensorrt_cache` (a folder) asks for TensorRT ahead of CUDA, engines cached there by model hash.
     """
     if not isinstance(threads, int) or threads < 0:
         raise ParameterError(f"threads {threads!r}: expected an integer >= 0 (0 lets ONNX Runtime choose).")
-    providers = provider_request(device)[0]
+    acceleration = Acceleration(halves.check_precision(precision),
+                                Path(tensorrt_cache) if tensorrt_cache not in (None, "") else None)
+    providers = provider_request(device, acceleration.tensorrt_cache is not None)[0]
     digest = model_sha256(path)
-    key = (digest, ",".join(providers), threads)
+    key = (digest, ",".join(providers), threads, acceleration.key)
     with _sessions_lock:
         cached = _sessions.get(key)
         if cached is not None:
@@ -238,9 +287,9 @@ def load_session(path: str | Path, device: str = "auto", threads: int = 0) -> Mo
             cached = _sessions.get(key)
         if cached is not None:
             return cached
-        created = _create_session(Path(path), digest, providers, threads)
+        created = _create_session(Path(path), digest, providers, threads, acceleration)
         with _sessions_lock:  # under the content it holds: a file replaced while loading is not filed as the old one
-            _sessions[(created.sha256, key[1], key[2])] = created
+            _sessions[(created.sha256, key[1], key[2], key[3])] = created
         return created
 
 
@@ -274,7 +323,8 @@ def session_options(threads: int) -> Any:
     return options
 
 
-def _create_session(path: Path, digest: str, providers: list[str], threads: int) -> ModelSession:
+def _create_session(path: Path, digest: str, providers: list[str], threads: int,
+                    acceleration: Acceleration = Acceleration()) -> ModelSession:
     """A validated session for the model file's content as read now: the file is read once and that content is
     checked, hashed and handed to ONNX Runtime, so a file replaced while loading is never labelled with the hash
     (`digest`, logged if different) of what was there before."""
@@ -285,32 +335,100 @@ def _create_session(path: Path, digest: str, providers: list[str], threads: int)
     read_digest = hashlib.sha256(payload).hexdigest()
     if read_digest != digest:
         log.info("%s changed while it was being loaded; using its new content (sha256 %s)", path, read_digest[:12])
+    options = {name: PROVIDER_OPTIONS.get(name, {}) for name in providers}
+    if TENSORRT in providers and acceleration.tensorrt_cache is not None:
+        options[TENSORRT] = tensorrt_options(acceleration.tensorrt_cache, read_digest, acceleration.precision)
 
     def make_session(model: str | bytes) -> Any:
         return ort.InferenceSession(model, sess_options=session_options(threads),
-                                    providers=[(name, PROVIDER_OPTIONS.get(name, {})) for name in providers])
+                                    providers=[(name, options[name]) for name in providers])
+
+    half = acceleration.precision == "fp16"
+    if half and TENSORRT not in providers:
+        session = _half_session(path, payload, read_digest, model_contract, make_session)
+    else:
+        session = _load(path, make_session, payload)
+        if half:  # TensorRT builds its own fp16 engine from the fp32 graph: it is checked the same way
+            halves.verify_half(path, model_contract, _reference_session(payload), session)
+    actual = session.get_providers()
+    provider = actual[0] if actual else CPU
+    notes = _session_notes(path, providers, provider, acceleration)
+    # windows and keyframes are copied into their tensors: nothing to mirror. A half model's alpha is not bit-exact
+    # and its mirrored graph would be built from the fp32 file: rows are flipped by copying instead.
+    if (model_contract.frames_before or model_contract.frames_after or half
+            or model_contract.kind == contract.KEYFRAME_KIND):
+        mirroring = mirror.Mirroring(None, False)
+    else:
+        mirroring = mirror.build(path, session, make_session, model_contract.processing_scale,
+                                 model_contract.receptive_field)
+    log.info("loaded %s (%s) on %s in %s, sha256 %s%s", path, model_summary(model_contract), provider,
+             acceleration.precision, read_digest[:12],
+             ", mirrored for bottom-up rows" if mirroring.session is not None else "")
+    return ModelSession(path=path, sha256=read_digest, contract=model_contract, session=session, provider=provider,
+                        threads=threads, warnings=notes, mirrored=mirroring.session,
+                        alpha_exact=mirroring.alpha_exact, precision=acceleration.precision)
+
+
+def _load(path: Path, make_session: Callable[[bytes], Any], payload: bytes) -> Any:
+    import onnxruntime as ort
 
     try:
-        session = make_session(payload)
+        return make_session(payload)
     except Exception as exc:  # ORT raises Fail/InvalidGraph/...: all mean this file cannot be run here
         raise ModelFormatError(
             f"{path}: ONNX Runtime {ort.__version__} cannot load this model ({str(exc).strip()[:300]}). "
             f"Re-export it with opset <= 17 and IR version <= {contract.MAX_IR_VERSION} (`chromaluma export`)."
         ) from exc
-    actual = session.get_providers()
-    provider = actual[0] if actual else CPU
+
+
+def _reference_session(payload: bytes) -> Any:
+    """The fp32 model on CPU: the contract's reference result that a half-precision session is checked against."""
+    import onnxruntime as ort
+
+    return ort.InferenceSession(payload, sess_options=session_options(0), providers=[CPU])
+
+
+def _half_session(path: Path, payload: bytes, digest: str, model_contract: contract.ModelContract,
+                  make_session: Callable[[bytes], Any]) -> Any:
+    """The checked fp16 session: the cached half model when it loads and passes, else a fresh conversion (cached
+    once it has passed). Raises PrecisionError when the half model differs from fp32 beyond tolerance."""
+    from chromaluma.backend.fp16 import convert_to_half
+
+    root = halves.cache_root()
+    reference = _reference_session(payload)
+    cached = halves.cached_half(root, digest)
+    if cached is not None:
+        try:
+            session = make_session(cached)
+            halves.verify_half(path, model_contract, reference, session)
+            return session
+        except Exception as exc:  # noqa: BLE001 — a damaged or stale cache entry is replaced, whatever ORT raised
+            log.warning("cached fp16 model for %s is unusable (%s); converting again", path, str(exc)[:200])
+            halves.forget_half(root, digest)
+    try:
+        half = convert_to_half(payload)
+    except Exception as exc:  # noqa: BLE001 — onnx's checker and converter raise many types; all mean "cannot"
+        raise halves.PrecisionError(f"{path}: cannot convert this model to fp16 ({str(exc).strip()[:200]}); "
+                                       "use --precision fp32 (precision=fp32).") from exc
+    session = _load(path, make_session, half)
+    halves.verify_half(path, model_contract, reference, session)
+    halves.store_half(root, digest, half)
+    return session
+
+
+def _session_notes(path: Path, providers: list[str], provider: str, acceleration: Acceleration) -> list[str]:
+    """Warnings for what ONNX Runtime did differently from what was asked (it falls back without raising)."""
     notes = []
-    if providers[0] == CUDA and provider != CUDA:
+    if providers[0] in (TENSORRT, CUDA) and provider not in (TENSORRT, CUDA):
         notes.append(f"GPU requested but ONNX Runtime fell back to {provider} for {path.name} (CUDA provider "
                      "failed to initialise: check the NVIDIA driver, CUDA and cuDNN versions); rendering on CPU.")
-    # windows and keyframes are copied into their tensors: nothing to mirror
-    if model_contract.frames_before or model_contract.frames_after or model_contract.kind == contract.KEYFRAME_KIND:
-        mirroring = mirror.Mirroring(None, False)
-    else:
-        mirroring = mirror.build(path, session, make_session, model_contract.processing_scale,
-                                 model_contract.receptive_field)
-    log.info("loaded %s (%s) on %s, sha256 %s%s", path, model_summary(model_contract), provider, read_digest[:12],
-             ", mirrored for bottom-up rows" if mirroring.session is not None else "")
-    return ModelSession(path=path, sha256=read_digest, contract=model_contract, session=session, provider=provider,
-                        threads=threads, warnings=notes, mirrored=mirroring.session,
-                        alpha_exact=mirroring.alpha_exact)
+    elif providers[0] == TENSORRT and provider != TENSORRT:
+        notes.append(f"TensorRT requested but ONNX Runtime fell back to {provider} for {path.name} (TensorRT "
+                     "failed to initialise: check the TensorRT libraries match this ONNX Runtime).")
+    if acceleration.tensorrt_cache is not None and TENSORRT not in providers:
+        notes.append(f"TensorRT requested but not available here (providers: {', '.join(providers)}); running on "
+                     f"{provider}. Install onnxruntime-gpu with TensorRT, and use device gpu or auto.")
+    if acceleration.precision == "fp16" and provider == CPU:
+        notes.append(f"fp16 on CPU for {path.name}: checked against fp32, but ONNX Runtime's CPU provider computes "
+                     "most float16 operators through float32 casts, so it is slower, not faster; use fp32 on CPU.")
+    return notes
