@@ -284,6 +284,7 @@ ChromalumaBridgeParams toBridge(const BackendParams& p) {
     b.frameWidth = p.frameWidth;
     b.frameHeight = p.frameHeight;
     b.sensitivity = p.sensitivity;
+    b.precision = p.precision.c_str();
     b.renderLog = p.renderLog.c_str();
     b.hostName = p.host.name.c_str();
     b.hostLabel = p.host.label.c_str();

@@ -62,6 +62,9 @@ struct BackendParams {
     std::string outputMode = "restored";  // "restored" | "confidence" | "difference" | "matte"
     // A repair model repairs the pixels whose damage matte exceeds 1 - sensitivity (0: none); other kinds ignore it.
     double sensitivity = 0.5;
+    // "fp32" (exact) or "fp16": a half-precision model the backend checks against fp32 on every load and refuses
+    // (PrecisionError) beyond its tolerance; it changes the model that runs, so it is part of the model's description.
+    std::string precision = "fp32";
     bool premultiplied = true;
     int windowX = 0, windowY = 0;        // dst's top-left inside src
     int originX = 0, originY = 0;        // src's top-left inside the frame (top-down)

@@ -22,6 +22,8 @@ const char* deviceName(int choice) {
     }
 }
 
+const char* precisionName(int choice) { return choice == kPrecisionFp16 ? "fp16" : "fp32"; }
+
 const char* outputModeName(int choice) {
     switch (choice) {
         case kOutputConfidence: return "confidence";
@@ -76,11 +78,12 @@ BackendParams readParams(const Instance& instance, OfxTime time) {
     ofx::check(param->paramGetValueAtTime(instance.modelFile, time, &model), kParamModelFile);
     p.model = model != nullptr ? model : "";
     ofx::check(param->paramGetValueAtTime(instance.mix, time, &p.mix), kParamMix);
-    int device = kDeviceAuto, mode = kOutputRestored;
+    int device = kDeviceAuto, mode = kOutputRestored, precision = kPrecisionFp32;
     ofx::check(param->paramGetValueAtTime(instance.device, time, &device), kParamDevice);
     ofx::check(param->paramGetValueAtTime(instance.tileSize, time, &p.tileSize), kParamTileSize);
     ofx::check(param->paramGetValueAtTime(instance.outputMode, time, &mode), kParamOutputMode);
     ofx::check(param->paramGetValueAtTime(instance.sensitivity, time, &p.sensitivity), kParamSensitivity);
+    ofx::check(param->paramGetValueAtTime(instance.precision, time, &precision), kParamPrecision);
     char* keyframes = nullptr;
     ofx::check(param->paramGetValueAtTime(instance.keyframesFolder, time, &keyframes), kParamKeyframesFolder);
     p.keyframes = keyframes != nullptr ? keyframes : "";
@@ -89,6 +92,7 @@ BackendParams readParams(const Instance& instance, OfxTime time) {
     p.renderLog = renderLog != nullptr ? renderLog : "";
     p.device = deviceName(device);
     p.outputMode = outputModeName(mode);
+    p.precision = precisionName(precision);
     return p;
 }
 
@@ -98,7 +102,8 @@ ModelReport describeModel(Instance& instance, const BackendParams& given) {
     params.renderLog.clear();  // nor on where renders are logged (describing logs nothing)
     params.outputMode = BackendParams{}.outputMode;  // nor on how a render is shown or how much it repairs
     params.sensitivity = BackendParams{}.sensitivity;
-    const std::string key = params.model + "\n" + params.device + "\n" + fileStamp(params.model);
+    const std::string key = params.model + "\n" + params.device + "\n" + params.precision + "\n" +
+                            fileStamp(params.model);
     {
         std::lock_guard<std::mutex> lock(instance.mutex);
         if (key == instance.describedKey) {

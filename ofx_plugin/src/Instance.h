@@ -22,6 +22,7 @@ namespace chromaluma {
 #define kParamKeyframesFolder "keyframesFolder"
 #define kParamSensitivity "sensitivity"
 #define kParamRenderLog "renderLog"
+#define kParamPrecision "precision"
 
 // The persistent warning while no model is set (isIdentity then hands the host the source).
 #define kNoModelWarning \
@@ -30,6 +31,7 @@ namespace chromaluma {
 enum DeviceChoice { kDeviceAuto = 0, kDeviceGpu, kDeviceCpu };
 // Choice indices are saved in projects: options are only ever appended.
 enum OutputModeChoice { kOutputRestored = 0, kOutputConfidence, kOutputDifference, kOutputMatte };
+enum PrecisionChoice { kPrecisionFp32 = 0, kPrecisionFp16 };
 
 // Which persistent message the plug-in last put on the instance (every one it sets is remembered): a render
 // without warnings clears any, a model that describes itself clears all but a render's warning about its frame.
@@ -39,14 +41,15 @@ struct Instance {
     OfxImageEffectHandle handle = nullptr;
     OfxImageClipHandle source = nullptr, mask = nullptr, output = nullptr;  // mask: general context only
     OfxParamHandle modelFile = nullptr, mix = nullptr, device = nullptr, tileSize = nullptr, outputMode = nullptr,
-                   modelInfo = nullptr, keyframesFolder = nullptr, sensitivity = nullptr, renderLog = nullptr;
+                   modelInfo = nullptr, keyframesFolder = nullptr, sensitivity = nullptr, renderLog = nullptr,
+                   precision = nullptr;
 
     // Guards the description cache and shownInfo, and only them. Lock order (STYLE.md): never held while taking the
     // GIL, calling the backend or calling the host, because a host that runs Python (Nuke, Natron) calls us with
     // the GIL held: a script setting modelFile would wait for this mutex while a render holding it waited for the
     // GIL.
     std::mutex mutex;
-    std::string describedKey;               // model path + device + file time the cache belongs to
+    std::string describedKey;               // model path + device + precision + file time the cache belongs to
     std::optional<ModelReport> described;   // set when the model described itself
     std::optional<BackendError> describeError;
     std::string shownInfo;                  // what modelInfo shows now

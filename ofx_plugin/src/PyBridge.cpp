@@ -202,6 +202,7 @@ py::dict makeParams(const ChromalumaBridgeParams& p) {
     params["tile_size"] = p.tileSize;
     params["output_mode"] = p.outputMode;
     params["sensitivity"] = p.sensitivity;
+    params["precision"] = p.precision != nullptr ? p.precision : "fp32";
     params["premultiplied"] = p.premultiplied != 0;
     params["window"] = py::make_tuple(p.windowX, p.windowY);
     params["frame_origin"] = py::make_tuple(p.originX, p.originY);

@@ -19,7 +19,7 @@ extern "C" {
 #endif
 
 /* Bumped whenever a struct or signature below changes: the plug-in refuses a bridge of another version. */
-#define CHROMALUMA_BRIDGE_ABI_VERSION 5
+#define CHROMALUMA_BRIDGE_ABI_VERSION 6
 
 /* The most keyframes a RenderReport lists that the bridge hands back (a keyframe model reads 2). */
 #define CHROMALUMA_BRIDGE_MAX_KEYFRAMES 4
@@ -67,6 +67,7 @@ typedef struct ChromalumaBridgeParams {
     int frame;
     int frameWidth, frameHeight;
     double sensitivity;     /* params["sensitivity"], always passed (0-1; models without a damage matte ignore it) */
+    const char* precision;  /* params["precision"], always passed: "fp32" | "fp16" (checked against fp32 on load) */
     /* The Render Log (docs/CONTRACT.md §1.4): `renderLog` empty = neither params["render_log"] nor
      * params["host_render"]; otherwise params["render_log"] = renderLog and params["host_render"] = {"host": {"name",
      * "label", "version" (list of hostVersionCount ints), "version_label"}, "plugin": {"identifier", "version"

@@ -44,7 +44,8 @@ class Params(ctypes.Structure):
                 ("tileSize", ctypes.c_int), ("outputMode", ctypes.c_char_p), ("premultiplied", ctypes.c_int),
                 ("windowX", ctypes.c_int), ("windowY", ctypes.c_int), ("originX", ctypes.c_int),
                 ("originY", ctypes.c_int), ("keyframes", ctypes.c_char_p), ("frame", ctypes.c_int),
-                ("frameWidth", ctypes.c_int), ("frameHeight", ctypes.c_int), ("sensitivity", ctypes.c_double)]
+                ("frameWidth", ctypes.c_int), ("frameHeight", ctypes.c_int), ("sensitivity", ctypes.c_double),
+                ("precision", ctypes.c_char_p), ("renderLog", ctypes.c_char_p)]
 
 said = []
 result = Result(None, Text(lambda context, which, value: said.append((which, value))), 0, 1.0, -1, -1)

@@ -129,7 +129,7 @@ def test_an_empty_render_log_writes_nothing(build: PluginBuild, pointwise: Path,
 
 HOST_RENDER = {"host": {"name": "org.example.host", "label": "Example", "version": [2, 1],
                         "version_label": "2.1"},
-               "plugin": {"identifier": "org.chromaluma.Restore", "version": "1.4", "bridge_abi": 5},
+               "plugin": {"identifier": "org.chromaluma.Restore", "version": "1.5", "bridge_abi": 6},
                "time": 12.0, "render_window": (0, 0, 5, 4), "render_scale": (1.0, 1.0)}
 
 

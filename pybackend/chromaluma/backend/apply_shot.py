@@ -44,6 +44,12 @@ frames with `.exr`): scan + layer, summed in float32 and stored at the output's 
 (:mod:`chromaluma.backend.difference_layer` says exactly what is guaranteed). With a float layer a float (half or
 float) output is first moved to the value that sum reaches (at most one float32 step), so a render with --layer may
 differ from one without in the last bit of such outputs; integer outputs never move. JPEG output is refused.
+
+`precision` "fp16" renders with a half-precision copy of the model, compared with fp32 on a probe frame when it is
+loaded and refused beyond the tolerance of :mod:`chromaluma.backend.precision` (a PrecisionError before anything is
+written); `tensorrt_cache`, a folder, asks for TensorRT ahead of CUDA with its engines kept there. The log records
+both under `parameters`; the precision changes output bytes, so `--resume` with another one refuses (the folder of
+engines does not: the provider that ran, recorded and compared, is what changes pixels).
 """
 
 from __future__ import annotations
@@ -101,6 +107,8 @@ class RenderRequest:
     sensitivity: float = DEFAULT_SENSITIVITY  # a repair model repairs where its matte > 1 − sensitivity
     layer: Path | None = None  # the difference layer's folder (`--layer delta DIR`)
     layer_format: str | None = None  # `--layer-format`: float or half; None = float where a layer is asked for
+    precision: str = "fp32"  # `--precision`: fp16 runs a half model checked against fp32 when it is loaded
+    tensorrt_cache: Path | None = None  # `--tensorrt-cache DIR`: TensorRT ahead of CUDA, engines kept in DIR
 
 
 @dataclass
@@ -135,7 +143,7 @@ def render_shot(request: RenderRequest) -> RenderResult:
     if request.resume and request.overwrite:
         raise ParameterError("--resume with --overwrite: choose one. --resume keeps the finished frames, "
                              "--overwrite renders every frame again.")
-    model = load_session(request.model, request.device, request.threads)
+    model = load_session(request.model, request.device, request.threads, request.precision, request.tensorrt_cache)
     check_keyframes_flag(model, request.model, request.keyframes)
     _check_matte_flag(model.contract, request)
     shot = open_shot(request.source)
@@ -229,7 +237,9 @@ def _clear_own_partials(plan: list[_FramePlan], log_path: Path) -> None:
 
 def _base_params(request: RenderRequest) -> dict[str, Any]:
     return {"model": str(request.model), "mix": request.mix, "device": request.device,
-            "tile_size": request.tile_size, "threads": request.threads, "sensitivity": request.sensitivity}
+            "tile_size": request.tile_size, "threads": request.threads, "sensitivity": request.sensitivity,
+            "precision": request.precision,
+            "tensorrt_cache": None if request.tensorrt_cache is None else str(request.tensorrt_cache)}
 
 
 def _layer_format(request: RenderRequest) -> str | None:
@@ -381,6 +391,8 @@ def _log_record(request: RenderRequest, model: Any, shot: Shot, out_format: Fram
         "parameters": {"mix": request.mix, "device": request.device, "tile_size": request.tile_size,
                        "threads": request.threads, "frames": list(request.frames) if request.frames else None,
                        "sensitivity": request.sensitivity, "layer_format": _layer_format(request),
+                       "precision": request.precision,
+                       "tensorrt_cache": str(request.tensorrt_cache.resolve()) if request.tensorrt_cache else None,
                        "format": request.extension, "overwrite": request.overwrite,
                        "premultiplied": _premultiplied(shot)},
         "input": {"source": str(shot.source.resolve()), "type": "video" if shot.is_video else "sequence",

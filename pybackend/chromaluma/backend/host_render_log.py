@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 RECORD = "plugin render"  # the record's `record`: what wrote it (apply's whole-render log has no such key)
 # The scalar parameters a record copies from `params`, under the names process() takes (docs/CONTRACT.md §1.4).
 _SCALARS = ("mix", "device", "tile_size", "output_mode", "sensitivity", "premultiplied", "window", "frame_origin",
-            "threads", "frame", "frame_size")
+            "threads", "frame", "frame_size", "precision", "tensorrt_cache")
 
 
 class RenderLogError(FrameWriteError):

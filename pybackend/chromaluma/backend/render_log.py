@@ -24,6 +24,8 @@ pixels). The `parameters` section records `sensitivity` (what a repair model rep
 With `--layer delta DIR` the `parameters` section records `layer_format` (float or half; null without a layer), the
 `output` section `layer_folder` and `layer_rule` (how scan and layer add up to the output), and frame entries name
 their difference layer (`layer`, `layer_sha256`).
+The `parameters` section records `precision` (fp32 or fp16; a log without it rendered fp32) and `tensorrt_cache`
+(the folder of TensorRT engines, or null); `provider` says which ONNX Runtime provider really ran.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ the painted files' SHA-256 and the registered pixels' SHA-256) must be the pair 
 keyframe, or one added or removed so that the pair changes, renders the frames that read it again, and only
 those. Every other frame is rendered again.
 It refuses when the model's SHA-256, the execution provider or any parameter that changes pixels differs from
-the log (threads do not change pixels; a repair model's sensitivity does), naming what differs. A log that is
+the log (threads do not change pixels; a repair model's sensitivity does, and so does --precision: an fp16 model's
+frames differ from fp32's within the checked tolerance, not bit for bit), naming what differs. A log that is
 missing while outputs exist cannot vouch for them: refused. The result is byte-identical to an uninterrupted
 render.
 """
@@ -39,7 +40,10 @@ log = logging.getLogger(__name__)
 # Parameters that change output pixels or names, with the flag a user would change.
 # The device counts through the provider that actually ran (auto and cpu on a machine without GPU are the same).
 _PIXEL_PARAMETERS = {"mix": "--mix", "tile_size": "--tile-size", "frames": "--frames", "format": "--format",
-                     "premultiplied": "input premultiplication", "layer_format": "--layer-format"}
+                     "premultiplied": "input premultiplication", "layer_format": "--layer-format",
+                     "precision": "--precision"}
+# What a log written before a parameter existed rendered with (its value then), so such a log still resumes.
+_UNRECORDED = {"precision": "fp32"}
 # Changes only a repair model's pixels (other models validate and ignore it; logs written before it existed lack it).
 _REPAIR_PARAMETERS = {"sensitivity": "--sensitivity"}
 
@@ -147,8 +151,9 @@ def _refuse_if_different(log_path: Path, previous: dict[str, Any], record: dict[
     old_params = previous.get("parameters", {})
     compared = {**_PIXEL_PARAMETERS, **(_REPAIR_PARAMETERS if record["model"].get("has_matte") else {})}
     for key, flag in compared.items():
-        if old_params.get(key) != record["parameters"][key]:
-            differences.append(f"{flag} ({old_params.get(key)!r} in the log, {record['parameters'][key]!r} now)")
+        old = old_params.get(key, _UNRECORDED.get(key))
+        if old != record["parameters"][key]:
+            differences.append(f"{flag} ({old!r} in the log, {record['parameters'][key]!r} now)")
     for section, key, flag in (("input", "source", "--input"), ("output", "confidence_folder", "--confidence"),
                                ("output", "matte_folder", "--matte"), ("output", "layer_folder", "--layer delta")):
         old, new = previous.get(section, {}).get(key), record[section].get(key)

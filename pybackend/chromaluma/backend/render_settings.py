@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from chromaluma.backend.precision import check_precision
 from chromaluma.contract import DEVICES, OUTPUT_MODES
 from chromaluma.errors import ParameterError
 
@@ -32,6 +33,8 @@ class RenderSettings:
     frame_origin: tuple[int, int] = (0, 0)
     threads: int = 0
     sensitivity: float = DEFAULT_SENSITIVITY
+    precision: str = "fp32"  # "fp16": a half-precision model checked against fp32 on load (backend.precision)
+    tensorrt_cache: str | None = None  # a folder: TensorRT ahead of CUDA, its engines cached there by model hash
 
     @property
     def matte_threshold(self) -> float:
@@ -73,7 +76,26 @@ def read_settings(params: Any) -> RenderSettings:
         window=_int_pair(params, "window", non_negative=True),
         frame_origin=_int_pair(params, "frame_origin", non_negative=False),
         sensitivity=read_sensitivity(params.get("sensitivity", DEFAULT_SENSITIVITY)),
+        precision=read_precision(params.get("precision", "fp32")),
+        tensorrt_cache=read_tensorrt_cache(params.get("tensorrt_cache")),
     )
+
+
+def read_precision(value: Any) -> str:
+    """`precision`: "fp32" or "fp16", exactly (a str; anything else is refused, never guessed from)."""
+    if not isinstance(value, str):
+        raise ParameterError(f"precision {value!r}: expected one of fp32, fp16 (--precision).")
+    return check_precision(value)
+
+
+def read_tensorrt_cache(value: Any) -> str | None:
+    """`tensorrt_cache`: None or "" (no TensorRT), or the folder its engines are kept in."""
+    if value is None or (isinstance(value, (str, Path)) and not str(value)):
+        return None
+    if not isinstance(value, (str, Path)) or "\0" in str(value):
+        raise ParameterError(f"tensorrt_cache {value!r}: expected the path of a folder for TensorRT engines, or "
+                             "None for no TensorRT (--tensorrt-cache DIR).")
+    return str(value)
 
 
 def read_sensitivity(value: Any, name: str = "sensitivity") -> float:

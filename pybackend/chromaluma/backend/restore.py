@@ -96,7 +96,8 @@ def process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[s
 def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[str, Any],
                    confidence: np.ndarray | None, matte: np.ndarray | None) -> RenderReport:
     settings = read_settings(params)
-    model = load_session(settings.model, settings.device, settings.threads)
+    model = load_session(settings.model, settings.device, settings.threads, settings.precision,
+                         settings.tensorrt_cache)
     warnings = request_warnings(settings.device, model)
     report = _describe(model, warnings)
     if src is None and dst is None:  # the folder form names the frame's keyframes without rendering (Model Info)

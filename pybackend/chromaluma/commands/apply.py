@@ -7,6 +7,7 @@ from pathlib import Path
 
 from chromaluma.backend.apply_shot import RenderRequest, render_shot
 from chromaluma.backend.difference_layer import LAYER_FORMATS
+from chromaluma.backend.precision import PRECISIONS, TOLERANCE_MAX, TOLERANCE_P95
 from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY
 from chromaluma.contract import DEVICES
 from chromaluma.errors import ParameterError
@@ -53,7 +54,14 @@ Float layer: bit for bit (a half or float output is first moved to the sum's val
 outputs never move). Half layer: within half a half-precision step of the layer value, which still rounds to the
 exact codes of 8- and 10-bit outputs. Where the model changed nothing the layer is exactly 0. Refused with JPEG
 output. The log records the layer folder, format and each layer frame's SHA-256; --resume checks them.
-"""
+
+--precision fp16 renders with a half-precision copy of the model (for a GPU; on a CPU it is slower, not faster).
+Every time the model is loaded, the copy is compared with fp32 on a fixed probe frame and refused, before anything
+is written, when any output differs by more than {p95} (95th percentile) or {maximum} (maximum) in 0-1 units: one
+and eight 10-bit code values. The log records the precision; --resume with another one refuses. --tensorrt-cache
+DIR asks ONNX Runtime for TensorRT ahead of CUDA (onnxruntime-gpu with TensorRT; otherwise a warning, and the render
+goes on without it), with its engines built once per model and precision and kept in DIR.
+""".format(p95=f"{TOLERANCE_P95:.5f}", maximum=f"{TOLERANCE_MAX:.5f}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,6 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sample type of --layer frames: float (default; exact) or half (half the size)")
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="ONNX Runtime device (default auto: GPU if available, else CPU)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                        help="fp32 (default, exact) or fp16: a half-precision model for the GPU, checked against "
+                             "fp32 on load and refused beyond tolerance")
+    parser.add_argument("--tensorrt-cache", type=Path, metavar="DIR",
+                        help="use ONNX Runtime's TensorRT provider ahead of CUDA, keeping its engines in DIR")
     parser.add_argument("--format", dest="extension", metavar="EXT",
                         help="output file format (dpx, exr, tif, png, ...); default: the input's")
     parser.add_argument("--overwrite", action="store_true", help="replace existing output frames and render log")
@@ -108,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         mix=args.mix, confidence=args.confidence, device=args.device, extension=args.extension,
         overwrite=args.overwrite, resume=args.resume, tile_size=args.tile_size, threads=args.threads,
         progress=not args.no_progress, keyframes=args.keyframes, matte=args.matte, sensitivity=args.sensitivity,
-        layer=layer, layer_format=args.layer_format,
+        layer=layer, layer_format=args.layer_format, precision=args.precision, tensorrt_cache=args.tensorrt_cache,
     )
     render_shot(request)
     return 0

@@ -83,6 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--mix", type=float, help="blend of restored over original, 0-1 (apply's default 1)")
     group.add_argument("--device", choices=DEVICES, help="ONNX Runtime device on the nodes (apply's default auto)")
     group.add_argument("--format", dest="extension", metavar="EXT", help="output file format (default: the input's)")
+    group.add_argument("--precision", choices=("fp32", "fp16"),
+                       help="fp16: a half-precision model, checked against fp32 on every load (apply's default fp32)")
+    group.add_argument("--tensorrt-cache", type=Path, metavar="DIR",
+                       help="TensorRT ahead of CUDA, engines kept in DIR (a folder every node can write)")
     group.add_argument("--tile-size", type=int, metavar="N", help="processing tile edge in pixels (default automatic)")
     group.add_argument("--threads", type=int, metavar="N",
                        help="ONNX Runtime and OpenMP threads per task (default: all cores; set it when several "

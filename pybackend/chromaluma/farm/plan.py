@@ -33,6 +33,7 @@ APPLY_OPTIONS = (
     ("--layer", "layer", True), ("--layer-format", "layer_format", False),
     ("--sensitivity", "sensitivity", False), ("--mix", "mix", False), ("--device", "device", False),
     ("--format", "extension", False), ("--tile-size", "tile_size", False), ("--threads", "threads", False),
+    ("--precision", "precision", False), ("--tensorrt-cache", "tensorrt_cache", True),
 )
 _NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9_.]+")
 
