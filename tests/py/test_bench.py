@@ -62,7 +62,7 @@ def test_a_failing_area_is_reported_and_the_others_still_run(tmp_path: Path) -> 
 def test_only_accepts_known_areas_and_names_the_flag() -> None:
     assert selected_areas("quality, inference") == ["quality", "inference"]
     assert selected_areas("") == ["training", "inference", "plugin", "alignment", "quality", "temporal", "keyframes",
-                                  "repair", "soak"]
+                                  "repair", "confidence", "soak"]
     with pytest.raises(ParameterError, match="--only"):
         selected_areas("quality,colour")
 

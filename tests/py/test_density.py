@@ -61,7 +61,7 @@ def test_density_is_recorded_in_the_architecture_and_rebuilds(rng: np.random.Gen
     assert architecture_of(build_model("chroma", 0.25, SMALL))["density"] == "keep"  # older cards lack the key
     assert "density" not in architecture_of(build_model("luma", 1.0, SMALL))
     assert smooth.net.head.out_channels == build_model("chroma", 0.25, SMALL).net.head.out_channels + 1
-    assert smooth.receptive_field == (1 + 2 + 2 + DENSITY_CELLS // 2) * 4
+    assert smooth.receptive_field == (1 + 2 + 3 + DENSITY_CELLS // 2) * 4
     with pytest.raises(ValueError, match="keep, smooth"):
         build_model("chroma", 0.25, {"density": "sharp"})
 

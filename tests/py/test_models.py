@@ -97,7 +97,7 @@ def test_an_aligned_region_with_receptive_field_context_reproduces_the_whole_fra
 def test_receptive_field_is_declared_in_full_resolution_pixels():
     chroma = build_model("chroma", 0.25, {"width": 8, "dilations": [1, 2, 4]})
     luma_model = build_model("luma", 1.0, {"width": 8, "dilations": [1, 2, 4]})
-    assert chroma.receptive_field == (1 + 2 + 4 + 2) * 4
+    assert chroma.receptive_field == (1 + 2 + 4 + 3) * 4  # bicubic confidence: 2 cells each side
     assert luma_model.receptive_field == 1 + 1 + 2 + 4
     with pytest.raises(ValueError, match="full resolution"):
         build_model("luma", 0.5)

@@ -24,7 +24,8 @@ PRODUCED = "_Produced {stamp} by `{command}`{quick}._"
 _PRODUCED_LINE = re.compile(r"^_Produced .* by `.*`.*\._$")
 _GENERATED_LINE = re.compile(r"^Generated (?P<stamp>.+?) by `(?P<command>[^`]*)`")
 # The areas, in report order: each a module chromaluma.benchmarks.<area> with run(workdir, quick).
-AREAS = ("training", "inference", "plugin", "alignment", "quality", "temporal", "keyframes", "repair", "soak")
+AREAS = ("training", "inference", "plugin", "alignment", "quality", "temporal", "keyframes", "repair", "confidence",
+         "soak")
 NO_GPU = "not measured: no CUDA GPU on this machine"
 
 

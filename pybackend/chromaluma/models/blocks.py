@@ -88,35 +88,56 @@ def upsample_from_grid(x: torch.Tensor, factor: int, like: torch.Tensor) -> torc
     Exported as one Resize of the small grid made NHWC and one Slice over both axes: the full-resolution result
     is written once, in the contract's layout, rather than resized planar, cropped per axis and transposed.
     """
+    return _upsample(x, factor, like, "linear")
+
+
+def smooth_upsample_from_grid(x: torch.Tensor, factor: int, like: torch.Tensor) -> torch.Tensor:
+    """Bicubic (Keys, a = −0.75, half-pixel centres, edge cells repeated) NCHW grid → full-resolution NHWC, cropped
+    like :func:`upsample_from_grid`.
+
+    For planes a restorer looks at (the confidence): bilinear interpolation is continuous but its slope jumps on
+    every row and column through a cell centre, which reads as a lattice of blocky cells; bicubic keeps the slope
+    continuous. It reads two cells each side instead of one (see `_GridModel.receptive_field`) and may overshoot
+    the grid's range slightly (callers clamp).
+    """
+    return _upsample(x, factor, like, "cubic")
+
+
+def _upsample(x: torch.Tensor, factor: int, like: torch.Tensor, mode: str) -> torch.Tensor:
     if factor == 1:
         return interleaved(x)
     if torch.onnx.is_in_onnx_export():
-        return _ResizeNHWC.apply(interleaved(x).contiguous(), like, factor)
-    return _bilinear_nhwc(interleaved(x), like, factor)
+        return _ResizeNHWC.apply(interleaved(x).contiguous(), like, factor, mode)
+    return _resize_nhwc(interleaved(x), like, factor, mode)
 
 
-def _bilinear_nhwc(grid: torch.Tensor, like: torch.Tensor, factor: int) -> torch.Tensor:
+def _resize_nhwc(grid: torch.Tensor, like: torch.Tensor, factor: int, mode: str = "linear") -> torch.Tensor:
     # resized channels-last, so the result is NHWC in memory too: the full-resolution products with the scan
     # (and their backward) then run on matching layouts, about 5 % faster per training step than an NCHW result
     grid = planar(grid).contiguous(memory_format=torch.channels_last)
-    up = F.interpolate(grid, scale_factor=float(factor), mode="bilinear", align_corners=False)
+    up = F.interpolate(grid, scale_factor=float(factor), mode=_TORCH_MODES[mode], align_corners=False)
     return interleaved(up[:, :, :like.shape[1], :like.shape[2]])
 
 
+# ONNX Resize mode → the torch interpolation it equals (half-pixel centres; torch's bicubic is Keys with a = −0.75)
+_TORCH_MODES = {"linear": "bilinear", "cubic": "bicubic"}
+
+
 class _ResizeNHWC(torch.autograd.Function):
-    """Export only: ONNX Resize (linear, half_pixel) of an NHWC grid by `factor` along H and W, then one Slice."""
+    """Export only: ONNX Resize (linear or cubic, half_pixel) of an NHWC grid by `factor` along H and W, then one
+    Slice."""
 
     @staticmethod
-    def forward(ctx: Any, grid: torch.Tensor, like: torch.Tensor, factor: int) -> torch.Tensor:  # noqa: ARG004
-        return _bilinear_nhwc(grid, like, factor)
+    def forward(ctx: Any, grid: torch.Tensor, like: torch.Tensor, factor: int, mode: str) -> torch.Tensor:  # noqa: ARG004
+        return _resize_nhwc(grid, like, factor, mode)
 
     @staticmethod
-    def symbolic(g: Any, grid: Any, like: Any, factor: int) -> Any:
+    def symbolic(g: Any, grid: Any, like: Any, factor: int, mode: str) -> Any:
         def constant(values: list[float] | list[int], dtype: torch.dtype) -> Any:
             return g.op("Constant", value_t=torch.tensor(values, dtype=dtype))
 
         up = g.op("Resize", grid, constant([], torch.float32), constant([1.0, factor, factor, 1.0], torch.float32),
-                  coordinate_transformation_mode_s="half_pixel", mode_s="linear", nearest_mode_s="floor",
+                  coordinate_transformation_mode_s="half_pixel", mode_s=mode, nearest_mode_s="floor",
                   cubic_coeff_a_f=-0.75)
         size = g.op("Slice", g.op("Shape", like), constant([1], torch.int64), constant([3], torch.int64))
         return g.op("Slice", up, constant([0, 0], torch.int64), size, constant([1, 2], torch.int64))

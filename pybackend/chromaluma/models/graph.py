@@ -4,8 +4,9 @@
 frames t−R … t−1, t+1 … t+R; for a keyframe model, `keyframes` [2, H, W, 4]: the painted keyframes at or before and
 at or after the frame, registered and cropped like the image) → `restored` [1, H, W, 4] (alpha copied from the
 input) and `confidence` [1, H, W, 1] = exp(−sigma / CONFIDENCE_SCALE), computed at the processing grid and upsampled
-bilinearly. sigma is the model's predicted absolute error of the restored colour (a Laplace scale, in the pairs'
-encoding units): 1 = sure; 0.37 = expects an error of CONFIDENCE_SCALE (5 % of the 0–1 range) at that pixel.
+bicubically (no lattice of cells; the colour's coefficients stay bilinear). sigma is the model's predicted absolute
+error of the restored colour (a Laplace scale, in the pairs' encoding units): 1 = sure; 0.37 = expects an error of
+CONFIDENCE_SCALE (5 % of the 0–1 range) at that pixel.
 A repair model (docs/CONTRACT.md §1.8) also returns its damage matte [N, 1, H, W] (0–1, the probability that the
 pixel is damage), exported as the third output `matte` [1, H, W, 1].
 """
@@ -54,8 +55,14 @@ class ContractGraph(nn.Module):
             restored, log_sigma = self.model(window, keyframes.unsqueeze(0))
         else:
             restored, log_sigma = self.model(window)
-        return restored, self.model.upsample(confidence_of(log_sigma), image)
+        return restored, self._confidence(log_sigma, image)
+
+    def _confidence(self, log_sigma: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """The confidence plane at full resolution: smooth where the kind predicts it on a grid (its
+        `upsample_confidence`), as the kind has it where it predicts per pixel."""
+        upsample = getattr(self.model, "upsample_confidence", self.model.upsample)
+        return upsample(confidence_of(log_sigma), image)
 
     def _repair_outputs(self, outputs: tuple[torch.Tensor, ...], image: torch.Tensor) -> tuple[torch.Tensor, ...]:
         restored, log_sigma, matte = outputs
-        return restored, self.model.upsample(confidence_of(log_sigma), image), self.model.upsample(matte, image)
+        return restored, self._confidence(log_sigma, image), self.model.upsample(matte, image)

@@ -18,7 +18,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from chromaluma.models.blocks import ContextNet, grid_factor, pool_to_grid, upsample_from_grid
+from chromaluma.models.blocks import (
+    ContextNet,
+    grid_factor,
+    pool_to_grid,
+    smooth_upsample_from_grid,
+    upsample_from_grid,
+)
 from chromaluma.models.colour import GUIDE_FROM_RGBA, RGB_FROM_CHROMA, YCC_FROM_RGBA, fixed_mix, interleaved, planar
 from chromaluma.models.density import DENSITY_CELLS, SmoothDensity, check_density
 
@@ -52,11 +58,12 @@ class _GridModel(nn.Module):
     def receptive_field(self) -> int:
         """Full-res context each side, a multiple of the grid factor (docs/CONTRACT.md §3).
 
-        A pixel in cell c reads cells c−1−reach … c+1+reach (bilinear upsampling adds one cell each side), i.e.
-        at most (reach + 2)·f − 1 pixels each side; rounding up to a multiple of f keeps grown regions aligned.
+        A pixel in cell c reads cells c−2−reach … c+2+reach (the confidence's bicubic upsampling reads two cells each
+        side; the colour's bilinear one, one), i.e. at most (reach + 3)·f − 1 pixels each side; rounding up to a
+        multiple of f keeps grown regions aligned.
         """
         reach = self.grid_reach
-        return reach if self.factor == 1 else (reach + 2) * self.factor
+        return reach if self.factor == 1 else (reach + 3) * self.factor
 
     @property
     def grid_reach(self) -> int:
@@ -97,6 +104,11 @@ class _GridModel(nn.Module):
     def upsample(self, coefficients: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """Grid coefficients (NCHW) → full-resolution NHWC, the size of `like` (NHWC)."""
         return upsample_from_grid(coefficients, self.factor, like)
+
+    def upsample_confidence(self, confidence: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        """The grid's confidence (NCHW, 0–1) → full-resolution NHWC: bicubic, so the plane has no cell lattice
+        (:func:`~chromaluma.models.blocks.smooth_upsample_from_grid`), clamped to 0–1 against its overshoot."""
+        return smooth_upsample_from_grid(confidence, self.factor, like).clamp(0.0, 1.0)
 
 
 class ChromaModel(_GridModel):
