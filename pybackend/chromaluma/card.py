@@ -171,16 +171,34 @@ def describe_card(card: dict[str, Any], source: str) -> str:
         if "confidence" in model:
             lines.append(f"Confidence  {model['confidence']}")
     lines.append("Training    " + ", ".join(f"{key}={value}" for key, value in params.items()))
-    lines.append(f"            device {training.get('device', '?')}, {training.get('duration_s', 0):.0f} s")
+    processes = (f", {training['world_size']} processes ({training.get('backend')})"
+                 if training.get("world_size", 1) > 1 else "")
+    lines.append(f"            device {training.get('device', '?')}{processes}, {training.get('duration_s', 0):.0f} s")
     lines += validation_lines(card)
     lines.append(f"Pairs       {len(training.get('pairs', []))}")
     for pair in training.get("pairs", []):
         mask = f" | mask {pair['mask']}" if pair.get("mask") else ""
         lines.append(f"  frame {pair.get('frame')}: scan {pair.get('scan')} ({str(pair.get('scan_sha256', ''))[:12]}) "
                      f"| reference {pair.get('reference')} ({str(pair.get('reference_sha256', ''))[:12]}){mask}")
+    lines += correction_lines(card)
     lines.append("Software    " + ", ".join(f"{key} {value}" for key, value in card.get("software", {}).items()))
     lines.append(f"ONNX opset  {card.get('opset', '?')}")
     return "\n".join(lines)
+
+
+def correction_lines(card: dict[str, Any]) -> list[str]:
+    """`chromaluma info`'s lines for the frames a restorer corrected by hand (`train --corrections`), if any."""
+    section = (card.get("training") or {}).get("corrections")
+    if not isinstance(section, dict):
+        return []
+    entries = [e for e in section.get("corrections", []) if isinstance(e, dict)]
+    lines = [f"Corrections {len(entries)} from {section.get('folder')}, each drawn {section.get('weight')}× as often "
+             "as a pair"]
+    for entry in entries:
+        mask = (f" | mask {entry['mask']} ({str(entry.get('mask_sha256', ''))[:12]}), {entry.get('region_px')} px"
+                if entry.get("mask") else " | whole frame")
+        lines.append(f"  frame {entry.get('frame')}: {entry.get('file')} ({str(entry.get('sha256', ''))[:12]}){mask}")
+    return lines
 
 
 def describe_chain(card: dict[str, Any], source: str) -> str:

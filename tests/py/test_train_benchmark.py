@@ -21,3 +21,13 @@ def test_training_benchmark_smoke(tmp_path: Path):
     assert sections[1].raw["scan_delta_e"] > 1.0  # the synthetic fade really faded the shot
     for section in sections:
         assert section.table.startswith("| ") and section.table.count("\n") >= 2
+
+
+@pytest.mark.slow
+def test_distributed_training_speed_has_a_row_for_one_and_two_processes():
+    section = training.distributed_speed(quick=True)
+    assert set(section.raw) == {"1", "2"}
+    for nproc, row in section.raw.items():
+        assert row["steps_per_s"] > 0
+        assert row["samples_per_s"] == pytest.approx(row["steps_per_s"] * int(nproc) * row["batch_per_process"])
+    assert section.table.count("\n") == 3  # header, rule, two rows

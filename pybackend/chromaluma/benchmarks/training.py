@@ -1,9 +1,11 @@
 """Training benchmarks: steps/s per kind at crop 256 batch 8, time for a chroma model to reach ΔE2000 < 3 on held-out
-frames of a synthetically faded shot (20 pairs of 1280×720), and the exported graphs' 2K speed in ONNX Runtime."""
+frames of a synthetically faded shot (20 pairs of 1280×720), the exported graphs' 2K speed in ONNX Runtime, and
+steps/s and samples/s of a chroma step on 1 and 2 processes (DistributedDataParallel, gloo)."""
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -24,7 +26,8 @@ GOAL_MINUTES = 5.0
 def run(workdir: Path, quick: bool) -> list[BenchSection]:
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    return [training_speed(quick), time_to_target(workdir, quick), exported_speed(workdir, quick)]
+    return [training_speed(quick), time_to_target(workdir, quick), exported_speed(workdir, quick),
+            distributed_speed(quick)]
 
 
 def training_speed(quick: bool) -> BenchSection:
@@ -154,3 +157,54 @@ def exported_speed(workdir: Path, quick: bool) -> BenchSection:
     notes = ["Whole exported graph (colour transforms, grid network, guided upsampling, confidence) in ONNX Runtime "
              "with default session options, one frame at a time; budgets: chroma ≥ 8 fps, luma ≤ 1 s per 2K frame."]
     return BenchSection("Exported model speed (ONNX Runtime, CPU)", table, notes, raw=raw)
+
+
+def distributed_speed(quick: bool, processes: tuple[int, ...] = (1, 2)) -> BenchSection:
+    """Optimizer steps and crops per second of a chroma step on N processes of this machine (DDP over gloo), each
+    process taking --batch crops: launched as `chromaluma train --nproc N` launches its ranks (CPU threads shared
+    out among them), on random crops (no I/O)."""
+    from chromaluma.train.distributed import launch_local
+
+    crop, batch, steps = (48, 2, 4) if quick else (256, 8, 20)
+    rows, raw = [], {}
+    for nproc in processes:
+        per_step = launch_local(nproc, _rank_step_time, (crop, batch, steps), verbose=False, resume_hint="")
+        steps_per_s = 1.0 / per_step
+        rows.append([nproc, f"{crop}×{crop}", batch, nproc * batch, steps_per_s, steps_per_s * nproc * batch])
+        raw[str(nproc)] = {"steps_per_s": steps_per_s, "samples_per_s": steps_per_s * nproc * batch, "crop": crop,
+                           "batch_per_process": batch}
+    table = markdown_table(["processes", "crop", "batch per process", "crops per step", "steps/s", "samples/s"], rows)
+    notes = [f"torch {torch.__version__}, chroma kind, CPU, {os.cpu_count()} logical cores shared out among the "
+             f"processes; rank 0's median of {steps} steps after 2 warm-up steps, gradients averaged over the "
+             "processes (DistributedDataParallel, gloo); random crops, pair loading not included."]
+    return BenchSection("Training on several processes (CPU, gloo)", table, notes, raw=raw)
+
+
+def _rank_step_time(crop: int, batch: int, steps: int) -> float:
+    """One rank of :func:`distributed_speed`: the median seconds per optimizer step (every rank steps together)."""
+    from chromaluma.train.distributed import TrainingObjective, data_parallel, join_world, leave_world
+    from chromaluma.train.host_memory import reuse_freed_memory
+    from chromaluma.train.objective import training_terms
+
+    world, device = join_world("cpu")
+    try:
+        torch.manual_seed(0)
+        model = build_model("chroma", DEFAULT_PROCESSING_SCALE["chroma"])
+        step = data_parallel(TrainingObjective(model, lambda m, *b: training_terms("chroma", m, *b)), world,
+                             device or torch.device("cpu"))
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        generator = torch.Generator().manual_seed(world.rank)
+        scan, reference = torch.rand(batch, crop, crop, 4, generator=generator), torch.rand(batch, crop, crop, 3)
+        valid = torch.ones(batch, crop, crop)
+        timings = []
+        with reuse_freed_memory():
+            for _ in range(steps + 2):
+                started = time.perf_counter()
+                optimizer.zero_grad()
+                loss, _ = step(scan, reference, valid)
+                loss.backward()
+                optimizer.step()
+                timings.append(time.perf_counter() - started)
+        return float(np.median(timings[2:]))
+    finally:
+        leave_world()

@@ -1,4 +1,8 @@
-"""`chromaluma train`: train a chroma, luma or pairs model on scan → reference pairs, then export it."""
+"""`chromaluma train`: train a chroma, luma or pairs model on scan → reference pairs, then export it.
+
+On several processes: `--nproc N` on this machine, or torchrun on one machine or several (each rank runs this
+command with torchrun's RANK/WORLD_SIZE/… set); see :mod:`chromaluma.train.distributed`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ from chromaluma.errors import ParameterError
 from chromaluma.models import MAX_TEMPORAL_RADIUS
 from chromaluma.models.density import DENSITY_MODES
 from chromaluma.train import TrainConfig, resume, train
+from chromaluma.train.distributed import join_world, launch_local, launched_by_torchrun, leave_world, quiet_other_ranks
+from chromaluma.train.runs import check_new_run, run_config
 
 HELP = ("train a model on scan → reference pairs (chroma, luma or pairs), on painted keyframes (keyframes) or on "
         "the scan's own frames with synthetic damage (repair) and export it to ONNX")
@@ -28,6 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--keyframes", type=Path, metavar="DIR",
                         help="--kind keyframes: painted keyframes named by their frame number in --input (any size or "
                              "crop: registered onto the scan, see the run's keyframes_registration.json)")
+    source.add_argument("--corrections", type=Path, metavar="DIR",
+                        help="frames a restorer fixed by hand, named by the scan frame number they correct (optional "
+                             "masks of the corrected region, white = corrected, in DIR/masks/ under the same frame "
+                             "numbers): they join the pairs and overrule their references; usually with --init MODEL")
+    source.add_argument("--correction-weight", metavar="W", default=None,
+                        help="--corrections: each correction is drawn W times as often as a pair (whole number, "
+                             "default 4)")
     source.add_argument("--damage-samples", type=Path, metavar="DIR",
                         help="--kind repair: crops cut out of the scan around its defects (one each; optional "
                              "damage_samples.json with frames_inspected and frame_size for their density): the "
@@ -60,11 +73,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a stopped run exactly")
     parser.add_argument("--out", type=Path, metavar="MODEL.onnx", help="also write the exported model here")
     parser.add_argument("--init", type=Path, metavar="MODEL", help="fine-tune from a model (.onnx or run folder)")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default 2000 unless --minutes)")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="optimizer steps (default 2000 unless --minutes); on several processes each step takes "
+                             "--batch crops on every process")
     parser.add_argument("--minutes", type=float, default=None, help="stop after this many minutes")
     parser.add_argument("--crop", type=int, default=None,
                         help=f"training crop edge in pixels (default 256; {REPAIR_CROP} for repair)")
-    parser.add_argument("--batch", type=int, default=8, help="crops per step (default 8)")
+    parser.add_argument("--batch", type=int, default=8,
+                        help="crops per step and process (default 8): a step's batch is --nproc × --batch")
     parser.add_argument("--learning-rate", type=float, default=2e-3, help="Adam learning rate (default 0.002)")
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same CPU result")
     parser.add_argument("--val-frames", type=int, default=None,
@@ -75,6 +91,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", choices=DEVICES, default="auto",
                         help="auto: CUDA GPU if PyTorch sees one (mixed precision), else CPU")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (e.g. in farm logs)")
+    parser.add_argument("--nproc", metavar="N", default=None,
+                        help="train on N processes on this machine (DistributedDataParallel: gloo on CPU, NCCL when "
+                             "each process has a GPU; each takes --batch different crops per step, rank 0 alone "
+                             "writes the run folder). Across machines use torchrun instead: `torchrun --nnodes … "
+                             "--nproc-per-node … -m chromaluma train …` (default 1)")
 
 
 def _number(text: str | None, flag: str, kind: type[int] | type[float]) -> int | float | None:
@@ -90,23 +111,75 @@ def _number(text: str | None, flag: str, kind: type[int] | type[float]) -> int |
 
 
 def run(args: argparse.Namespace) -> int:
-    radius = _number(args.temporal_radius, "--temporal-radius", int)
-    jitter = _number(args.exposure_jitter, "--exposure-jitter", float)
+    nproc = _number(args.nproc, "--nproc", int)
+    if nproc is not None and launched_by_torchrun():
+        raise ParameterError(f"--nproc {nproc}: this process is one rank of a torchrun world; torchrun's "
+                             "--nproc-per-node sets the processes. Leave --nproc out under torchrun.")
+    if nproc is not None and nproc < 1:
+        raise ParameterError(f"--nproc {nproc}: give 1 or more processes, e.g. --nproc 2.")
     if args.resume is not None:
-        model = resume(args.resume, steps=args.steps, minutes=args.minutes, out=args.out, density=args.density,
-                       progress=not args.no_progress, temporal_radius=radius, exposure_jitter=jitter)
+        _check_resumed_corrections(args)
+    if nproc is not None and nproc > 1:
+        model = _launch(args, nproc)
     else:
-        crop = args.crop if args.crop is not None else REPAIR_CROP if args.kind == "repair" else 256
-        config = TrainConfig(
-            run_dir=args.run_dir or Path("runs") / args.kind, kind=args.kind, pairs_dir=args.pairs, input=args.input,
-            target=args.target, masks=args.masks, out=args.out, colorspace=args.colorspace,
-            processing_scale=args.processing_scale,
-            crop=crop, batch=args.batch, steps=args.steps,
-            minutes=args.minutes, learning_rate=args.learning_rate, seed=args.seed, val_frames=args.val_frames,
-            val_every=args.val_every, preview_every=args.preview_every, checkpoint_every=args.checkpoint_every,
-            device=args.device, init=args.init, density=args.density, temporal_radius=radius,
-            exposure_jitter=0.0 if jitter is None else jitter, keyframes=args.keyframes,
-            damage_samples=args.damage_samples)
-        model = train(config, progress=not args.no_progress)
+        model = train_rank(args)
     log.info("model: %s", model)
     return 0
+
+
+def _check_resumed_corrections(args: argparse.Namespace) -> None:
+    """--resume continues a run with the corrections it began with; new ones start a fine-tune of their own."""
+    if args.corrections is None and args.correction_weight is None:
+        return
+    config = run_config(Path(args.resume))
+    weight = _number(args.correction_weight, "--correction-weight", int)
+    same_folder = args.corrections is None or config.corrections == Path(args.corrections)
+    if config.corrections is None or not same_folder or weight not in (None, config.correction_weight):
+        raise ParameterError(f"--corrections/--correction-weight with --resume {args.resume}: a resumed run keeps the "
+                             "corrections it began with. Leave both flags out to continue it, or fine-tune with new "
+                             f"ones: --init {args.resume} --corrections DIR --run-dir NEW.")
+
+
+def _launch(args: argparse.Namespace, nproc: int) -> Path:
+    """Refuse what can be refused here, then train on `nproc` local ranks; returns rank 0's model path."""
+    if args.resume is not None:
+        run_dir = Path(args.resume)
+        run_config(run_dir)
+    else:
+        config = _config(args).resolved()
+        run_dir = Path(config.run_dir)
+        check_new_run(run_dir)
+    hint = f"`chromaluma train --resume {run_dir} --nproc {nproc}` (any --nproc)"
+    return launch_local(nproc, train_rank, (args,), verbose=bool(getattr(args, "verbose", False)), resume_hint=hint)
+
+
+def train_rank(args: argparse.Namespace) -> Path:
+    """Train as this process: a single process, or one rank of a world (torchrun's variables set)."""
+    world, device = join_world(args.device)
+    quiet_other_ranks(world.rank)
+    try:
+        if args.resume is not None:
+            radius = _number(args.temporal_radius, "--temporal-radius", int)
+            jitter = _number(args.exposure_jitter, "--exposure-jitter", float)
+            return resume(args.resume, steps=args.steps, minutes=args.minutes, out=args.out, density=args.density,
+                          progress=not args.no_progress, temporal_radius=radius, exposure_jitter=jitter, world=world,
+                          device=device)
+        return train(_config(args), progress=not args.no_progress, world=world, device=device)
+    finally:
+        leave_world()
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    """A new run's settings from the flags."""
+    radius = _number(args.temporal_radius, "--temporal-radius", int)
+    jitter = _number(args.exposure_jitter, "--exposure-jitter", float)
+    crop = args.crop if args.crop is not None else REPAIR_CROP if args.kind == "repair" else 256
+    return TrainConfig(
+        run_dir=args.run_dir or Path("runs") / args.kind, kind=args.kind, pairs_dir=args.pairs, input=args.input,
+        target=args.target, masks=args.masks, out=args.out, colorspace=args.colorspace,
+        processing_scale=args.processing_scale, crop=crop, batch=args.batch, steps=args.steps, minutes=args.minutes,
+        learning_rate=args.learning_rate, seed=args.seed, val_frames=args.val_frames, val_every=args.val_every,
+        preview_every=args.preview_every, checkpoint_every=args.checkpoint_every, device=args.device, init=args.init,
+        density=args.density, temporal_radius=radius, exposure_jitter=0.0 if jitter is None else jitter,
+        keyframes=args.keyframes, damage_samples=args.damage_samples, corrections=args.corrections,
+        correction_weight=_number(args.correction_weight, "--correction-weight", int))

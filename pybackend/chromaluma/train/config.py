@@ -20,10 +20,15 @@ MODEL_NAME = "model.onnx"
 # lighter as well as off-colour, and keeping its density leaves that in every frame. Models and cards without a
 # density of their own (made before it existed) keep the scan's luma: `build_model`'s default, never this one.
 DEFAULT_CHROMA_DENSITY = "smooth"
-_PATH_FIELDS = ("pairs_dir", "input", "target", "masks", "run_dir", "out", "init", "keyframes", "damage_samples")
+_PATH_FIELDS = ("pairs_dir", "input", "target", "masks", "run_dir", "out", "init", "keyframes", "damage_samples",
+                "corrections")
 # A repair model reads two frames each side unless told otherwise: dust is in one frame; two each side outvote a
 # neighbour that is damaged at the same place or badly matched.
 DEFAULT_REPAIR_RADIUS = 2
+# A correction (chromaluma.train.corrections) is drawn this many times as often as an ordinary pair unless told
+# otherwise: a handful of corrections among hundreds of pairs still steers the fine-tune.
+DEFAULT_CORRECTION_WEIGHT = 4
+MAX_CORRECTION_WEIGHT = 1000
 
 
 @dataclass
@@ -59,6 +64,8 @@ class TrainConfig:
     exposure_jitter: float = 0.0  # spread of the log-exposure offset drawn per scan frame of each crop (0: none)
     keyframes: Path | None = None  # keyframe kind: the folder of painted keyframes, named by frame number in --input
     damage_samples: Path | None = None  # repair kind: crops of the scan's own damage to fit the synthetic damage to
+    corrections: Path | None = None  # frames a restorer fixed by hand (chromaluma.train.corrections)
+    correction_weight: int | None = None  # how many times as often a correction is drawn as a pair (None: default)
 
     def resolved(self) -> TrainConfig:
         """Check the values and fill the per-kind defaults; raises ParameterError naming the flag and the fix."""
@@ -89,6 +96,7 @@ class TrainConfig:
             raise ParameterError(f"--device {self.device!r}: choose auto, cpu or gpu.")
         self._check_density()
         self._check_window()
+        self._check_corrections()
         steps = self.steps if self.steps is not None or self.minutes is not None else DEFAULT_STEPS
         values = {**asdict(self), "processing_scale": scale, "steps": steps}
         return TrainConfig(**values)
@@ -122,6 +130,23 @@ class TrainConfig:
         if self.temporal_radius is not None and self.temporal_radius == 0:
             raise ParameterError("--temporal-radius 0: a repair model fills damage from the frames around it; give 1 "
                                  f"or more (default {DEFAULT_REPAIR_RADIUS}).")
+
+    def _check_corrections(self) -> None:
+        weight = self.correction_weight
+        if self.corrections is None:
+            if weight is not None:
+                raise ParameterError(f"--correction-weight {weight}: weighs corrections; give --corrections DIR too, "
+                                     "or leave --correction-weight out.")
+            return
+        if self.kind in ("keyframes", "repair"):
+            raise ParameterError(f"--corrections {self.corrections}: {self.kind} models do not learn from pairs; "
+                                 "corrections join chroma, luma and pairs models' training (for a keyframe model add "
+                                 "the corrected frame to --keyframes).")
+        if weight is None:
+            self.correction_weight = DEFAULT_CORRECTION_WEIGHT
+        elif isinstance(weight, bool) or not isinstance(weight, int) or not 1 <= weight <= MAX_CORRECTION_WEIGHT:
+            raise ParameterError(f"--correction-weight {weight}: give a whole number from 1 (as often as a pair) to "
+                                 f"{MAX_CORRECTION_WEIGHT}, e.g. {DEFAULT_CORRECTION_WEIGHT} (the default).")
 
     def _check_density(self) -> None:
         if self.density is None:

@@ -40,10 +40,10 @@ MOTION_OF_SEARCH = 0.8
 class KeyframeSession(_Session):
     """A training run on painted keyframes."""
 
-    def __init__(self, config: Any, resume: bool, progress: bool = True) -> None:
+    def __init__(self, config: Any, resume: bool, progress: bool = True, **placement: Any) -> None:
         self.keyframe_set: KeyframeSet | None = None
         self.registration: list[dict[str, Any]] = []
-        super().__init__(config, resume, progress)
+        super().__init__(config, resume, progress, **placement)  # world and device on several processes
         self.train_pairs, self.val_pairs = self.pairs, []  # every keyframe trains; validation has its own samples
         self.reach_px = MOTION_OF_SEARCH * self.model.search * self.model.factor
         self.validation_batch = sample_keyframe_batch(self.pairs, self.crop, VALIDATION_SAMPLES, self.reach_px,
@@ -85,18 +85,12 @@ class KeyframeSession(_Session):
         log.info("registered keyframes written to %s (point the plug-in's Keyframes parameter there)",
                  self.run_dir / REGISTERED_FOLDER)
 
-    def _train_step(self) -> tuple[float, float]:
-        self.model.train()
+    def _training_batch(self) -> tuple[torch.Tensor, ...]:
         batch = sample_keyframe_batch(self.train_pairs, self.crop, self.config.batch, self.reach_px, self.rng)
-        frame, keyframes, target, valid = (t.to(self.device) for t in (batch.frame, batch.keyframes, batch.target,
-                                                                        batch.valid))
-        self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
-            loss, error = objective.keyframe_training_terms(self.model, frame, keyframes, target, valid)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return float(loss.detach()), float(error)
+        return batch.frame, batch.keyframes, batch.target, batch.valid
+
+    def _training_terms(self, model: torch.nn.Module, *batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return objective.keyframe_training_terms(model, *batch)
 
     @torch.no_grad()
     def _restore_batch(self, batch: KeyframeBatch) -> np.ndarray:

@@ -10,6 +10,7 @@ Run folder (`--run-dir`):
     model.onnx           the exported model (also copied to --out)
 
 Nothing touches the run folder or the `chromaluma` logger before `run()`: a refused setting leaves neither behind.
+On several processes (:mod:`chromaluma.train.distributed`) every rank trains and rank 0 alone writes the run folder.
 An interruption (Ctrl-C; the CLI turns SIGTERM into the same) keeps every finished checkpoint and leaves no
 half-written file; `--resume` continues from the newest checkpoint.
 """
@@ -35,7 +36,9 @@ from chromaluma.models import architecture_of, band_limit_px, build_model
 from chromaluma.train import objective
 from chromaluma.train.checkpoint import checkpoint_paths, load_latest, save_checkpoint
 from chromaluma.train.config import CONFIG_NAME, DEFAULT_STEPS, MODEL_NAME, PAIRS_RECORD_NAME, TrainConfig
+from chromaluma.train.corrections import join_corrections
 from chromaluma.train.crops import crop_size, sample_batch
+from chromaluma.train.distributed import TrainingObjective, World, crop_seed, data_parallel, from_rank0, mean_over_ranks
 from chromaluma.train.host_memory import reuse_freed_memory
 from chromaluma.train.initial import initial_weights
 from chromaluma.train.pairs import MIN_PAIRS_FOR_VALIDATION, Pair, density_gap, load_pairs, split_validation
@@ -74,15 +77,18 @@ def pick_device(name: str) -> torch.device:
 class _Session:
     """One sitting of a run: from a fresh start or the newest checkpoint to the stop condition."""
 
-    def __init__(self, config: TrainConfig, resume: bool, progress: bool = True) -> None:
-        """Check everything that can be refused; writes nothing and attaches no log (that is `run()`'s)."""
+    def __init__(self, config: TrainConfig, resume: bool, progress: bool = True, world: World | None = None,
+                 device: torch.device | None = None) -> None:
+        """Check everything that can be refused; writes nothing and attaches no log (that is `run()`'s).
+        `world`/`device`: this rank's place in a run on several processes and the device all ranks agreed on."""
+        self.world = world if world is not None else World()
         init = initial_weights(config.init, config.kind) if config.init is not None and not resume else None
         if init is not None and config.processing_scale is None:
             config.processing_scale = init.processing_scale
         self.config = config.resolved()
-        self.resume, self.progress = resume, progress
+        self.resume, self.progress = resume, progress and self.world.writes
         self.run_dir = Path(self.config.run_dir)
-        self.device = pick_device(self.config.device)
+        self.device = device if device is not None else pick_device(self.config.device)
         # the architecture is settled before anything is written: a refused --density leaves no run folder
         state = load_latest(self.run_dir) if resume else None
         recorded = state["architecture"] if state is not None else init.architecture if init is not None else None
@@ -93,9 +99,10 @@ class _Session:
         self.pairs = self._load_pairs()
         self.scan_source, self.windows = self._attach_windows()
         self.train_pairs, self.val_pairs = split_validation(self.pairs, self.config.val_frames)
+        self.train_pairs = join_corrections(self)  # --corrections: hand-corrected frames join the training
         self.crop = crop_size(self.train_pairs, self.config.crop)
         torch.manual_seed(self.config.seed)
-        self.rng = np.random.default_rng(self.config.seed)
+        self.rng = np.random.default_rng(crop_seed(self.config.seed, self.world))
         self.model = build_model(self.config.kind, float(self.config.processing_scale), architecture).to(self.device)
         self.density = objective.density_of(self.model)
         if init is not None:
@@ -109,8 +116,13 @@ class _Session:
         self.losses: list[tuple[int, float]] = []
         self.errors: list[tuple[int, float]] = []  # the loss without its confidence term: the trend is read here
         self.validation: list[tuple[int, dict[str, float]]] = []
+        self.sittings: list[dict[str, Any]] = []  # world size and backend from each start or resume (the card's)
         if state is not None:
             self._restore(state)
+        self.card_training["sittings"] = self.sittings + [{"from_step": self.step, **self.world.record()}]
+        self.card_training.update({**self.world.record(), "global_batch": self.world.size * self.config.batch})
+        self.step_objective = data_parallel(TrainingObjective(self.model, self._training_terms), self.world,
+                                            self.device)
 
     def _load_pairs(self) -> list[Pair]:
         """The training frames (a keyframe run has its own, :mod:`chromaluma.train.keyframe_session`)."""
@@ -168,12 +180,16 @@ class _Session:
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         self.scaler.load_state_dict(state["scaler"])
-        self.rng.bit_generator.state = state["numpy_rng"]
+        if self.world.rank == 0:
+            self.rng.bit_generator.state = state["numpy_rng"]
+        else:  # other ranks' crops are not in the checkpoint: drawn afresh, unlike those before the resume
+            self.rng = np.random.default_rng(crop_seed(self.config.seed, self.world, int(state["step"])))
         torch.set_rng_state(state["torch_rng"])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed_s"])
         self.losses = [(int(s), float(v)) for s, v in state["losses"]]
         self.errors = [(int(s), float(v)) for s, v in state.get("errors", [])]  # absent in older checkpoints
         self.validation = [(int(s), dict(v)) for s, v in state["validation"]]
+        self.sittings = list(state.get("card_training", {}).get("sittings", []))
 
     def checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -188,6 +204,12 @@ class _Session:
         }
 
     def run(self) -> Path:
+        if not self.world.writes:  # another rank: trains alongside rank 0 and writes nothing
+            with reuse_freed_memory():
+                self._loop()
+            if not self.config.export:
+                return self.run_dir
+            return Path(self.config.out) if self.config.out is not None else self.run_dir / MODEL_NAME
         self.run_dir.mkdir(parents=True, exist_ok=True)  # only once the pairs are known good: no stray run folders
         with _run_log(self.run_dir):
             self._record_run(self.pairs)
@@ -233,24 +255,39 @@ class _Session:
         started = time.monotonic() - self.elapsed
         try:
             first = self.step
-            while (config.steps is None or self.step < config.steps) and (
-                    deadline is None or self.step == first or time.monotonic() - started < deadline):
+            while self._more_steps(first, started, deadline):
                 loss, error = self._train_step()
                 self.step += 1
-                self.elapsed = time.monotonic() - started
+                # rank 0's clock on every rank: the schedule gives every rank the same learning rate
+                self.elapsed = from_rank0(self.world, [time.monotonic() - started])[0]
                 self.schedule.step()  # after the clock is read: a --minutes run decays by its time spent
+                loss, error = mean_over_ranks(self.world, [loss, error])  # the step's whole batch, as one process
                 self.losses.append((self.step, loss))
                 self.errors.append((self.step, error))
-                if self.step % val_every == 0 and self._validates():
-                    self._validate()
-                if self.step == 1 or self.step % config.preview_every == 0:
-                    self._preview()
-                if self.step % config.checkpoint_every == 0:
-                    save_checkpoint(self.run_dir, self.step, self.checkpoint_state())
+                if self.world.writes:
+                    self._record_step(val_every)
                 bar.update(1)
                 bar.set_postfix(self._progress_fields(loss, deadline), refresh=False)
         finally:
             bar.close()
+
+    def _more_steps(self, first: int, started: float, deadline: float | None) -> bool:
+        """Whether to take another step: --steps not reached and --minutes not spent; a sitting takes at least one
+        step. Rank 0's clock decides for every rank, so none waits for a step the others do not take."""
+        if self.config.steps is not None and self.step >= self.config.steps:
+            return False
+        if deadline is None or self.step == first:
+            return True
+        return bool(from_rank0(self.world, [float(time.monotonic() - started < deadline)])[0])
+
+    def _record_step(self, val_every: int) -> None:
+        """Rank 0's writes after a step: validation, previews and checkpoints when they are due."""
+        if self.step % val_every == 0 and self._validates():
+            self._validate()
+        if self.step == 1 or self.step % self.config.preview_every == 0:
+            self._preview()
+        if self.step % self.config.checkpoint_every == 0:
+            save_checkpoint(self.run_dir, self.step, self.checkpoint_state())
 
     def _progress_fields(self, loss: float, deadline: float | None) -> dict[str, str]:
         fields = {"loss": f"{loss:.4f}"}
@@ -261,15 +298,23 @@ class _Session:
             fields["left"] = time.strftime("%M:%S", time.gmtime(max(0.0, deadline - self.elapsed)))
         return fields
 
+    def _training_batch(self) -> tuple[torch.Tensor, ...]:
+        """This rank's crops for one step (scan, reference, validity): what `_training_terms` takes after the model."""
+        return sample_batch(self.train_pairs, self.crop, self.config.batch, self.rng, self.radius,
+                            self.config.exposure_jitter)
+
+    def _training_terms(self, model: torch.nn.Module, *batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, training error) of `model` on a batch from `_training_batch`."""
+        return objective.training_terms(self.config.kind, model, *batch)
+
     def _train_step(self) -> tuple[float, float]:
-        """One optimizer step; returns (loss, training error)."""
+        """One optimizer step on this rank's crops (gradients averaged over the ranks); returns (loss, training
+        error) on them."""
         self.model.train()
-        scan, reference, valid = (t.to(self.device) for t in
-                                  sample_batch(self.train_pairs, self.crop, self.config.batch, self.rng, self.radius,
-                                               self.config.exposure_jitter))
+        batch = tuple(t.to(self.device) for t in self._training_batch())
         self.optimizer.zero_grad(set_to_none=True)
         with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
-            loss, error = objective.training_terms(self.config.kind, self.model, scan, reference, valid)
+            loss, error = self.step_objective(*batch)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()

@@ -33,8 +33,8 @@ SENSITIVITY = 0.5  # the default render's: repaired where the matte exceeds 1 âˆ
 class RepairSession(_Session):
     """A training run on the scan's own frames with synthetic damage."""
 
-    def __init__(self, config: Any, resume: bool, progress: bool = True) -> None:
-        super().__init__(config, resume, progress)
+    def __init__(self, config: Any, resume: bool, progress: bool = True, **placement: Any) -> None:
+        super().__init__(config, resume, progress, **placement)  # world and device on several processes
         self.train_pairs, self.val_pairs = self.pairs, []  # every frame trains; validation has its own samples
         self.statistics = self._statistics()
         self.crop_statistics = training_statistics(self.statistics, self.crop)
@@ -65,19 +65,13 @@ class RepairSession(_Session):
         super()._announce()
         log.info("synthetic damage: %s", self.card_training["damage"]["source"])
 
-    def _train_step(self) -> tuple[float, float]:
-        self.model.train()
+    def _training_batch(self) -> tuple[torch.Tensor, ...]:
         batch = sample_repair_batch(self.train_pairs, self.crop, self.config.batch, self.radius, self.crop_statistics,
                                     self.rng, self.found)
-        window, clean, damage, ignore = (t.to(self.device) for t in (batch.window, batch.clean, batch.damage,
-                                                                     batch.ignore))
-        self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=self.amp):
-            loss, error = objective.repair_training_terms(self.model, window, clean, damage, ignore)
-        self.scaler.scale(loss).backward()
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
-        return float(loss.detach()), float(error)
+        return batch.window, batch.clean, batch.damage, batch.ignore
+
+    def _training_terms(self, model: torch.nn.Module, *batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return objective.repair_training_terms(model, *batch)
 
     @torch.no_grad()
     def _repair_batch(self, batch: RepairBatch) -> tuple[np.ndarray, np.ndarray]:
