@@ -101,6 +101,8 @@ OfxStatus describe(OfxImageEffectHandle effect) {
     // No host frame threading (the host cutting one frame into strips rendered on its threads): every strip would
     // re-run the model over its receptive-field margins and wait for the GIL; ORT already threads within a call.
     setInt(props, kOfxImageEffectPluginPropHostFrameThreading, 0);
+    // CPU memory only: a GPU host hands this effect CPU images (Render.cpp says why, and refuses GPU memory).
+    describeGpuRender(props);
     return kOfxStatOK;
 }
 

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "ofxGPURender.h"
+
 namespace chromaluma {
 namespace {
 
@@ -199,9 +201,50 @@ std::vector<NeighbourArg> neighbourArguments(const std::vector<std::unique_ptr<F
     return arguments;
 }
 
+// Sets a descriptor property a host older than OpenFX 1.5 may not know: such a host passes CPU memory only, so
+// its refusal (kOfxStatErrUnknown) leaves nothing to agree on; any other refusal is an error.
+void setIfKnown(OfxPropertySetHandle props, const char* name, const char* value) {
+    const OfxStatus status = suites().property->propSetString(props, name, 0, value);
+    if (status != kOfxStatErrUnknown) check(status, name);
+}
+
+// The render flags by which a host says the images are GPU memory, and what that memory is.
+struct GpuMemoryFlag {
+    const char* property;
+    const char* memory;
+};
+constexpr GpuMemoryFlag kGpuMemoryFlags[] = {
+    {kOfxImageEffectPropCudaEnabled, "CUDA device memory"},
+    {kOfxImageEffectPropMetalEnabled, "Metal buffers"},
+    {kOfxImageEffectPropOpenCLEnabled, "OpenCL memory"},
+    {kOfxImageEffectPropOpenGLEnabled, "OpenGL textures"},
+};
+
 }  // namespace
 
+// "false" until render can take device memory: process() reads and writes numpy arrays in CPU memory
+// (docs/CONTRACT.md §1.1), so CUDA images would have to be copied to the CPU and back by the plug-in, which is what
+// a host does itself, often better, for an effect that says "false". Whether the embedded Python's ONNX Runtime has
+// a CUDA provider does not change that answer, so describe starts no Python (a host describes every plug-in at
+// start-up). The model still runs on the GPU (the Device parameter) from the CPU images the host gives.
+void describeGpuRender(OfxPropertySetHandle effectProps) {
+    setIfKnown(effectProps, kOfxImageEffectPropCudaRenderSupported, "false");
+    setIfKnown(effectProps, kOfxImageEffectPropCudaStreamSupported, "false");
+}
+
+void refuseGpuMemory(OfxPropertySetHandle inArgs) {
+    for (const GpuMemoryFlag& flag : kGpuMemoryFlags) {
+        if (getInt(inArgs, flag.property, 0, 0) == 0) continue;  // absent (a host before 1.5) or 0: CPU memory
+        throw OfxError(kOfxStatFailed,
+                       std::string("the host gave the images as ") + flag.memory + " (" + flag.property +
+                           " = 1), but this plug-in declared that unsupported and reads CPU memory only; turn off "
+                           "GPU image processing for this effect in the host (the model still runs on the GPU, "
+                           "see Device).");
+    }
+}
+
 OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs) {
+    refuseGpuMemory(inArgs);  // before anything reads an image's data
     const OfxTime time = getDouble(inArgs, kOfxPropTime);
     const Rect window = getRectI(inArgs, kOfxImageEffectPropRenderWindow);
     const double scaleX = getDouble(inArgs, kOfxImageEffectPropRenderScale, 0, 1.0);

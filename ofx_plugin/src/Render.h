@@ -14,6 +14,15 @@ namespace chromaluma {
 
 OfxStatus render(Instance& instance, OfxPropertySetHandle inArgs);
 
+// Describe: what GPU image memory the plug-in takes (ofxGPURender.h). It renders from CPU memory only, so it
+// declares CUDA render and CUDA streams "false" (and leaves Metal, OpenCL and OpenGL at their default "false").
+void describeGpuRender(OfxPropertySetHandle effectProps);
+
+// Render: throws OfxError(kOfxStatFailed) naming the property when the host says the images are GPU memory
+// (CUDA, Metal, OpenCL or OpenGL enabled in `inArgs`) although the plug-in declared that unsupported; called
+// before any image is fetched, so a device pointer is never read as CPU memory.
+void refuseGpuMemory(OfxPropertySetHandle inArgs);
+
 // The Source clip's region of definition at `time` in pixels (the frame the model's regions are placed in).
 Rect sourceFrame(const Instance& instance, OfxTime time);
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "ofxCore.h"
+#include "ofxGPURender.h"
 #include "ofxImageEffect.h"
 #include "ofxInteract.h"
 #include "ofxMemory.h"
@@ -160,6 +161,8 @@ static_assert(kOfxStatErrBadIndex == 10 && kOfxStatErrValue == 11 && kOfxStatRep
 static_assert(kOfxStatReplyNo == 13 && kOfxStatReplyDefault == 14 && kOfxStatErrImageFormat == 1000, "stat");
 static_assert(kOfxFlagInfiniteMax == INT_MAX && kOfxFlagInfiniteMin == INT_MIN, "infinite flags");
 static_assert(kOfxImageEffectPluginApiVersion == 1, "image effect API version");
+static_assert(kOfxStatGPUOutOfMemory == 1001 && kOfxStatGLOutOfMemory == 1001, "GPU render stat");
+static_assert(kOfxStatGPURenderFailed == 1002 && kOfxStatGLRenderFailed == 1002, "GPU render stat");
 
 // The strings that differ from the identifier's spelling are the easy ones to get wrong; check them at run time.
 namespace {
@@ -183,6 +186,22 @@ int main() {
       {kOfxActionDescribeInteract, "OfxActionDescribe"},
       {kOfxImageEffectOutputClipName, "Output"},
       {kOfxImageEffectSimpleSourceClipName, "Source"},
+      // ofxGPURender.h (OpenFX 1.5): every property a host and the plug-in exchange about GPU image memory
+      {kOfxImageEffectPropCPURenderSupported, "OfxImageEffectPropCPURenderSupported"},
+      {kOfxImageEffectPropOpenGLRenderSupported, "OfxImageEffectPropOpenGLRenderSupported"},
+      {kOfxImageEffectPropOpenGLEnabled, "OfxImageEffectPropOpenGLEnabled"},
+      {kOfxImageEffectPropCudaRenderSupported, "OfxImageEffectPropCudaRenderSupported"},
+      {kOfxImageEffectPropCudaEnabled, "OfxImageEffectPropCudaEnabled"},
+      {kOfxImageEffectPropCudaStreamSupported, "OfxImageEffectPropCudaStreamSupported"},
+      {kOfxImageEffectPropCudaStream, "OfxImageEffectPropCudaStream"},
+      {kOfxImageEffectPropMetalRenderSupported, "OfxImageEffectPropMetalRenderSupported"},
+      {kOfxImageEffectPropMetalEnabled, "OfxImageEffectPropMetalEnabled"},
+      {kOfxImageEffectPropMetalCommandQueue, "OfxImageEffectPropMetalCommandQueue"},
+      {kOfxImageEffectPropOpenCLRenderSupported, "OfxImageEffectPropOpenCLRenderSupported"},
+      {kOfxImageEffectPropOpenCLSupported, "OfxImageEffectPropOpenCLSupported"},
+      {kOfxImageEffectPropOpenCLEnabled, "OfxImageEffectPropOpenCLEnabled"},
+      {kOfxImageEffectPropOpenCLCommandQueue, "OfxImageEffectPropOpenCLCommandQueue"},
+      {kOfxImageEffectPropOpenCLImage, "OfxImageEffectPropOpenCLImage"},
   };
   int failures = 0;
   for (const Spelling &s : spellings) {

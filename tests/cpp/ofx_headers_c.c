@@ -1,6 +1,7 @@
 /* The OpenFX declarations must compile as plain C (C99, -Wall -Wextra -Werror -pedantic): hosts and plug-ins
  * written in C include them too. Building this target is the test; running it checks one layout from C's side. */
 #include "ofxCore.h"
+#include "ofxGPURender.h"
 #include "ofxImageEffect.h"
 #include "ofxInteract.h"
 #include "ofxMemory.h"

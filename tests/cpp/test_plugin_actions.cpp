@@ -20,6 +20,7 @@
 #include "Expect.h"
 #include "Instance.h"
 #include "fake_ofx_host.h"
+#include "ofxGPURender.h"
 
 namespace chromaluma {
 
@@ -638,7 +639,53 @@ void testRepairModelSaysSoInModelInfo() {
 
 }  // namespace
 
+// Describe declares CUDA render and CUDA streams "false" itself (the fake host starts with neither property): the
+// plug-in reads CPU memory only, so it must never leave a host to assume otherwise.
+void testDescribeDeclaresNoGpuRender() {
+    auto effect = fakehost::describedEffect(kOfxImageEffectContextFilter, 4, 2);
+    EXPECT(effect != nullptr);
+    if (!effect) return;
+    using Strings = std::vector<std::string>;
+    EXPECT(effect->props.strings[kOfxImageEffectPropCudaRenderSupported] == Strings{"false"});
+    EXPECT(effect->props.strings[kOfxImageEffectPropCudaStreamSupported] == Strings{"false"});
+    for (const char* other : {kOfxImageEffectPropMetalRenderSupported, kOfxImageEffectPropOpenCLRenderSupported,
+                              kOfxImageEffectPropOpenGLRenderSupported})
+        EXPECT(effect->props.strings.count(other) == 0 || effect->props.strings[other] == Strings{"false"});
+}
+
+// A host that passes GPU memory anyway (a render flag set although the plug-in said "false") gets a failed frame
+// and a persistent error naming the property, before any image is fetched: the device pointer is never read, the
+// output is untouched. The same render without the flag (or with it 0) renders.
+void testGpuMemoryIsRefusedBeforeAnyImageIsFetched() {
+    for (const char* flag : {kOfxImageEffectPropCudaEnabled, kOfxImageEffectPropMetalEnabled,
+                             kOfxImageEffectPropOpenCLEnabled, kOfxImageEffectPropOpenGLEnabled}) {
+        OfxStatus status = kOfxStatFailed;
+        auto effect = created("/models/good.onnx", status);
+        EXPECT(effect && status == kOfxStatOK);
+        if (!effect) return;
+        fakehost::Clip& output = *effect->clips.at(kOfxImageEffectOutputClipName);
+        fakehost::Props in;
+        in.doubles[kOfxPropTime] = {1.0};
+        in.ints[kOfxImageEffectPropRenderWindow] = {0, 0, output.width, output.height};
+        in.doubles[kOfxImageEffectPropRenderScale] = {1.0, 1.0};
+        in.strings[kOfxImageEffectPropFieldToRender] = {kOfxImageFieldNone};
+        in.ints[flag] = {1};
+        EXPECT(fakehost::call(kOfxImageEffectActionRender, effect.get(), &in) == kOfxStatFailed);
+        EXPECT(effect->messageType == kOfxMessageError);
+        EXPECT(effect->message.find(std::string(flag) + " = 1") != std::string::npos);
+        EXPECT(effect->message.find("turn off GPU image processing for this effect") != std::string::npos);
+        EXPECT(output.fetchedTimes.empty() && effect->clips.at(kOfxImageEffectSimpleSourceClipName)->fetchedTimes.empty());
+        EXPECT(std::all_of(output.pixels.begin(), output.pixels.end(), [](float v) { return v == 0.5f; }));
+        in.ints[flag] = {0};
+        EXPECT(fakehost::call(kOfxImageEffectActionRender, effect.get(), &in) == kOfxStatOK);
+        EXPECT(fakehost::host().imagesHeld == 0);
+        destroy(*effect);
+    }
+}
+
 int main() {
+    testDescribeDeclaresNoGpuRender();
+    testGpuMemoryIsRefusedBeforeAnyImageIsFetched();
     testDescribeRunsWithoutTheInstanceMutex();
     testRenderWarningClearsOnACleanFrame();
     testFailedCreateInstanceLeavesNoInstanceData();

@@ -4,6 +4,8 @@
 #include <cfloat>
 #include <climits>
 
+#include "ofxGPURender.h"
+
 namespace ofxrender {
 
 namespace {
@@ -125,6 +127,8 @@ void describeEffectDefaults(PropertySet &p, const std::string &bundlePath) {
   p.definePointers(kOfxImageEffectPluginPropOverlayInteractV1, {nullptr});
   p.defineStrings(kOfxPluginPropParamPageOrder, {});
   p.defineInts(kOfxImageEffectPropRenderQualityDraft, {0});
+  p.defineStrings(kOfxImageEffectPropCudaRenderSupported, {"false"});  // OpenFX 1.5 defaults
+  p.defineStrings(kOfxImageEffectPropCudaStreamSupported, {"false"});
 }
 
 void describeClipDefaults(PropertySet &p, const std::string &name) {

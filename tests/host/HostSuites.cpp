@@ -12,6 +12,7 @@
 
 #include "Effect.h"
 #include "PropertySet.h"
+#include "ofxGPURender.h"
 #include "ofxMemory.h"
 #include "ofxMessage.h"
 #include "ofxMultiThread.h"
@@ -249,6 +250,8 @@ void describeHost(PropertySet &p) {
   p.defineInts(kOfxImageEffectInstancePropSequentialRender, {0});
   p.defineStrings(kOfxImageEffectHostPropNativeOrigin, {kOfxHostNativeOriginBottomLeft});
   p.defineInts(kOfxImageEffectPropRenderQualityDraft, {0});
+  p.defineStrings(kOfxImageEffectPropCudaRenderSupported, {"false"});  // "true" with --cuda-render
+  p.defineStrings(kOfxImageEffectPropCudaStreamSupported, {"false"});  // no stream: there is no GPU to queue on
   for (const char *k : {kOfxParamHostPropSupportsCustomInteract, kOfxParamHostPropSupportsStringAnimation,
                         kOfxParamHostPropSupportsChoiceAnimation, kOfxParamHostPropSupportsBooleanAnimation,
                         kOfxParamHostPropSupportsCustomAnimation}) {
@@ -261,13 +264,27 @@ void describeHost(PropertySet &p) {
 
 }  // namespace
 
-OfxHost *ofxHost() {
-  static PropertySet hostProps("host");
-  static OfxHost host = [] {
-    describeHost(hostProps);
-    return OfxHost{hostProps.handle(), fetchSuite};
+namespace {
+
+PropertySet &hostProperties() {
+  static PropertySet props("host");
+  static const bool described = [] {
+    describeHost(props);
+    return true;
   }();
+  (void)described;
+  return props;
+}
+
+}  // namespace
+
+OfxHost *ofxHost() {
+  static OfxHost host{hostProperties().handle(), fetchSuite};
   return &host;
+}
+
+void setHostCudaRender(bool offered) {
+  hostProperties().defineStrings(kOfxImageEffectPropCudaRenderSupported, {offered ? "true" : "false"});
 }
 
 void setTimeLineBounds(double first, double last) {

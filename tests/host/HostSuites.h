@@ -7,6 +7,9 @@
 namespace ofxrender {
 
 OfxHost *ofxHost();
+// kOfxImageEffectPropCudaRenderSupported of the host descriptor: "true" with --cuda-render, else "false". Set before
+// any plug-in is loaded (plug-ins may read the host descriptor from the load action on).
+void setHostCudaRender(bool offered);
 // The time line suite reports these (set by the renderer; per thread for the current time).
 void setTimeLineBounds(double first, double last);
 void setCurrentTime(double time);

@@ -48,6 +48,11 @@ const char *usageText() {
          "                          too large to keep); --output and --instance-output are then optional\n"
          "  --memory-log FILE       JSON lines: the process's resident memory (VmRSS, KiB) after setup and after\n"
          "                          every render, with the number of renders done, the frame and the instance\n"
+         "  --cuda-render           offer CUDA render as an OpenFX 1.5 host: kOfxImageEffectPropCudaEnabled=1 in\n"
+         "                          render only for a plug-in that declared kOfxImageEffectPropCudaRenderSupported\n"
+         "                          \"true\"/\"needed\". No GPU is used: the images are always CPU memory\n"
+         "  --force-cuda-enabled    set kOfxImageEffectPropCudaEnabled=1 whatever the plug-in declared (breaks the\n"
+         "                          standard on purpose: tests a plug-in's refusal; images still CPU memory)\n"
          "exit status: 0 all frames rendered; 1-100 that many frames failed (capped; with --instances, renders of a\n"
          "             frame on an instance); 120 bad command line;\n"
          "             121 plug-in setup failed; 122 the plug-in needed a suite/property this host lacks\n";
@@ -159,6 +164,8 @@ bool parseSwitch(const std::string &flag, Options &o) {
   else if (flag == "--print-params") o.printParams = true;
   else if (flag == "--allow-missing") o.allowMissing = true;
   else if (flag == "--discard-output") o.discardOutput = true;
+  else if (flag == "--cuda-render") o.cudaRender = true;
+  else if (flag == "--force-cuda-enabled") o.forceCudaEnabled = true;
   else return false;
   return true;
 }

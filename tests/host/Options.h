@@ -50,6 +50,14 @@ struct Options {
   std::map<int, std::string> instanceOutputs;
   bool discardOutput = false;  // render (and convert) every frame but write no file: soaks of large frames
   std::string memoryLog;  // --memory-log FILE: resident memory after setup and after every render, JSON lines
+  // --cuda-render: act as an OpenFX 1.5 host offering CUDA render (kOfxImageEffectPropCudaRenderSupported "true")
+  // and set kOfxImageEffectPropCudaEnabled = 1 in render's inArgs only for a plug-in that declared "true" or
+  // "needed" (the standard's rule). There is no GPU here: the images stay CPU memory even then, so the flag tests
+  // the agreement, not device memory. No CUDA stream is offered.
+  bool cudaRender = false;
+  // --force-cuda-enabled: set kOfxImageEffectPropCudaEnabled = 1 whatever the plug-in declared (breaks the rule on
+  // purpose, to test that a plug-in which said "false" refuses; the images are still CPU memory).
+  bool forceCudaEnabled = false;
   // The output pattern instance K writes.
   const std::string &outputFor(int instance) const;
 };

@@ -322,6 +322,12 @@ OfxStatus Session::runFrameActions(Effect *instance, int frame, const OfxRectI &
   if (accepted(st)) {
     PropertySet in("render inArgs");
     fillRenderArgs(in, frame, window, false);
+    // An OpenFX 1.5 host says which memory the images are; this one never passes Metal, OpenCL or OpenGL.
+    in.defineInts(kOfxImageEffectPropCudaEnabled, {cudaEnabled_ ? 1 : 0});
+    for (const char *flag : {kOfxImageEffectPropMetalEnabled, kOfxImageEffectPropOpenCLEnabled,
+                             kOfxImageEffectPropOpenGLEnabled}) {
+      in.defineInts(flag, {0});
+    }
     AllowanceScope scope(allowance);
     st = call(kOfxImageEffectActionRender, instance, &in, nullptr);
   }

@@ -120,7 +120,30 @@ bool Session::describe() {
     }
     options_.renderScale = 1.0;
   }
+  agreeCudaRender();
   return true;
+}
+
+// OpenFX 1.5 (ofxGPURender.h): the host MAY pass CUDA memory (kOfxImageEffectPropCudaEnabled = 1) only when host
+// and plug-in both declared kOfxImageEffectPropCudaRenderSupported "true" (or the plug-in "needed"), in describe.
+void Session::agreeCudaRender() {
+  if (!(options_.cudaRender || options_.forceCudaEnabled) || options_.list) return;
+  const std::string said = descriptor_->props.getString(kOfxImageEffectPropCudaRenderSupported, 0, "false");
+  const bool agreed = options_.cudaRender && (said == "true" || said == "needed");
+  cudaEnabled_ = agreed || options_.forceCudaEnabled;
+  const std::string identifier = plugin_.identifier();
+  const char *id = identifier.c_str();
+  if (agreed) {
+    std::fprintf(stderr, "ofx-render: note: --cuda-render: %s declares kOfxImageEffectPropCudaRenderSupported=\"%s\": "
+                 "kOfxImageEffectPropCudaEnabled=1 (no GPU here: the images are CPU memory)\n", id, said.c_str());
+  } else if (options_.forceCudaEnabled) {
+    std::fprintf(stderr, "ofx-render: note: --force-cuda-enabled: kOfxImageEffectPropCudaEnabled=1 although %s "
+                 "declares kOfxImageEffectPropCudaRenderSupported=\"%s\" (against the standard, on purpose)\n", id,
+                 said.c_str());
+  } else {
+    std::fprintf(stderr, "ofx-render: note: --cuda-render: %s declares kOfxImageEffectPropCudaRenderSupported=\"%s\": "
+                 "kOfxImageEffectPropCudaEnabled=0, CPU memory\n", id, said.c_str());
+  }
 }
 
 std::string Session::label() const { return descriptor_ ? descriptor_->props.getString(kOfxPropLabel) : ""; }

@@ -12,6 +12,7 @@
 #include "Bundle.h"
 #include "Effect.h"
 #include "Options.h"
+#include "ofxGPURender.h"
 
 namespace ofxrender {
 
@@ -93,6 +94,10 @@ class Session {
   Options options_;  // a copy: the render scale follows what the plug-in supports
   std::vector<Group> groups_;
   bool loaded_ = false;
+  // kOfxImageEffectPropCudaEnabled in render's inArgs (always defined, as by an OpenFX 1.5 host): 1 only as
+  // agreeCudaRender() decides, after describe.
+  bool cudaEnabled_ = false;
+  void agreeCudaRender();
   std::unique_ptr<Effect> descriptor_;
   std::unique_ptr<Effect> contextDescriptor_;
   std::vector<std::unique_ptr<Effect>> instances_;

@@ -194,6 +194,7 @@ int main(int argc, char **argv) {
     return kExitUsage;
   }
   setAllowMissing(options.allowMissing);
+  setHostCudaRender(options.cudaRender);
   std::vector<std::string> errors;
   const std::vector<LoadedPlugin> plugins = loadBundles(options.pluginPaths, errors);
   for (const std::string &e : errors) std::fprintf(stderr, "ofx-render: %s\n", e.c_str());

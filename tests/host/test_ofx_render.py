@@ -398,6 +398,33 @@ def case_temporal(host: Host) -> None:
     assert bad.returncode == 120 and "lies outside --input-frames 2-9" in bad.stderr, bad.stderr
 
 
+def cuda_echo(host: Host, declared: str | None, *flags: str) -> tuple[subprocess.CompletedProcess, str]:
+    """The test effect declaring kOfxImageEffectPropCudaRenderSupported=`declared` (None: it sets nothing) over one
+    frame with ofx-render `flags`: the finished run and `echo` after the render (its " cuda=N" part)."""
+    write_image(host.work / "g.0001.tif", fixture("float", 4, seed=50))
+    env = {"CHROMALUMA_TEST_CUDA": declared} if declared is not None else {}
+    result = host.render("--input", str(host.work / "g.####.tif"), "--output", str(host.work / "go.####.tif"),
+                         *flags, "--print-params", env=env)
+    after = [json.loads(line) for line in result.stdout.splitlines() if '"after-render"' in line]
+    check_equal(read_image(host.work / "go.0001.tif"), inverted(fixture("float", 4, seed=50)), "CPU-memory render")
+    return result, after[0]["values"]["echo"]
+
+
+def case_cuda(host: Host) -> None:
+    """--cuda-render: kOfxImageEffectPropCudaEnabled is 1 in render only for an effect that declared CUDA render
+    "true" or "needed" (OpenFX 1.5); 0 for one that said "false" or nothing, and without the flag;
+    --force-cuda-enabled sets 1 whatever was declared. The images are CPU memory in every case (no GPU)."""
+    assert cuda_echo(host, "true")[1].endswith(" cuda=0")  # no --cuda-render: the host does not offer it
+    for declared, enabled in (("true", 1), ("needed", 1), ("false", 0)):
+        result, echo = cuda_echo(host, declared, "--cuda-render")
+        assert echo.endswith(f" cuda={enabled}"), (declared, echo)
+        assert f'kOfxImageEffectPropCudaRenderSupported="{declared}"' in result.stderr, result.stderr
+    result, _ = cuda_echo(host, None, "--cuda-render")  # declaring nothing is the standard's default "false"
+    assert 'CudaRenderSupported="false": kOfxImageEffectPropCudaEnabled=0' in result.stderr, result.stderr
+    result, echo = cuda_echo(host, "false", "--force-cuda-enabled")
+    assert echo.endswith(" cuda=1") and "against the standard" in result.stderr, (echo, result.stderr)
+
+
 def case_instances(host: Host) -> None:
     """--instances 2: two instances with their own parameters (--instance-param) and outputs (--instance-output)
     render every frame at once from one worker pool, within each declared thread safety; --memory-log samples

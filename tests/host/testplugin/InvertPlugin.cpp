@@ -9,6 +9,9 @@
 //   CHROMALUMA_TEST_TEMPORAL=D:F   declares temporal clip access, asks for Source frames t-D..t+D in getFramesNeeded,
 //                                  and fetches (then releases) Source at t-F and t+F in render; `echo` then says
 //                                  which of those fetches the host served
+//   CHROMALUMA_TEST_CUDA=false|true|needed  declares kOfxImageEffectPropCudaRenderSupported so; `echo` then ends
+//                                  with " cuda=N", the kOfxImageEffectPropCudaEnabled render was given (-1: none).
+//                                  The effect still reads CPU memory: ofx-render has no GPU
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -19,6 +22,7 @@
 #include <string>
 #include <thread>
 
+#include "ofxGPURender.h"
 #include "ofxImageEffect.h"
 #include "ofxMessage.h"
 
@@ -83,6 +87,8 @@ OfxStatus describe(OfxImageEffectHandle effect) {
   int declared = 0, fetched = 0;
   temporalTest(declared, fetched);
   if (declared >= 0) gProps->propSetInt(props, kOfxImageEffectPropTemporalClipAccess, 0, 1);
+  if (const char *cuda = std::getenv("CHROMALUMA_TEST_CUDA"))
+    gProps->propSetString(props, kOfxImageEffectPropCudaRenderSupported, 0, cuda);
   return kOfxStatOK;
 }
 
@@ -307,7 +313,12 @@ OfxStatus render(OfxImageEffectHandle effect, OfxPropertySetHandle inArgs) {
   --data->rendersInFlight;
   --gRendersInFlight;
   if (st == kOfxStatOK) {
-    const std::string text = "rendered frame " + std::to_string(static_cast<int>(time)) + fetches;
+    std::string text = "rendered frame " + std::to_string(static_cast<int>(time)) + fetches;
+    if (std::getenv("CHROMALUMA_TEST_CUDA") != nullptr) {
+      int cuda = -1;
+      gProps->propGetInt(inArgs, kOfxImageEffectPropCudaEnabled, 0, &cuda);
+      text += " cuda=" + std::to_string(cuda);
+    }
     gParams->paramSetValue(param(effect, "echo"), text.c_str());
   }
   return st;
