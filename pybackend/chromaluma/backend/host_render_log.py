@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -40,8 +40,15 @@ from chromaluma.backend import render_log
 from chromaluma.errors import ChromalumaError, FrameWriteError, ParameterError
 from chromaluma.io.atomic import describe_os_error
 
-if TYPE_CHECKING:
-    from chromaluma.backend.restore import RenderReport
+
+class RenderReport(Protocol):
+    """What a record reads of :class:`chromaluma.backend.restore.RenderReport` (restore imports this module, so
+    this one names only the fields it reads rather than import restore back)."""
+
+    provider: str
+
+
+Report = TypeVar("Report", bound=RenderReport)
 
 log = logging.getLogger(__name__)
 
@@ -120,8 +127,8 @@ def _numbers(value: Any, name: str, count: int, *, integer: bool) -> list[Any] |
     return [int(v) if integer else float(v) for v in items]
 
 
-def render_logged(request: LogRequest, params: dict[str, Any], render: Callable[[], RenderReport],
-                  region: tuple[int, int]) -> RenderReport:
+def render_logged(request: LogRequest, params: dict[str, Any], render: Callable[[], Report],
+                  region: tuple[int, int]) -> Report:
     """Run `render` (one process() call over a (width, height) `region`) and append its record to the log.
 
     A render process() refuses is logged as `failed` and its own error raised (a log that cannot take that record
