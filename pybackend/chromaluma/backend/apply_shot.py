@@ -55,7 +55,6 @@ engines does not: the provider that ran, recorded and compared, is what changes 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +70,7 @@ from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY, read_sensiti
 from chromaluma.backend.session import load_session, request_warnings
 from chromaluma.backend.shot_keyframes import ShotKeyframes, check_keyframes_flag, register_for_render
 from chromaluma.errors import ChromalumaError, FrameReadError, FrameWriteError, ParameterError
-from chromaluma.io.atomic import describe_os_error, stale_partials
+from chromaluma.io.atomic import check_folder_writable, describe_os_error, stale_partials
 from chromaluma.io.frames import FrameFormat, stored_samples, to_rgba, write_frame
 from chromaluma.io.sequence import IMAGE_EXTENSIONS, Shot, open_shot
 
@@ -294,7 +293,7 @@ def _check_folders(request: RenderRequest, shot: Shot) -> None:
                                  f"{what}.")
         if folder.exists() and not folder.is_dir():
             raise ParameterError(f"{flag} {folder}: exists and is not a folder. Choose a folder for the {what}.")
-        _check_writable(flag, folder)
+        check_folder_writable(flag, folder)
     side = _side_folders(request)
     for position, (flag, folder, what) in enumerate(side):
         if folder.resolve() == request.output.resolve():
@@ -311,21 +310,6 @@ def _side_folders(request: RenderRequest) -> list[tuple[str, Path, str]]:
     folders = [("--confidence", request.confidence, "confidence frames"), ("--matte", request.matte, "matte frames"),
                ("--layer delta", request.layer, "layer frames")]
     return [(flag, folder, what) for flag, folder, what in folders if folder is not None]
-
-
-def _check_writable(flag: str, folder: Path) -> None:
-    """Refuse before anything is created: the folder, or the nearest existing folder above it, must be writable."""
-    existing = folder.absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ParameterError(f"{flag} {folder}: {existing} is a file, not a folder; nothing was created. "
-                             "Choose another folder.")
-    read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
-    if read_only or not os.access(existing, os.W_OK | os.X_OK):
-        why = "read-only filesystem" if read_only else "no write permission"
-        raise ParameterError(f"{flag} {folder}: cannot write into {existing} ({why}); nothing was created. "
-                             "Choose a folder you can write to.")
 
 
 def _make_folders(request: RenderRequest) -> None:

@@ -9,11 +9,10 @@ executable.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from chromaluma.errors import ChromalumaError, ParameterError
-from chromaluma.io.atomic import describe_os_error, write_text_atomically
+from chromaluma.io.atomic import check_folder_writable, describe_os_error, write_text_atomically
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +23,7 @@ class SpecWriteError(ChromalumaError):
 
 def write_spec_files(spec_dir: Path, files: dict[str, str], *, force: bool) -> list[Path]:
     """Write `files` (name → text) into `spec_dir`; returns the paths written or already identical."""
-    _check_writable(spec_dir)
+    check_folder_writable("--spec-dir", spec_dir, "nothing was written", "Choose a folder.")
     targets = {spec_dir / name: text for name, text in files.items()}
     different = [path for path, text in targets.items() if path.exists() and _read(path) != text]
     if different and not force:
@@ -54,16 +53,3 @@ def _read(path: Path) -> str | None:
         return None
 
 
-def _check_writable(spec_dir: Path) -> None:
-    """Refuse before anything is created: the folder, or the nearest existing folder above it, must be writable."""
-    existing = spec_dir.absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise ParameterError(f"--spec-dir {spec_dir}: {existing} is a file, not a folder; nothing was written. "
-                             "Choose a folder.")
-    read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
-    if read_only or not os.access(existing, os.W_OK | os.X_OK):
-        why = "read-only filesystem" if read_only else "no write permission"
-        raise ParameterError(f"--spec-dir {spec_dir}: cannot write into {existing} ({why}); nothing was written. "
-                             "Choose a folder you can write to.")

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import BinaryIO
 
+from chromaluma.errors import ParameterError
+
 _DISK_FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 _PARTIAL_NAME = re.compile(r"\.(?P<stem>.+)\.(?P<pid>\d+)\.partial(?P<ext>\.[^.]*)?")
 
@@ -87,3 +89,19 @@ def write_stream_atomically(path: str | Path, write: Callable[[BinaryIO], None])
             write(stream)
 
     return replace_atomically(path, through_stream)
+
+
+def check_folder_writable(flag: str, folder: Path, outcome: str = "nothing was created",
+                          remedy: str = "Choose another folder.") -> None:
+    """Refuse before anything is created: `folder`, or the nearest existing folder above it, must be a writable
+    folder. ParameterError names `flag` and `folder` and says `outcome` (what the refusal left) and `remedy`."""
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ParameterError(f"{flag} {folder}: {existing} is a file, not a folder; {outcome}. {remedy}")
+    read_only = bool(os.statvfs(existing).f_flag & os.ST_RDONLY)
+    if read_only or not os.access(existing, os.W_OK | os.X_OK):
+        why = "read-only filesystem" if read_only else "no write permission"
+        raise ParameterError(f"{flag} {folder}: cannot write into {existing} ({why}); {outcome}. "
+                             "Choose a folder you can write to.")
