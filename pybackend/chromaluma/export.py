@@ -24,7 +24,7 @@ from chromaluma import contract
 from chromaluma.card import VALIDATION_LABEL, build_card, summary_line
 from chromaluma.errors import ChromalumaError
 from chromaluma.io.atomic import write_bytes_atomically
-from chromaluma.models import CONFIDENCE_MEANING, ContractGraph, architecture_of, band_limit_px, build_model
+from chromaluma.models import ContractGraph, architecture_of, band_limit_px, build_model, confidence_meaning
 from chromaluma.reference_structure import held_out_agreement
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def run_card(config: Any, pairs_record: dict[str, Any], state: dict[str, Any], m
     training.update(state.get("card_training", {}))  # the loop's verdicts, e.g. stopped_while_improving
     details = {"architecture": architecture_of(model), "receptive_field": int(model.receptive_field),
                "processing_scale": 1.0 / model.factor, "parameters": sum(p.numel() for p in model.parameters()),
-               "confidence": CONFIDENCE_MEANING}
+               "confidence": confidence_meaning(str(state["kind"]))}
     if details["architecture"].get("density") == "smooth":
         details["density_band_px"] = band_limit_px(model.factor)  # the card says it without importing torch
     metrics: dict[str, Any] = {"validation": validation, "validation_label": VALIDATION_LABEL}

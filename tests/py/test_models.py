@@ -145,7 +145,7 @@ def test_chroma_training_planes_are_the_forward_result(rng: np.random.Generator,
     restored_luma = luma(restored)
     # one-pixel cells (scale 1) compute the guided filter's slope from a variance that is rounding noise over
     # GUIDE_EPS, which the two routes round differently; a swapped or missing term is off by 0.1 or more
-    close = {"atol": 1e-4 if scale < 1.0 else 3e-3, "rtol": 1e-4}
+    close = {"atol": 1e-4 if scale < 1.0 else 5e-3, "rtol": 1e-4}
     torch.testing.assert_close(planes.luma, restored_luma, **close)
     torch.testing.assert_close(planes.cb, restored[..., 2] - restored_luma, **close)
     torch.testing.assert_close(planes.cr, restored[..., 0] - restored_luma, **close)

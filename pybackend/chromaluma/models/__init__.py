@@ -7,7 +7,13 @@ from typing import Any
 from torch import nn
 
 from chromaluma.models.density import DENSITY_CELLS, DENSITY_MODES, band_limit_px
-from chromaluma.models.graph import CONFIDENCE_MEANING, CONFIDENCE_SCALE, ContractGraph, confidence_of
+from chromaluma.models.graph import (
+    CONFIDENCE_MEANING,
+    CONFIDENCE_SCALE,
+    ContractGraph,
+    confidence_meaning,
+    confidence_of,
+)
 from chromaluma.models.keyframes import KeyframeModel
 from chromaluma.models.kinds import MAX_TEMPORAL_RADIUS, ChromaModel, LumaModel, PairsModel
 from chromaluma.models.repair import RepairModel
@@ -45,4 +51,5 @@ def architecture_of(model: nn.Module) -> dict[str, Any]:
 
 __all__ = ["CONFIDENCE_MEANING", "CONFIDENCE_SCALE", "DEFAULT_PROCESSING_SCALE", "DENSITY_CELLS", "DENSITY_MODES",
            "MAX_TEMPORAL_RADIUS", "ChromaModel", "ContractGraph", "KeyframeModel", "LumaModel", "MODEL_CLASSES",
-           "PairsModel", "RepairModel", "architecture_of", "band_limit_px", "build_model", "confidence_of"]
+           "PairsModel", "RepairModel", "architecture_of", "band_limit_px", "build_model", "confidence_meaning",
+           "confidence_of"]

@@ -8,7 +8,8 @@ bicubically (no lattice of cells; the colour's coefficients stay bilinear). sigm
 error of the restored colour (a Laplace scale, in the pairs' encoding units): 1 = sure; 0.37 = expects an error of
 CONFIDENCE_SCALE (5 % of the 0–1 range) at that pixel.
 A repair model (docs/CONTRACT.md §1.8) also returns its damage matte [N, 1, H, W] (0–1, the probability that the
-pixel is damage), exported as the third output `matte` [1, H, W, 1].
+pixel is damage), exported as the third output `matte` [1, H, W, 1]; its confidence is exp(−matte · sigma /
+CONFIDENCE_SCALE), the expected error of the pixel it delivers.
 """
 
 from __future__ import annotations
@@ -20,6 +21,18 @@ CONFIDENCE_SCALE = 0.05
 CONFIDENCE_MEANING = (f"confidence = exp(-sigma / {CONFIDENCE_SCALE}), sigma = the model's predicted mean absolute "
                       "error of the restored colour at that pixel (Laplace scale, trained by negative log-likelihood "
                       "on training pairs); 1 = sure, 0.37 = expects an error of 0.05 of the 0-1 range")
+
+
+REPAIR_CONFIDENCE_MEANING = (f"confidence = exp(-matte * sigma / {CONFIDENCE_SCALE}): sigma = the predicted mean "
+                             "absolute error of the repair where there is damage (Laplace scale, trained by negative "
+                             "log-likelihood on synthetic damage), matte = the probability that the pixel is damage; "
+                             "the delivered pixel's expected error, so 1 on pixels the model takes for clean (passed "
+                             "through untouched) and lowest on likely damage")
+
+
+def confidence_meaning(kind: str) -> str:
+    """What the card says a model's confidence is."""
+    return REPAIR_CONFIDENCE_MEANING if kind == "repair" else CONFIDENCE_MEANING
 
 
 def confidence_of(log_sigma: torch.Tensor) -> torch.Tensor:
@@ -64,5 +77,10 @@ class ContractGraph(nn.Module):
         return upsample(confidence_of(log_sigma), image)
 
     def _repair_outputs(self, outputs: tuple[torch.Tensor, ...], image: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """A repair model's confidence is its delivered pixel's: damage probability × the repair's expected error
+        (its log_sigma is learnt where there is damage only), so a pixel the model takes for clean is sure and a
+        likely defect, repaired or missed, is not (BENCHMARKS.md, Confidence: the repair's own sigma alone ranked
+        the delivered error below chance)."""
         restored, log_sigma, matte = outputs
-        return restored, self._confidence(log_sigma, image), self.model.upsample(matte, image)
+        confidence = torch.exp(-matte * torch.exp(log_sigma) / CONFIDENCE_SCALE)
+        return restored, self.model.upsample(confidence, image), self.model.upsample(matte, image)

@@ -6,7 +6,8 @@ shot). At the processing grid (f = 8 by default) it computes matching features f
 compares every cell of the frame with the keyframes' cells within ±`search` cells (a local correlation, no global
 attention, so tiles stay exact), and takes a softmax-weighted average of the keyframes' colour there: each cell's
 mean Cb, Cr and the guided filter's slopes of Cb and Cr on luma. A small context network refines that colour from
-the match's quality and predicts log_sigma (low where nothing matched: occlusions, new objects). Full-resolution
+the match's quality; a second one reads the same (detached) and predicts log_sigma (low where nothing matched:
+occlusions, new objects). Full-resolution
 chroma is then a·Y + b on the scan's luma, as in the chroma kind: output luma is the scan's exactly.
 """
 
@@ -20,7 +21,7 @@ from torch.nn import functional as F
 
 from chromaluma.models.blocks import ContextNet
 from chromaluma.models.colour import RGB_FROM_CHROMA, fixed_mix
-from chromaluma.models.kinds import LOG_SIGMA0, _GridModel, _mix_planar
+from chromaluma.models.kinds import _GridModel, _mix_planar
 
 KEYFRAME_COUNT = 2  # the keyframe at or before the frame and the one at or after it (the same one twice at a side)
 # Values gathered from a keyframe cell: mean Cb, mean Cr, slope of Cb and Cr on luma, mean luma.
@@ -54,6 +55,7 @@ class KeyframeModel(_GridModel):
     """Colour by local correspondence with two painted keyframes, guided-filtered on the scan's luma."""
 
     kind = "keyframes"
+    legacy_log_sigma_channel = 4  # where models before the confidence network had log_sigma
 
     def __init__(self, processing_scale: float = 0.125, width: int = 24,
                  dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4), features: int = 16, search: int = 6,
@@ -63,7 +65,7 @@ class KeyframeModel(_GridModel):
         if isinstance(search, bool) or not isinstance(search, int) or not 1 <= search <= 16:
             raise ValueError(f"search {search!r}: expected an integer from 1 to 16 grid cells")
         # in: the frame's 6 statistics, the gathered 5, best similarity and the match's certainty
-        super().__init__(processing_scale, ContextNet(6 + _GATHERED + 2, 5, width, dilations), 0)
+        super().__init__(processing_scale, ContextNet(6 + _GATHERED + 2, 4, width, dilations), 0)
         self.search = search
         self.match = MatchFeatures(features)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(_TEMPERATURE0)))
@@ -99,10 +101,11 @@ class KeyframeModel(_GridModel):
                           ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per cell: the guided filter's slope and offset for (Cb, Cr) and log_sigma."""
         gathered, best, certainty = self.correspond(stats, keyframe_stats)
-        delta = self.net(torch.cat([stats, gathered, best, certainty], dim=1))
+        inputs = torch.cat([stats, gathered, best, certainty], dim=1)
+        delta = self.net(inputs)
         slope = gathered[:, 2:4] + delta[:, 0:2]
         offset = gathered[:, 0:2] + delta[:, 2:4] - slope * stats[:, 0:1]
-        return slope, offset, delta[:, 4:5] + LOG_SIGMA0
+        return slope, offset, self.log_sigma_of(inputs)
 
     def correspond(self, stats: torch.Tensor, keyframe_stats: list[torch.Tensor]
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -32,6 +32,10 @@ from chromaluma.models.density import DENSITY_CELLS, SmoothDensity, check_densit
 GUIDE_EPS = 1e-3
 # log_sigma at initialisation: an expected error of about 0.05 (5 % of the 0–1 range) before any training.
 LOG_SIGMA0 = -3.0
+# The confidence network's width. It is a network of its own, not a channel of the colour network: sharing the colour
+# network's features (tuned for colour, the confidence's likelihood weighing 0.05 next to it) left confidence close to
+# chance on held-out frames (AUROC of error above the median 0.63 chroma, 0.62 pairs after 300 steps; BENCHMARKS.md).
+CONFIDENCE_WIDTH = 16
 
 
 class RestoredPlanes(NamedTuple):
@@ -50,6 +54,7 @@ class _GridModel(nn.Module):
         super().__init__()
         self.factor = grid_factor(processing_scale)
         self.net = net
+        self.confidence_net = confidence_net_for(net)
         self.temporal_radius = check_radius(temporal_radius)
         self.register_buffer("ycc_matrix", torch.tensor(YCC_FROM_RGBA + ((0.0, 0.0, 0.0, 0.0),)), persistent=False)
         self.register_buffer("guide_matrix", torch.tensor(GUIDE_FROM_RGBA), persistent=False)
@@ -101,6 +106,11 @@ class _GridModel(nn.Module):
             slope = (second[:, 1:3] - mean_y * mean[:, 1:3]) / (var_y + GUIDE_EPS)
             return torch.cat([mean[:, 0:3], torch.sqrt(var_y + 1e-8), slope], dim=1)
 
+    def log_sigma_of(self, inputs: torch.Tensor) -> torch.Tensor:
+        """log_sigma per cell from what the colour network reads (`inputs`, detached: the confidence learns to
+        predict the error without reweighting the restoration); its reach is within the colour network's."""
+        return self.confidence_net(inputs.detach()) + LOG_SIGMA0
+
     def upsample(self, coefficients: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """Grid coefficients (NCHW) → full-resolution NHWC, the size of `like` (NHWC)."""
         return upsample_from_grid(coefficients, self.factor, like)
@@ -124,6 +134,7 @@ class ChromaModel(_GridModel):
     """
 
     kind = "chroma"
+    legacy_log_sigma_channel = 4  # where models before the confidence network had log_sigma
 
     # 32 channels, not 24: with 15 CPU minutes on the quality benchmark's pairs, held-out ΔE2000 1.90 in a trial
     # (10 217 steps) against 1.99 and 2.02 for 24 channels (13 064 and 12 291 steps): fewer steps, but each reads the
@@ -132,7 +143,7 @@ class ChromaModel(_GridModel):
                  dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8), density: str = "keep",
                  temporal_radius: int = 0) -> None:
         check_density(density)
-        net = ContextNet(6 * window_length(temporal_radius), 6 if density == "smooth" else 5, width, dilations)
+        net = ContextNet(6 * window_length(temporal_radius), 5 if density == "smooth" else 4, width, dilations)
         super().__init__(processing_scale, net, temporal_radius)
         self.density = density
         # [Cb, Cr, ΔY] → (R, G, B): M for the colour differences, 1 in every channel for the density offset
@@ -167,11 +178,12 @@ class ChromaModel(_GridModel):
         filter's slope and offset for (Cb, Cr), the band-limited density offset ΔY (None when density is kept) and
         log_sigma."""
         mean_y, mean_c, slope0 = stats[:, 0:1], stats[:, 1:3], stats[:, 4:6]
-        delta = self.net(stats if neighbours is None else torch.cat([stats, neighbours], dim=1))
+        inputs = stats if neighbours is None else torch.cat([stats, neighbours], dim=1)
+        delta = self.net(inputs)
         slope = slope0 + delta[:, 0:2]
         offset = mean_c + delta[:, 2:4] - slope * mean_y
-        density = self.smooth(delta[:, 5:6]) if self.density == "smooth" else None
-        return slope, offset, density, delta[:, 4:5] + LOG_SIGMA0
+        density = self.smooth(delta[:, 4:5]) if self.density == "smooth" else None
+        return slope, offset, density, self.log_sigma_of(inputs)
 
     def restored_planes(self, x: torch.Tensor) -> RestoredPlanes:
         """Training only: what :meth:`forward` restores, as full-resolution planes of luma, Cb and Cr ([N, H, W]).
@@ -198,10 +210,11 @@ class PairsModel(_GridModel):
     """General RGB→RGB: a local affine colour transform (3×3 matrix + offset per grid cell), upsampled bilinearly."""
 
     kind = "pairs"
+    legacy_log_sigma_channel = 12  # where models before the confidence network had log_sigma
 
     def __init__(self, processing_scale: float = 0.25, width: int = 24,
                  dilations: tuple[int, ...] = (1, 2, 4, 8, 1, 2, 4, 8), temporal_radius: int = 0) -> None:
-        super().__init__(processing_scale, ContextNet(6 * window_length(temporal_radius), 13, width, dilations),
+        super().__init__(processing_scale, ContextNet(6 * window_length(temporal_radius), 12, width, dilations),
                          temporal_radius)
         # RGBA → [R,G,B, R,G,B, R,G,B, A] and its reduction back to RGBA after the per-pixel product
         spread = torch.zeros(10, 4)
@@ -218,13 +231,14 @@ class PairsModel(_GridModel):
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x, window = centre_of(x, self.temporal_radius)
         stats, neighbours = self.grid_statistics(x), self.neighbour_statistics(window)
-        delta = self.net(stats if neighbours is None else torch.cat([stats, neighbours], dim=1))
+        inputs = stats if neighbours is None else torch.cat([stats, neighbours], dim=1)
+        delta = self.net(inputs)
         ones, zeros = torch.ones_like(delta[:, 0:1]), torch.zeros_like(delta[:, 0:1])
         matrix = torch.cat([delta[:, 0:9] + self.identity, ones], dim=1)
         offset = torch.cat([delta[:, 9:12], zeros], dim=1)
         product = fixed_mix(x, self.spread) * self.upsample(matrix, x)
         restored = fixed_mix(product, self.gather) + self.upsample(offset, x)
-        return restored, delta[:, 12:13] + LOG_SIGMA0
+        return restored, self.log_sigma_of(inputs)
 
 
 class LumaModel(nn.Module):
@@ -263,6 +277,13 @@ class LumaModel(nn.Module):
 
 
 MAX_TEMPORAL_RADIUS = 8
+
+
+def confidence_net_for(net: ContextNet) -> ContextNet:
+    """A grid kind's confidence network: the colour network's inputs in, log_sigma out, with the first half of its
+    dilations (so it reads no further than the colour network does) at CONFIDENCE_WIDTH channels."""
+    dilations = net.dilations[:max(1, len(net.dilations) // 2)]
+    return ContextNet(net.stem.in_channels, 1, CONFIDENCE_WIDTH, tuple(dilations), stem_kernel=net.stem_kernel)
 
 
 def check_radius(radius: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from chromaluma.train.checkpoint import load_checkpoint, load_latest
 
 # Exported graphs wrap the kind module as `model` (chromaluma.models.ContractGraph).
 ONNX_WEIGHT_PREFIX = "model."
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -29,10 +31,32 @@ class InitialWeights:
             raise ParameterError(f"--init {self.source} works at processing scale {self.processing_scale}, but "
                                  f"--processing-scale {config.processing_scale} was asked. Leave "
                                  "--processing-scale out to use the model's, or train from scratch.")
+        self.state_dict = with_confidence_network(self.state_dict, model, self.source)
         missing = set(model.state_dict()) - set(self.state_dict)
         if missing:
             raise ModelFormatError(f"--init {self.source}: weights {sorted(missing)[:3]} missing; the model was made "
                                    "by another Chromaluma version. Use its run folder as --init, or train afresh.")
+
+
+def with_confidence_network(state: dict[str, torch.Tensor], model: nn.Module, source: Path
+                            ) -> dict[str, torch.Tensor]:
+    """An earlier model's weights in today's layout: models made before the grid kinds had a confidence network of
+    their own predicted log_sigma as one more output channel of the colour network (`legacy_log_sigma_channel`).
+    That channel is dropped and the confidence network starts afresh (at an expected error of 0.05); the colour
+    is the earlier model's exactly. Weights already in today's layout are returned as they are."""
+    channel = getattr(model, "legacy_log_sigma_channel", None)
+    fresh = model.state_dict()
+    if channel is None or any(name.startswith("confidence_net.") for name in state):
+        return state
+    upgraded = dict(state)
+    for name in ("net.head.weight", "net.head.bias", "net.linear.weight"):
+        if name in state and state[name].shape[0] == fresh[name].shape[0] + 1:
+            kept = [index for index in range(state[name].shape[0]) if index != channel]
+            upgraded[name] = state[name][kept]
+    upgraded.update({name: value for name, value in fresh.items() if name.startswith("confidence_net.")})
+    log.info("--init %s: made before the confidence network; its colour is kept and its confidence is learnt "
+             "afresh", source)
+    return upgraded
 
 
 def initial_weights(source: Path, kind: str) -> InitialWeights:
