@@ -31,10 +31,11 @@ class _FixedGrid(nn.Module):
 
 
 def _smooth_model(delta_y: torch.Tensor, colour: torch.Tensor | None = None) -> nn.Module:
-    """A smooth-density chroma model whose network predicts `colour` (4 channels, default 0) and ΔY `delta_y`."""
+    """A smooth-density chroma model whose network predicts `colour` (4 channels, default 0) and ΔY `delta_y`
+    (log_sigma comes from the model's own confidence network)."""
     model = build_model("chroma", 0.25, {**SMALL, "density": "smooth"}).eval()
     colour = torch.zeros(1, 4, *delta_y.shape[2:]) if colour is None else colour
-    model.net = _FixedGrid(torch.cat([colour, torch.zeros_like(delta_y), delta_y], dim=1))
+    model.net = _FixedGrid(torch.cat([colour, delta_y], dim=1))
     return model
 
 

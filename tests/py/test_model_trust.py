@@ -281,7 +281,9 @@ def test_old_and_new_cards_name_the_score_as_agreement_with_the_reference():
 
 def test_plug_in_model_info_names_the_bundled_models_score_honestly(capsys: pytest.CaptureFixture[str]):
     summary = _describe(DEMO)["model_summary"]  # what the plug-in's Model Info shows
-    assert "agreement with the reference on held-out frames: ΔE2000 1.62 (p95 5.21)" in summary
+    validation = json.loads(DEMO.with_suffix(".json").read_text())["metrics"]["validation"]  # the card beside it
+    expected = f"ΔE2000 {validation['delta_e2000_mean']:.2f} (p95 {validation['delta_e2000_p95']:.2f})"
+    assert f"agreement with the reference on held-out frames: {expected}" in summary
     assert cli.main(["info", str(DEMO)]) == 0
     assert "Validation  agreement with the reference on held-out frames [1006, 1011]" in capsys.readouterr().out
 

@@ -22,8 +22,9 @@ from model_fixtures import OPSET, save_with_metadata
 
 # The mirrored model sums in another order: results agree to about 1e-6 of their magnitude, a little more where a
 # grid model's statistics are ill-conditioned (partial cells at the right edge), so values of a few units (random
-# weights) are compared with a relative part too.
-TOLERANCE = 1e-5
+# weights) are compared with a relative part too. Seen: 2e-5 at a partial cell's pixels; a wrong row, a lost mix or a
+# missing copy is off by 1e-2 or more.
+TOLERANCE = 5e-5
 # Random weights: large enough that every model changes the picture, small enough that outputs stay near 0–1.
 WEIGHT_STD = {"chroma": 0.05, "luma": 0.3, "pairs": 0.05}
 
