@@ -138,3 +138,15 @@ def test_a_repair_models_confidence_is_its_delivered_pixels():
     torch.testing.assert_close(confidence, expected)
     assert float(matte.std()) > 0.01  # the weights give a matte that varies, so the product is tested
     torch.testing.assert_close(matte_out, matte.permute(0, 2, 3, 1))
+
+
+@pytest.mark.parametrize(("kind", "architecture"), GRID_KINDS)
+def test_resuming_a_run_made_before_the_confidence_network_is_refused_in_one_line(kind: str, architecture: dict):
+    from chromaluma.errors import ModelFormatError
+    from chromaluma.train.initial import check_resumable
+
+    model = _perturbed(kind, architecture)
+    with pytest.raises(ModelFormatError, match=r"--resume run: .*--init run with a new --run-dir") as refused:
+        check_resumable(_legacy_state(model, kind), model, Path("run"))
+    assert "\n" not in str(refused.value)
+    check_resumable(model.state_dict(), model, Path("run"))  # today's layout resumes

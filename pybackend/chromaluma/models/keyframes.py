@@ -7,8 +7,8 @@ compares every cell of the frame with the keyframes' cells within ±`search` cel
 attention, so tiles stay exact), and takes a softmax-weighted average of the keyframes' colour there: each cell's
 mean Cb, Cr and the guided filter's slopes of Cb and Cr on luma. A small context network refines that colour from
 the match's quality; a second one reads the same (detached) and predicts log_sigma (low where nothing matched:
-occlusions, new objects). Full-resolution
-chroma is then a·Y + b on the scan's luma, as in the chroma kind: output luma is the scan's exactly.
+occlusions, new objects). Full-resolution chroma is then a·Y + b on the scan's luma, as in the chroma kind: output
+luma is the scan's exactly.
 """
 
 from __future__ import annotations

@@ -45,9 +45,9 @@ def with_confidence_network(state: dict[str, torch.Tensor], model: nn.Module, so
     That channel is dropped and the confidence network starts afresh (at an expected error of 0.05); the colour
     is the earlier model's exactly. Weights already in today's layout are returned as they are."""
     channel = getattr(model, "legacy_log_sigma_channel", None)
-    fresh = model.state_dict()
-    if channel is None or any(name.startswith("confidence_net.") for name in state):
+    if channel is None or not predates_confidence_network(state):
         return state
+    fresh = model.state_dict()
     upgraded = dict(state)
     for name in ("net.head.weight", "net.head.bias", "net.linear.weight"):
         if name in state and state[name].shape[0] == fresh[name].shape[0] + 1:
@@ -57,6 +57,20 @@ def with_confidence_network(state: dict[str, torch.Tensor], model: nn.Module, so
     log.info("--init %s: made before the confidence network; its colour is kept and its confidence is learnt "
              "afresh", source)
     return upgraded
+
+
+def predates_confidence_network(state: dict[str, torch.Tensor]) -> bool:
+    """Weights of a grid model (a colour network `net`) made before it had a confidence network of its own."""
+    return "net.head.weight" in state and not any(name.startswith("confidence_net.") for name in state)
+
+
+def check_resumable(state: dict[str, torch.Tensor], model: nn.Module, run_dir: Path) -> None:
+    """Refuse, in one line, to resume a run whose checkpoint predates the confidence network: its optimizer state
+    has no place for the new weights, so the run cannot continue exactly; `--init` carries its colour over."""
+    if getattr(model, "legacy_log_sigma_channel", None) is not None and predates_confidence_network(state):
+        raise ModelFormatError(f"--resume {run_dir}: this run was made before the confidence network and cannot be "
+                               f"continued exactly. Fine-tune it instead: --init {run_dir} with a new --run-dir "
+                               "(its colour is kept, its confidence learnt afresh).")
 
 
 def initial_weights(source: Path, kind: str) -> InitialWeights:

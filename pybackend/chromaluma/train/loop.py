@@ -40,7 +40,7 @@ from chromaluma.train.corrections import join_corrections
 from chromaluma.train.crops import crop_size, sample_batch
 from chromaluma.train.distributed import TrainingObjective, World, crop_seed, data_parallel, from_rank0, mean_over_ranks
 from chromaluma.train.host_memory import reuse_freed_memory
-from chromaluma.train.initial import initial_weights
+from chromaluma.train.initial import check_resumable, initial_weights
 from chromaluma.train.pairs import MIN_PAIRS_FOR_VALIDATION, Pair, density_gap, load_pairs, split_validation
 from chromaluma.train.previews import write_contact_sheet, write_loss_curve
 from chromaluma.train.trend import MIN_STEPS, run_trend
@@ -176,6 +176,7 @@ class _Session:
         write_text_atomically(record_path, json.dumps(record, indent=2))
 
     def _restore(self, state: dict[str, Any]) -> None:
+        check_resumable(state["model"], self.model, self.run_dir)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
