@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 OPSET = 17
 TOLERANCE = 1e-4
+REPAIR_CHECKED_MATTE = 0.05  # a repair candidate is compared where a matte exceeds this (_repair_difference)
 VERIFY_SIZE = (67, 101)  # H, W: odd, prime-ish, not a multiple of any grid factor, never a training crop
 
 
@@ -117,13 +118,14 @@ def run_card(config: Any, pairs_record: dict[str, Any], state: dict[str, Any], m
 
 def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0) -> float:
     """Largest difference between ONNX Runtime and PyTorch over all outputs on a random frame: absolute where
-    values lie within ±1, relative to the value beyond."""
+    values lie within ±1, relative to the value beyond. A repair model is checked on what it delivers (see
+    :func:`_verification_window` and :func:`_repair_difference`)."""
     import onnxruntime as ort
 
     rng = np.random.default_rng(seed)
     radius, keyframes = _radius(graph.model), _keyframes(graph.model)
-    # incl. values > 1.0; the window's frames (and the keyframes) differ, so a swapped order would show
-    window = (rng.random((1 + 2 * radius + keyframes, *VERIFY_SIZE, 4), dtype=np.float32) * 1.2).astype(np.float32)
+    repair = getattr(graph.model, "kind", "") == contract.REPAIR_KIND
+    window = _verification_window(rng, 1 + 2 * radius + keyframes, radius if repair else None)
     frame, neighbours, keyframe_pair = window[:1], window[1:1 + 2 * radius], window[1 + 2 * radius:]
     options = ort.SessionOptions()
     options.log_severity_level = 3
@@ -135,9 +137,45 @@ def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0)
         torch_outputs = [t.numpy() for t in graph(torch.from_numpy(frame),
                                                    torch.from_numpy(neighbours) if radius else None,
                                                    torch.from_numpy(keyframe_pair) if keyframes else None)]
+    if repair:
+        return _repair_difference(onnx_outputs, torch_outputs)
     # absolute below 1.0, relative above: scene-linear values of 10 carry float32 rounding of about 1e-6 × 10
     return max(float(np.max(np.abs(a - b) / np.maximum(1.0, np.abs(b))))
                for a, b in zip(onnx_outputs, torch_outputs, strict=True))
+
+
+def _verification_window(rng: np.random.Generator, count: int, moving_radius: int | None) -> np.ndarray:
+    """`count` frames of VERIFY_SIZE, RGBA, values up to 1.2 (beyond display white): independent noise, or for a
+    model that measures motion (`moving_radius`: the centre frame first, then t−R … t+R without it) a smooth random
+    picture moving 1.7 px right and 0.6 px up per frame. On noise every motion choice is a near tie that float
+    rounding may decide either way in the two runtimes; on a picture that moves, the choices are the model's."""
+    height, width = VERIFY_SIZE
+    if moving_radius is None:
+        return (rng.random((count, height, width, 4), dtype=np.float32) * 1.2).astype(np.float32)
+    margin = 16
+    noise = torch.from_numpy(rng.random((1, 4, height + 2 * margin, width + 2 * margin), dtype=np.float32))
+    smooth = torch.nn.functional.avg_pool2d(torch.nn.functional.avg_pool2d(noise, 5, 1, 2), 5, 1, 2)
+    smooth = (smooth - smooth.amin()) / (smooth.amax() - smooth.amin()) * 1.2
+    times = [0] + [k for k in range(-moving_radius, moving_radius + 1) if k]
+    frames = []
+    for k in times:
+        xs = torch.arange(width, dtype=torch.float32) + margin + 1.7 * k
+        ys = torch.arange(height, dtype=torch.float32) + margin - 0.6 * k
+        grid = torch.stack(torch.meshgrid(ys, xs, indexing="ij")[::-1], dim=-1)
+        grid = grid / torch.tensor([width + 2 * margin - 1, height + 2 * margin - 1]) * 2.0 - 1.0
+        frames.append(torch.nn.functional.grid_sample(smooth, grid[None], mode="bicubic", align_corners=True)[0])
+    return torch.stack(frames).permute(0, 2, 3, 1).contiguous().numpy().astype(np.float32)
+
+
+def _repair_difference(onnx_outputs: list[np.ndarray], torch_outputs: list[np.ndarray]) -> float:
+    """The largest difference a repair model's two runs make to what it delivers: the matte and the confidence
+    everywhere, the repair candidate where either matte exceeds REPAIR_CHECKED_MATTE (elsewhere it reaches the
+    picture at no sensitivity below 1 − REPAIR_CHECKED_MATTE, docs/CONTRACT.md §1.8; where float rounding tips a
+    near-tie of the motion search the other way, the two candidates are both fills of undamaged picture)."""
+    (restored_a, confidence_a, matte_a), (restored_b, confidence_b, matte_b) = onnx_outputs, torch_outputs
+    checked = np.maximum(matte_a, matte_b) > REPAIR_CHECKED_MATTE
+    candidate = float(np.max(np.abs(restored_a - restored_b)[checked[..., 0]])) if checked.any() else 0.0
+    return max(candidate, float(np.max(np.abs(matte_a - matte_b))), float(np.max(np.abs(confidence_a - confidence_b))))
 
 
 def _trace(graph: nn.Module) -> Any:

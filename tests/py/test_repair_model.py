@@ -69,13 +69,45 @@ def test_spatial_fills_leave_the_matte_out():
     assert float(unmasked[:, :, 30, 31].max()) > 0.35  # without the matte the speck bleeds into its fill
 
 
-def test_an_untrained_model_repairs_nothing_and_copies_alpha(rng: np.random.Generator):
+def _specked(window: torch.Tensor) -> tuple[torch.Tensor, tuple[slice, slice]]:
+    """`window` with a white 4×4 speck on its centre frame (the neighbours clean), and where it is."""
+    speck = (slice(50, 54), slice(60, 64))
+    damaged = window.clone()
+    damaged[0, window.shape[1] // 2, speck[0], speck[1], :3] = 1.0
+    return damaged, speck
+
+
+def test_an_untrained_model_finds_a_speck_and_leaves_the_picture_alone():
     model = RepairModel().eval()
-    window = torch.from_numpy(rng.random((1, 5, 40, 48, 4), dtype=np.float32))
+    clean = _pan_window()
+    window, speck = _specked(clean)
+    window[..., 3] = 0.75
     with torch.no_grad():
         restored, _, matte = model(window)
-    assert float(matte.max()) < 0.5  # the default sensitivity repairs where the matte exceeds 0.5
+    found = matte[0, 0] > 0.5  # the default sensitivity
+    assert bool(found[speck].all())  # the classical spike test the matte starts from
+    elsewhere = torch.ones_like(found)
+    elsewhere[speck[0].start - 3:speck[0].stop + 3, speck[1].start - 3:speck[1].stop + 3] = False
+    assert float(found[elsewhere].float().mean()) < 0.002, float(found[elsewhere].float().mean())
+    def error(frame: torch.Tensor) -> float:
+        return float((frame[speck][..., :3] - clean[0, 2][speck][..., :3]).abs().mean())
+
+    assert error(restored[0]) < 0.15 * error(window[0, 2]), (error(restored[0]), error(window[0, 2]))
     assert torch.equal(restored[..., 3], window[:, 2, ..., 3])
+
+
+def test_copies_of_the_frame_are_no_evidence():
+    """At a clip's first frame the edge rule repeats the frame as t−2 and t−1: the speck is found from t+1 and t+2
+    alone; with every neighbour a copy there is nothing to compare with and nothing is repaired."""
+    model = RepairModel().eval()
+    window, speck = _specked(_pan_window())
+    first = torch.cat([window[:, 2:3], window[:, 2:3], window[:, 2:]], dim=1)
+    alone = window[:, 2:3].repeat(1, 5, 1, 1, 1)
+    with torch.no_grad():
+        _, _, at_first = model(first)
+        _, _, by_itself = model(alone)
+    assert bool((at_first[0, 0][speck] > 0.5).all())
+    assert float(by_itself.max()) < 0.05
 
 
 def _perturbed_repair(seed: int = 0) -> RepairModel:
@@ -113,3 +145,46 @@ def test_a_region_with_receptive_field_context_reproduces_the_whole_frame(rng: n
 def test_a_repair_model_needs_a_window_it_can_read(radius: int):
     with pytest.raises(ValueError, match="temporal_radius"):
         RepairModel(temporal_radius=radius)
+
+
+def test_an_earlier_repair_layout_is_refused_in_one_line_for_resume_and_init():
+    """A repair run or model made before the matte started from the spike test has other weights (no spike gain,
+    a narrower evidence stem): resuming or fine-tuning it names the weight and says to train afresh."""
+    from pathlib import Path
+
+    from chromaluma.errors import ModelFormatError
+    from chromaluma.train.initial import InitialWeights, check_resumable, layout_mismatch
+
+    model = RepairModel()
+    earlier = {name: value for name, value in model.state_dict().items() if not name.startswith("spike_")}
+    earlier["net.stem.weight"] = earlier["net.stem.weight"][:, :-1]
+    with pytest.raises(ModelFormatError, match=r"--resume run: .*weight .* earlier version") as refused:
+        check_resumable(earlier, model, Path("run"))
+    assert "\n" not in str(refused.value)
+    reshaped = {**model.state_dict(), "net.stem.weight": earlier["net.stem.weight"]}
+    config = type("Config", (), {"processing_scale": 0.25})()
+    with pytest.raises(ModelFormatError, match=r"--init old.onnx: weight net.stem.weight .*Train afresh"):
+        InitialWeights(Path("old.onnx"), "repair", 0.25, {}, reshaped).check_compatible(config, model)
+    assert layout_mismatch(model.state_dict(), model) is None
+    check_resumable(model.state_dict(), model, Path("run"))  # today's layout resumes
+
+
+def test_the_edges_of_a_panning_shot_are_not_taken_for_damage():
+    """Along the edge a pan brings picture in from outside, and a patch there is half made of the repeated edge:
+    the motion cannot be trusted, and nothing far from real damage is repaired there (or anywhere)."""
+    from chromaluma.synth.damage import DamageStatistics, ShotDamage
+    from chromaluma.synth.shots import CameraMove, photo_shot
+
+    clean = photo_shot("chelsea", 5, 160, 120, CameraMove("pan", 0.1), seed=5)
+    plan = ShotDamage.plan(160, 120, 5, DamageStatistics.default().scaled(20.0), seed=9)
+    damaged = [plan.apply(frame, index) for index, frame in enumerate(clean)]
+    window = torch.from_numpy(np.stack([np.concatenate([d.frame, np.ones((120, 160, 1), np.float32)], axis=-1)
+                                        for d in damaged])[None])
+    with torch.no_grad():
+        _, _, matte = RepairModel().eval()(window)
+    found = matte[0, 0].numpy() > 0.5
+    damage = damaged[2].opacity > 0
+    far = ~torch.nn.functional.max_pool2d(torch.from_numpy(damage.astype(np.float32))[None, None], 15, 1, 7)[0, 0]\
+        .numpy().astype(bool)
+    assert not found[far].any(), np.argwhere(found & far)[:5]
+    assert found[damaged[2].opacity >= 0.3].mean() > 0.25  # while much of this heavy damage is found

@@ -96,7 +96,8 @@ def test_a_repair_run_exports_a_repair_model_whose_card_names_its_damage(tmp_pat
 @pytest.mark.slow
 def test_a_trained_repair_model_finds_and_fills_damage_it_never_saw(tmp_path: Path) -> None:
     """Trained on one shot, applied to a held-out shot of another photograph with its own damage: most damaged
-    pixels are repaired closer to the clean picture than they were, and no undamaged pixel far from damage moves."""
+    pixels are repaired closer to the clean picture than they were, and at most 0.5 % of the undamaged pixels far
+    from damage move."""
     _scan(tmp_path / "scan", frames=8, width=128, height=96)
     assert _train(tmp_path, "--steps", "400", "--batch", "8", "--crop", "96") == 0
     model = tmp_path / "run" / "model.onnx"
@@ -111,5 +112,6 @@ def test_a_trained_repair_model_finds_and_fills_damage_it_never_saw(tmp_path: Pa
     after = np.abs(dst[..., :3] - clean[2]).mean(axis=-1)[truth].mean()
     assert after < 0.8 * before, (after, before)
     far = cv2.dilate((damaged[2].opacity > 0).astype(np.uint8), np.ones((15, 15), np.uint8)) == 0
-    assert np.array_equal(dst[far], frames[2][far])
+    moved = (dst[far] != frames[2][far]).any(axis=-1).mean()
+    assert moved <= 0.005, moved  # the benchmark's goal: 99.5 % of undamaged pixels bit-exact
     assert matte[truth].mean() > 0.25

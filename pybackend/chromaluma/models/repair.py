@@ -5,23 +5,27 @@ resolution, a repair candidate for every pixel, the predicted error of that cand
 (0–1, the probability that the pixel is damage). The backend composes: outside the applied matte the frame passes
 through bit for bit (docs/CONTRACT.md §1.8), so the candidate only matters where the matte says damage.
 
-How it works, each step a fixed, exportable operation except the one small network:
+How it works, each step a fixed, exportable operation except the small network and a few learnt constants:
 
-1. **Motion.** Each neighbour is matched to the frame on a grid (f = 4 px cells): for every offset within ±`search`
-   cells, the mean squared difference of the cells' local luma detail (luma minus its 3×3-cell mean, so exposure
-   flicker between frames does not count) over a 3×3-cell patch. The best offset, refined to a fraction of a cell by
-   the parabola through its neighbours' costs, is the motion; its cost says how well the match holds. Dust in one
-   frame covers little of a 12×12 px patch, so it barely moves the match.
-2. **Warped neighbours.** The motion, upsampled to full resolution, warps each neighbour onto the frame (bilinear).
-3. **Evidence.** Per pixel: the frame's luma detail (a dust speck is a spike against its surroundings), a column
-   feature (horizontal detail averaged down 31 rows: a vertical scratch lines up, picture detail mostly does not),
-   the difference to each warped neighbour (dust is in one frame only) and each match's cost (where the warp can be
-   trusted).
-4. **Network.** A small full-resolution context network reads the evidence and predicts the matte, log_sigma and
-   one weight per candidate fill.
-5. **Fills.** Candidates: each warped neighbour (temporal fill), and three spatial fills of the frame that leave the
-   matte out (normalised averages: a horizontal 1×11 px for vertical scratches, 3×3 grid cells for specks and 7×7
-   cells for large blotches). The repair is their softmax-weighted sum: colour always comes from the film itself.
+1. **Motion**, measured on the frames pooled by MOTION_SCALE (motion is smooth; dust is a few pixels). For each
+   neighbour: a whole-cell search on coarse cells (COARSE_CELLS grid cells, within ±`search` of them, each matched
+   by a COARSE_PATCH² patch), then a finer whole-cell search within ±FINE_SEARCH half-cells of the neighbour moved by
+   it, then a Lucas–Kanade step per cell that a cell keeps only where it matches better. Matches compare luma
+   detail (luma minus its local mean: exposure flicker does not count) with differences clamped (dust does not
+   steer the motion). The motion's remaining mismatch per cell (its cost) says where the warp can be trusted.
+2. **Warped neighbours.** The motion, upsampled to full resolution, warps each neighbour onto the frame (bicubic:
+   a bilinear half-pixel shift softens a highlight into a false spike).
+3. **The spike test** (SDI/ROD, as the classical detector in :mod:`chromaluma.damage_baselines`): how far the
+   frame's luma lies outside the range of its warped neighbours around each pixel (3×3), leaving out neighbours
+   that are copies of the frame (the edge rule at a clip's ends) or read from outside the picture; grown into the
+   defect's soft edge. The matte starts as this test: logit = gain · (spike − threshold), both learnt.
+4. **Network.** A small context network at half resolution reads the evidence (luma detail, a column feature for
+   vertical scratches, the difference to each warped neighbour, each match's cost, the spike) and adds a
+   correction to the matte's logit, predicts log_sigma and one weight per candidate fill.
+5. **Fills.** Candidates: each warped neighbour, their trimmed mean (for four neighbours their median: the
+   classical temporal fill, favoured at the start), and three spatial fills of the frame that leave the matte out
+   (normalised averages: a horizontal 1×11 px for vertical scratches, 3×3 grid cells for specks and 7×7 cells for
+   large blotches). The repair is their softmax-weighted sum: colour always comes from the film itself.
 """
 
 from __future__ import annotations
@@ -34,14 +38,35 @@ from chromaluma.models.blocks import ContextNet, grid_factor, upsample_from_grid
 from chromaluma.models.colour import GUIDE_FROM_RGBA, fixed_mix, interleaved, planar
 from chromaluma.models.kinds import LOG_SIGMA0, check_radius
 
-# The matte starts near 0 (about 2 %): an untrained model repairs nothing at the default sensitivity.
-MATTE_LOGIT0 = -4.0
+# The matte starts as the classical spike detector's (SDI/ROD, chromaluma.damage_baselines): logit = gain ·
+# (spike − threshold), the spike grown into its soft edge; the network learns a correction on top. Gain and
+# threshold are learnt too, as log-factors of these starting values.
+SPIKE_GAIN0 = 60.0  # per unit of luma: a spike 0.05 above the threshold gives a matte of 0.95
+SPIKE_THRESHOLD0 = 0.06  # the baseline's default threshold
+MISMATCH_WEIGHT0 = 1.0  # the threshold rises by this × the best-matched neighbour's RMS detail mismatch
+# The fill starts as the trimmed mean of the warped neighbours (the temporal median of the baseline, for 4
+# neighbours): its softmax logit starts this much above the other candidates'.
+TRIMMED_MEAN_BIAS0 = 4.0
+_ABSENT = 16.0  # luma offset that takes a neighbour given as a copy of the frame (the edge rule) out of min and max
 # Motion: the preference for small motion, per cell² of offset, in units of the cost's spread over the offsets.
 _MOTION_PREFERENCE = 0.02
 _COST_FLOOR = 1e-3  # luma detail differences below this (0–1 scale) are grain, not structure
 _COLUMN_ROWS = 31  # rows the column feature averages over
 _SPATIAL_CANDIDATES = 3
 _EPS = 1e-3
+BORDER_CELLS = 2  # grid cells along the picture's edges where the spike test does not look (see _inner)
+_EDGE = 0.01  # px beyond the outermost pixel centres a read still counts as inside (motion rounding in a still shot)
+COARSE_SURROUND = 7  # grid cells per side of the mean the wide search's detail leaves out
+COARSE_STEP = 2  # grid cells per stride of the first, wide search
+COARSE_PATCH = 11  # grid cells per side of the patch each cell is matched by in the wide search
+FINE_SEARCH = 2  # half-cells each way the second search looks around the coarse motion
+FINE_PATCH = 5  # half-cells per side of the patch each half-cell is matched by
+NET_SCALE = 2  # the network runs on the evidence pooled by this
+MOTION_SCALE = 2  # motion is measured on the frames pooled by this (it is smooth; dust is a few pixels)
+LK_ITERATIONS = 1  # Lucas–Kanade steps after the searches
+_ROBUST_DETAIL = 0.05  # luma detail differences beyond this count as this much: dust does not steer the motion
+_LK_RIDGE = 1e-5  # luma-detail gradient² that a cell needs before its motion moves
+_LK_BOX = 5  # px: the local mean the Lucas–Kanade detail leaves out
 
 
 class RepairModel(nn.Module):
@@ -60,22 +85,34 @@ class RepairModel(nn.Module):
             raise ValueError(f"search {search!r}: expected an integer from 1 to 8 grid cells")
         self.search = search
         others = 2 * self.temporal_radius
-        self.net = ContextNet(2 + 2 * others, 2 + others + _SPATIAL_CANDIDATES, width, dilations)
+        self.net = ContextNet(3 + 2 * others, 2 + others + 1 + _SPATIAL_CANDIDATES, width, dilations)
+        self.spike_log_gain = nn.Parameter(torch.zeros(()))
+        self.spike_log_threshold = nn.Parameter(torch.zeros(()))
+        self.mismatch_log_weight = nn.Parameter(torch.zeros(()))
+        fill_bias = torch.zeros(others + 1 + _SPATIAL_CANDIDATES)
+        fill_bias[others] = TRIMMED_MEAN_BIAS0
+        self.fill_bias = nn.Parameter(fill_bias.reshape(1, -1, 1, 1))
         self.register_buffer("luma_row", torch.tensor(GUIDE_FROM_RGBA[:1]), persistent=False)
         self.register_buffer("luma_weights", torch.tensor(GUIDE_FROM_RGBA[0][:3]).reshape(1, 1, 3, 1, 1),
                              persistent=False)
-        self.offsets = [(dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)]
-        self.register_buffer("offset_distance", torch.tensor([float(dx * dx + dy * dy) for dy, dx in self.offsets])
-                             .reshape(1, 1, -1, 1, 1), persistent=False)
 
     @property
     def receptive_field(self) -> int:
         """Full-resolution context each side, a multiple of f: the motion's reach (match patches, search, warp and
         upsampling), then the network's, then the coarse fill's."""
-        f = self.factor
-        motion = (2 * self.search + 5) * f
+        f, m = self.factor, MOTION_SCALE
+        cell = f // m  # in pixels of the motion's resolution, as every length up to `motion`
+        fine = max(1, cell // 2)
+        # each search: its reach (search), the detail's and the patch's context, the cell itself, the upsampling
+        searched = ((self.search * COARSE_STEP + COARSE_PATCH // 2 + 3) * cell
+                    + (FINE_SEARCH + FINE_PATCH // 2 + 3) * fine)
+        travel = self.search * COARSE_STEP * cell + FINE_SEARCH * fine + LK_ITERATIONS * cell  # the largest motion
+        # each Lucas–Kanade residual: the detail box and gradient, the patch, the upsampling
+        steps = (LK_ITERATIONS + 1) * (_LK_BOX // 2 + 1 + 3 * cell)
+        motion = m * (searched + travel + steps + 1)
         evidence = max(motion, (_COLUMN_ROWS // 2 + 2) * 1 + f)
-        reach = evidence + self.net.reach + 5 * f
+        # 3: the spike grown into its edge and dilated; the network at half resolution and its upsampling
+        reach = evidence + 3 + NET_SCALE * (self.net.reach + 2) + 5 * f
         return -(-reach // f) * f
 
     def upsample(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:  # noqa: ARG002 — full resolution already
@@ -94,70 +131,206 @@ class RepairModel(nn.Module):
         frame_luma = fixed_mix(frame, self.luma_row)[..., 0].unsqueeze(1)  # [N, 1, H, W]
         other_luma = fixed_mix(others, self.luma_row)[..., 0]  # [N, 2R, H, W]
         flow, cost = self.motion(frame_luma, other_luma)  # [N, 2·2R, H, W] in px (x, y per neighbour), [N, 2R, H, W]
-        warped = self.warp(others[..., :3], flow)  # [N, 2R, 3, H, W]
+        # [N, 2R, 3, H, W], bicubic: the spike test compares against sharp neighbours (a bilinear half-pixel shift
+        # softens a highlight into a false spike)
+        warped = self.warp(others[..., :3], flow)
         warped_luma = (warped * self.luma_weights).sum(dim=2)
+        # [N, 2R, H, W]: 1 where a neighbour is no evidence (a copy of the frame, or warped from outside the picture)
+        absent = torch.maximum(_copies(frame_luma, other_luma), _outside(flow))
+        spike = _grown(_spike_index(frame_luma, warped_luma, absent)) * _inner(frame_luma, BORDER_CELLS * self.factor)
         evidence = torch.cat([frame_luma - _box(frame_luma, 5, 5), _column_feature(frame_luma, self.factor),
                               frame_luma - warped_luma, cost], dim=1)
-        out = self.net(evidence)
-        matte = torch.sigmoid(out[:, 0:1] + MATTE_LOGIT0)
+        # the network refines the spike test's matte and picks the fills: at half resolution (sharp edges come
+        # from the spike test), the evidence averaged over 2×2 pixels and the spike taken at its largest
+        pooled = torch.cat([F.avg_pool2d(evidence, NET_SCALE, ceil_mode=True, count_include_pad=False),
+                            F.max_pool2d(spike, NET_SCALE, ceil_mode=True)], dim=1)
+        out = planar(upsample_from_grid(self.net(pooled), NET_SCALE, planar_like(frame_luma)))
+        # where the motion matches the picture poorly (its cost), a spike needs to be larger to count
+        threshold = (SPIKE_THRESHOLD0 * torch.exp(self.spike_log_threshold)
+                     + MISMATCH_WEIGHT0 * torch.exp(self.mismatch_log_weight) * cost.amin(dim=1, keepdim=True))
+        prior = SPIKE_GAIN0 * torch.exp(self.spike_log_gain) * (spike - threshold)
+        matte = torch.sigmoid(out[:, 0:1] + prior)
         log_sigma = out[:, 1:2] + LOG_SIGMA0
         frame_rgb = planar(frame[..., :3])
-        candidates = [warped[:, k] for k in range(warped.shape[1])] + _spatial_fills(frame_rgb, 1.0 - matte,
-                                                                                     self.factor)
-        repaired = _weighted_sum(out[:, 2:], candidates)
+        candidates = ([warped[:, k] for k in range(warped.shape[1])] + [_trimmed_mean(warped, absent)]
+                      + _spatial_fills(frame_rgb, 1.0 - matte, self.factor))
+        repaired = _weighted_sum(out[:, 2:] + self.fill_bias, candidates)
         return torch.cat([interleaved(repaired), frame[..., 3:4]], dim=-1), log_sigma, matte
 
     def motion(self, frame_luma: torch.Tensor, other_luma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each neighbour's motion onto the frame at full resolution, in px ([N, 2·2R, H, W]: x then y per
-        neighbour), and the match's remaining cost upsampled ([N, 2R, H, W])."""
-        f, s = self.factor, self.search
-        centre = _detail(F.avg_pool2d(frame_luma, f, ceil_mode=True, count_include_pad=False))
-        others = _detail(F.avg_pool2d(other_luma, f, ceil_mode=True, count_include_pad=False))
-        padded = F.pad(others, (s, s, s, s), mode="replicate")
-        costs = torch.stack([F.avg_pool2d((centre - padded[:, :, s + dy:(dy - s) or None, s + dx:(dx - s) or None])
-                                          ** 2, 3, stride=1, padding=1, count_include_pad=False)
-                             for dy, dx in self.offsets], dim=2)  # [N, 2R, K², h, w], K = 2s + 1
-        # the best offset: the lowest cost plus a slight preference for small motion, in units of the cell's own
-        # spread over the offsets, so that a flat cell (all offsets alike) stays put rather than follow its grain
-        spread = costs.mean(dim=2, keepdim=True) - costs.amin(dim=2, keepdim=True) + _COST_FLOOR
-        best = torch.argmin(costs + (_MOTION_PREFERENCE * spread) * self.offset_distance, dim=2, keepdim=True)
-        side = 2 * s + 1
-        column, row = best % side, torch.div(best, side, rounding_mode="floor")
-        flow_x = (column - s).to(costs.dtype) + _parabola_vertex(costs, best, column, 1, side)
-        flow_y = (row - s).to(costs.dtype) + _parabola_vertex(costs, best, row, side, side)
-        flow_x, flow_y = flow_x.squeeze(2) * f, flow_y.squeeze(2) * f
-        cost = torch.sqrt(torch.gather(costs, 2, best).squeeze(2) + 1e-8)  # the match's RMS luma detail difference
-        batch, count, height, width = cost.shape
-        grid = torch.stack([flow_x, flow_y], dim=2).reshape(batch, 2 * count, height, width)
-        up = planar(upsample_from_grid(torch.cat([grid, cost], dim=1), f, planar_like(frame_luma)))
-        return up[:, :2 * count], up[:, 2 * count:]
+        neighbour), and the match's remaining cost ([N, 2R, H, W]): a whole-cell search on coarse cells
+        (COARSE_CELLS grid cells wide, within ±search of them), a whole-cell search within ±FINE_SEARCH grid cells
+        of the neighbour moved by it, then Lucas–Kanade steps (:meth:`refined`)."""
+        m = MOTION_SCALE
+        frame_small = F.avg_pool2d(frame_luma, m, ceil_mode=True, count_include_pad=False)
+        others_small = F.avg_pool2d(other_luma, m, ceil_mode=True, count_include_pad=False)
+        cell = self.factor // m  # the grid's cells in pixels of the motion's resolution
+        like = planar_like(frame_small)
+        fine_cell = max(1, cell // 2)
+        coarse = planar(upsample_from_grid(self.cell_offsets(frame_small, others_small, cell, self.search,
+                                                             COARSE_PATCH, COARSE_STEP, COARSE_SURROUND), cell, like))
+        moved = self.warp(others_small.unsqueeze(-1), coarse)[:, :, 0]
+        fine = planar(upsample_from_grid(self.cell_offsets(frame_small, moved, fine_cell, FINE_SEARCH, FINE_PATCH),
+                                         fine_cell, like))
+        flow, cost = self.refined(frame_small, others_small, coarse + fine, cell)
+        full = planar_like(frame_luma)
+        return planar(upsample_from_grid(flow * float(m), m, full)), planar(upsample_from_grid(cost, m, full))
 
     @staticmethod
-    def warp(rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
-        """Neighbours' RGB [N, K, H, W, 3] read at (x + flow_x, y + flow_y) → [N, K, 3, H, W] (bilinear, edges
-        clamped)."""
-        batch, count, height, width = rgb.shape[:4]
+    def cell_offsets(frame_luma: torch.Tensor, other_luma: torch.Tensor, cell: int, search: int, patch: int = 3,
+                     step: int = 1, surround: int = 3) -> torch.Tensor:
+        """The offset (px, [N, 2K, h, w] on the grid of `cell` px: x then y per neighbour), a multiple of `step`
+        cells within ±search steps, that best matches each cell's patch² of luma detail (luma minus its 3×3-cell
+        mean: exposure flicker does not count; differences clamped so dust does not steer it) to the neighbours
+        [N, K, H, W]. The cells stay the grid's (a tile's cells are the whole frame's, docs/CONTRACT.md §3); a
+        wide search takes `step`-cell strides."""
+        reach = search * step
+        centre = _detail(F.avg_pool2d(frame_luma, cell, ceil_mode=True, count_include_pad=False), surround)
+        others = _detail(F.avg_pool2d(other_luma, cell, ceil_mode=True, count_include_pad=False), surround)
+        padded = F.pad(others, (reach, reach, reach, reach), mode="replicate")
+        offsets = [(dy * step, dx * step) for dy in range(-search, search + 1) for dx in range(-search, search + 1)]
+        costs = torch.stack([_box((centre - padded[:, :, reach + dy:(dy - reach) or None,
+                                                   reach + dx:(dx - reach) or None])
+                                  .clamp(-_ROBUST_DETAIL, _ROBUST_DETAIL) ** 2, patch, patch)
+                             for dy, dx in offsets], dim=2)  # [N, K, S², h, w], S = 2·search + 1
+        # the best offset: the lowest cost plus a slight preference for small motion, in units of the cell's own
+        # spread over the offsets, so that a flat cell (all offsets alike) stays put rather than follow its grain
+        distance = torch.tensor([float(dx * dx + dy * dy) / (step * step) for dy, dx in offsets], dtype=costs.dtype,
+                                device=costs.device).reshape(1, 1, -1, 1, 1)
+        spread = costs.mean(dim=2, keepdim=True) - costs.amin(dim=2, keepdim=True) + _COST_FLOOR
+        best = torch.argmin(costs + (_MOTION_PREFERENCE * spread) * distance, dim=2)
+        side = 2 * search + 1
+        column, row = best % side, torch.div(best, side, rounding_mode="floor")
+        found = torch.stack([(column - search).to(costs.dtype) * (step * cell),
+                             (row - search).to(costs.dtype) * (step * cell)], dim=2)
+        batch, count, _, height, width = found.shape
+        return found.reshape(batch, 2 * count, height, width)
+
+    def refined(self, frame_luma: torch.Tensor, other_luma: torch.Tensor, flow: torch.Tensor,
+                cell: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """`flow` after LK_ITERATIONS Lucas–Kanade steps on the luma detail (luma minus its _LK_BOX² mean: exposure
+        flicker does not count), each solved per `cell`-px cell over its 3×3-cell patch with a small ridge (a flat
+        cell keeps its motion), at most half a cell, kept only where it matches better; a pixel whose detail
+        differs by more than _ROBUST_DETAIL (dust, an occlusion) does not pull the motion. Also the remaining RMS
+        detail difference per cell (its cost), upsampled ([N, 2R, H, W])."""
+        detail = frame_luma - _box(frame_luma, _LK_BOX, _LK_BOX)
+        gx = 0.5 * (F.pad(detail, (0, 1, 0, 0), mode="replicate")[..., 1:]
+                    - F.pad(detail, (1, 0, 0, 0), mode="replicate")[..., :-1])
+        gy = 0.5 * (F.pad(detail, (0, 0, 0, 1), mode="replicate")[..., 1:, :]
+                    - F.pad(detail, (0, 0, 1, 0), mode="replicate")[..., :-1, :])
+        others = other_luma.unsqueeze(-1)
+        like = planar_like(frame_luma)
+
+        def residual_at(moved: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            warped = self.warp(others, moved)[:, :, 0]
+            residual = detail - (warped - _box(warped, _LK_BOX, _LK_BOX))
+            # the mismatch of picture detail, not of dust: a speck inside the patch barely raises it
+            return residual, _patch_mean(residual.clamp(-_ROBUST_DETAIL, _ROBUST_DETAIL) ** 2, cell)
+
+        residual, cost = residual_at(flow)
+        for _ in range(LK_ITERATIONS):
+            stepped = flow + planar(upsample_from_grid(_lucas_kanade_step(gx, gy, residual, cell), cell, like))
+            new_residual, new_cost = residual_at(stepped)
+            better = (new_cost < cost).to(cost.dtype)  # no step makes a cell's match worse
+            flow = flow + planar(upsample_from_grid(better.repeat_interleave(2, dim=1), cell, like)) * (stepped - flow)
+            residual = residual + planar(upsample_from_grid(better, cell, like)) * (new_residual - residual)
+            cost = torch.minimum(cost, new_cost)
+        return flow, planar(upsample_from_grid(torch.sqrt(cost + 1e-8), cell, like))
+
+    @staticmethod
+    def warp(rgb: torch.Tensor, flow: torch.Tensor, mode: str = "bicubic") -> torch.Tensor:
+        """Neighbours [N, K, H, W, C] (RGB, or luma with C = 1) read at (x + flow_x, y + flow_y) → [N, K, C, H, W]
+        (bilinear, edges clamped)."""
+        batch, count, height, width, channels = rgb.shape
         xs = torch.arange(width, dtype=rgb.dtype, device=rgb.device).reshape(1, 1, 1, -1)
         ys = torch.arange(height, dtype=rgb.dtype, device=rgb.device).reshape(1, 1, -1, 1)
         flow = flow.reshape(batch, count, 2, height, width)
         gx = (xs + flow[:, :, 0]) * (2.0 / (width - 1)) - 1.0
         gy = (ys + flow[:, :, 1]) * (2.0 / (height - 1)) - 1.0
         grid = torch.stack([gx, gy], dim=-1).reshape(batch * count, height, width, 2)
-        planes = rgb.reshape(batch * count, height, width, 3).permute(0, 3, 1, 2)
-        warped = F.grid_sample(planes, grid, mode="bilinear", padding_mode="border", align_corners=True)
-        return warped.reshape(batch, count, 3, height, width)
+        planes = rgb.reshape(batch * count, height, width, channels).permute(0, 3, 1, 2)
+        warped = F.grid_sample(planes, grid, mode=mode, padding_mode="border", align_corners=True)
+        return warped.reshape(batch, count, channels, height, width)
 
 
-def _parabola_vertex(costs: torch.Tensor, best: torch.Tensor, position: torch.Tensor, step: int,
-                     side: int) -> torch.Tensor:
-    """Sub-cell correction of the chosen offset `best` along one axis of the search window (`position` its index
-    along that axis, `step` the flat index's stride along it): the vertex of the parabola through the costs one cell
-    before, at and one cell after it, within ±0.5 cell. At the window's edge the cost beyond is taken as the edge's."""
-    before = best - step * (position > 0).to(best.dtype)
-    after = best + step * (position < side - 1).to(best.dtype)
-    low, mid, high = (torch.gather(costs, 2, index) for index in (before, best, after))
-    curvature = (low - 2.0 * mid + high).clamp(min=1e-8)
-    return (0.5 * (low - high) / curvature).clamp(-0.5, 0.5)
+def _copies(frame_luma: torch.Tensor, other_luma: torch.Tensor) -> torch.Tensor:
+    """[N, 2R, 1, 1]: 1 where a neighbour is the frame itself (the edge rule's copy at a clip's ends, docs/CONTRACT.md
+    §1.6), else 0. Such a neighbour holds the frame's own damage: it is no evidence and no fill."""
+    difference = (other_luma - frame_luma).abs().amax(dim=(2, 3), keepdim=True)
+    return (difference <= 0.0).to(frame_luma.dtype)
+
+
+def _inner(luma: torch.Tensor, margin: int) -> torch.Tensor:
+    """[1, 1, H, W]: 1 at least `margin` px inside the picture's edges, else 0. Motion is measured on patches, and
+    a patch at the edge is half made of the edge repeated: its match, and so a spike there, cannot be trusted."""
+    height, width = luma.shape[2], luma.shape[3]
+    xs = torch.arange(width, dtype=luma.dtype, device=luma.device).reshape(1, 1, 1, -1)
+    ys = torch.arange(height, dtype=luma.dtype, device=luma.device).reshape(1, 1, -1, 1)
+    inside = (xs >= margin) & (xs < width - margin) & (ys >= margin) & (ys < height - margin)
+    return inside.to(luma.dtype)
+
+
+def _outside(flow: torch.Tensor) -> torch.Tensor:
+    """[N, K, H, W]: 1 where a neighbour's motion [N, 2K, H, W] reads it from beyond its outermost pixels' centres
+    (the edge repeated there is not the picture that moved in), else 0."""
+    height, width = flow.shape[2], flow.shape[3]
+    xs = torch.arange(width, dtype=flow.dtype, device=flow.device).reshape(1, 1, 1, -1) + flow[:, 0::2]
+    ys = torch.arange(height, dtype=flow.dtype, device=flow.device).reshape(1, 1, -1, 1) + flow[:, 1::2]
+    inside = (xs > -_EDGE) & (xs < width - 1 + _EDGE) & (ys > -_EDGE) & (ys < height - 1 + _EDGE)
+    return 1.0 - inside.to(flow.dtype)
+
+
+def _spike_index(frame_luma: torch.Tensor, warped_luma: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
+    """How far the frame's luma lies outside the range of its warped neighbours ([N, 1, H, W], ≥ 0): the SDI/ROD
+    index of the classical detector, the range taken over each pixel's 3×3 neighbourhood so that a warp a pixel off
+    at a fine edge is no spike (dust is larger than that, or unlike anything around it). Copies of the frame are
+    left out; with none left the index is 0."""
+    highest = F.max_pool2d((warped_luma - _ABSENT * absent).amax(dim=1, keepdim=True), 3, stride=1, padding=1)
+    lowest = -F.max_pool2d(-(warped_luma + _ABSENT * absent).amin(dim=1, keepdim=True), 3, stride=1, padding=1)
+    spike = torch.relu(torch.maximum(frame_luma - highest, lowest - frame_luma))
+    return spike * (1.0 - absent.amin(dim=1, keepdim=True))
+
+
+def _grown(spike: torch.Tensor) -> torch.Tensor:
+    """The spike index grown into the defect's soft edge as the classical detector grows its matte: a pixel within
+    2 px of a spike keeps up to twice its own index, then every pixel takes its 3×3 neighbourhood's maximum."""
+    near = F.max_pool2d(spike, 5, stride=1, padding=2)
+    return F.max_pool2d(torch.maximum(spike, torch.minimum(near, 2.0 * spike)), 3, stride=1, padding=1)
+
+
+def _trimmed_mean(warped: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
+    """Per channel, the mean of the warped neighbours [N, K, 3, H, W] that are not copies of the frame, without the
+    highest and the lowest when three or more remain (for four, their median) → [N, 3, H, W]."""
+    present = (1.0 - absent).unsqueeze(2)  # [N, K, 1, H, W]
+    count = present.sum(dim=1)
+    total = (warped * present).sum(dim=1)
+    highest = (warped - _ABSENT * (1.0 - present)).amax(dim=1)
+    lowest = (warped + _ABSENT * (1.0 - present)).amin(dim=1)
+    trimmed = (total - highest - lowest) / (count - 2.0).clamp(min=1.0)
+    return torch.where(count >= 3.0, trimmed, total / count.clamp(min=1.0))
+
+
+def _lucas_kanade_step(gx: torch.Tensor, gy: torch.Tensor, residual: torch.Tensor, cell: int) -> torch.Tensor:
+    """One Lucas–Kanade step per cell ([N, 2K, h, w]: x then y per neighbour, px) from the frame's detail gradients
+    [N, 1, H, W] and the detail residual (frame − warped neighbour) [N, K, H, W], solved over each cell's 3×3-cell
+    patch from the pixels whose residual fine detail can explain."""
+    trusted = (residual.abs() < _ROBUST_DETAIL).to(residual.dtype)
+    a11, a12, a22 = (_patch_mean(x * trusted, cell) + ridge
+                     for x, ridge in ((gx * gx, _LK_RIDGE), (gx * gy, 0.0), (gy * gy, _LK_RIDGE)))
+    determinant = a11 * a22 - a12 * a12
+    b1, b2 = _patch_mean(gx * residual * trusted, cell), _patch_mean(gy * residual * trusted, cell)
+    limit = 0.5 * cell
+    dx = ((a22 * b1 - a12 * b2) / determinant).clamp(-limit, limit)
+    dy = ((a11 * b2 - a12 * b1) / determinant).clamp(-limit, limit)
+    batch, count, height, width = dx.shape
+    return torch.stack([dx, dy], dim=2).reshape(batch, 2 * count, height, width)
+
+
+def _patch_mean(x: torch.Tensor, factor: int) -> torch.Tensor:
+    """The mean of full-resolution `x` over each grid cell's 3×3-cell patch (NCHW at the grid)."""
+    cells = F.avg_pool2d(x, factor, ceil_mode=True, count_include_pad=False)
+    return _box(cells, 3, 3)
 
 
 def planar_like(luma: torch.Tensor) -> torch.Tensor:
@@ -165,14 +338,18 @@ def planar_like(luma: torch.Tensor) -> torch.Tensor:
     return interleaved(luma)
 
 
-def _detail(grid: torch.Tensor) -> torch.Tensor:
-    """Luma minus its 3×3-cell mean: structure without the frame's exposure."""
-    return grid - F.avg_pool2d(grid, 3, stride=1, padding=1, count_include_pad=False)
+def _detail(grid: torch.Tensor, surround: int = 3) -> torch.Tensor:
+    """Luma minus its surround²-cell mean: structure without the frame's exposure."""
+    return grid - _box(grid, surround, surround)
 
 
 def _box(x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-    """Mean over a rows × cols window (odd sizes), the window shrunk at the frame's edges."""
-    return F.avg_pool2d(x, (rows, cols), stride=1, padding=(rows // 2, cols // 2), count_include_pad=False)
+    """Mean over a rows × cols window (odd sizes), the window shrunk at the frame's edges; one pass per axis."""
+    if rows > 1:
+        x = F.avg_pool2d(x, (rows, 1), stride=1, padding=(rows // 2, 0), count_include_pad=False)
+    if cols > 1:
+        x = F.avg_pool2d(x, (1, cols), stride=1, padding=(0, cols // 2), count_include_pad=False)
+    return x
 
 
 def _column_feature(luma: torch.Tensor, factor: int) -> torch.Tensor:

@@ -36,6 +36,10 @@ class InitialWeights:
         if missing:
             raise ModelFormatError(f"--init {self.source}: weights {sorted(missing)[:3]} missing; the model was made "
                                    "by another Chromaluma version. Use its run folder as --init, or train afresh.")
+        reshaped = layout_mismatch(self.state_dict, model)
+        if reshaped:
+            raise ModelFormatError(f"--init {self.source}: weight {reshaped} has another shape than this "
+                                   "Chromaluma's model of the same kind (made by an earlier version). Train afresh.")
 
 
 def with_confidence_network(state: dict[str, torch.Tensor], model: nn.Module, source: Path
@@ -71,6 +75,19 @@ def check_resumable(state: dict[str, torch.Tensor], model: nn.Module, run_dir: P
         raise ModelFormatError(f"--resume {run_dir}: this run was made before the confidence network and cannot be "
                                f"continued exactly. Fine-tune it instead: --init {run_dir} with a new --run-dir "
                                "(its colour is kept, its confidence learnt afresh).")
+    reshaped = layout_mismatch(state, model)
+    if reshaped:
+        raise ModelFormatError(f"--resume {run_dir}: the checkpoint's weight {reshaped} does not fit this "
+                               "Chromaluma's model of the same kind (the run was made by an earlier version). Start "
+                               "a new --run-dir.")
+
+
+def layout_mismatch(state: dict[str, torch.Tensor], model: nn.Module) -> str | None:
+    """The first of the model's weights that `state` lacks or holds in another shape (None: the layouts agree)."""
+    for name, value in model.state_dict().items():
+        if name not in state or tuple(state[name].shape) != tuple(value.shape):
+            return name
+    return None
 
 
 def initial_weights(source: Path, kind: str) -> InitialWeights:
