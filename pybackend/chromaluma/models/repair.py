@@ -8,17 +8,20 @@ through bit for bit (docs/CONTRACT.md §1.8), so the candidate only matters wher
 How it works, each step a fixed, exportable operation except the small network and a few learnt constants:
 
 1. **Motion**, measured on the frames pooled by MOTION_SCALE (motion is smooth; dust is a few pixels). For each
-   neighbour: a whole-cell search on coarse cells (COARSE_CELLS grid cells, within ±`search` of them, each matched
-   by a COARSE_PATCH² patch), then a finer whole-cell search within ±FINE_SEARCH half-cells of the neighbour moved by
-   it, then a Lucas–Kanade step per cell that a cell keeps only where it matches better. Matches compare luma
-   detail (luma minus its local mean: exposure flicker does not count) with differences clamped (dust does not
-   steer the motion). The motion's remaining mismatch per cell (its cost) says where the warp can be trusted.
+   neighbour: a wide whole-cell search on the grid's cells (strides of COARSE_STEP cells, ±`search` strides, each
+   cell matched by a COARSE_PATCH² patch), then a finer whole-cell search within ±FINE_SEARCH half-cells of the
+   neighbour moved by it, then a Lucas–Kanade step per cell that a cell keeps only where it matches better.
+   Matches compare luma detail (luma minus its local mean: exposure flicker does not count) with differences
+   clamped (dust does not steer the motion). The motion's remaining mismatch per cell (its cost) says where the
+   warp can be trusted.
 2. **Warped neighbours.** The motion, upsampled to full resolution, warps each neighbour onto the frame (bicubic:
    a bilinear half-pixel shift softens a highlight into a false spike).
 3. **The spike test** (SDI/ROD, as the classical detector in :mod:`chromaluma.damage_baselines`): how far the
    frame's luma lies outside the range of its warped neighbours around each pixel (3×3), leaving out neighbours
    that are copies of the frame (the edge rule at a clip's ends) or read from outside the picture; grown into the
-   defect's soft edge. The matte starts as this test: logit = gain · (spike − threshold), both learnt.
+   defect's soft edge, nowhere within BORDER_CELLS grid cells of the picture's edges. The matte starts as this
+   test: logit = gain · (spike − threshold), the threshold raised where the motion's mismatch is high; gain,
+   threshold and the mismatch's weight are learnt.
 4. **Network.** A small context network at half resolution reads the evidence (luma detail, a column feature for
    vertical scratches, the difference to each warped neighbour, each match's cost, the spike) and adds a
    correction to the matte's logit, predicts log_sigma and one weight per candidate fill.
@@ -159,9 +162,9 @@ class RepairModel(nn.Module):
 
     def motion(self, frame_luma: torch.Tensor, other_luma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each neighbour's motion onto the frame at full resolution, in px ([N, 2·2R, H, W]: x then y per
-        neighbour), and the match's remaining cost ([N, 2R, H, W]): a whole-cell search on coarse cells
-        (COARSE_CELLS grid cells wide, within ±search of them), a whole-cell search within ±FINE_SEARCH grid cells
-        of the neighbour moved by it, then Lucas–Kanade steps (:meth:`refined`)."""
+        neighbour), and the match's remaining cost ([N, 2R, H, W]), measured on the frames pooled by MOTION_SCALE:
+        a wide whole-cell search (COARSE_STEP-cell strides, ±search strides), a whole-cell search within
+        ±FINE_SEARCH half-cells of the neighbour moved by it, then Lucas–Kanade steps (:meth:`refined`)."""
         m = MOTION_SCALE
         frame_small = F.avg_pool2d(frame_luma, m, ceil_mode=True, count_include_pad=False)
         others_small = F.avg_pool2d(other_luma, m, ceil_mode=True, count_include_pad=False)
@@ -181,10 +184,10 @@ class RepairModel(nn.Module):
     def cell_offsets(frame_luma: torch.Tensor, other_luma: torch.Tensor, cell: int, search: int, patch: int = 3,
                      step: int = 1, surround: int = 3) -> torch.Tensor:
         """The offset (px, [N, 2K, h, w] on the grid of `cell` px: x then y per neighbour), a multiple of `step`
-        cells within ±search steps, that best matches each cell's patch² of luma detail (luma minus its 3×3-cell
-        mean: exposure flicker does not count; differences clamped so dust does not steer it) to the neighbours
-        [N, K, H, W]. The cells stay the grid's (a tile's cells are the whole frame's, docs/CONTRACT.md §3); a
-        wide search takes `step`-cell strides."""
+        cells within ±search steps, that best matches each cell's patch² of luma detail (luma minus its
+        surround²-cell mean: exposure flicker does not count; differences clamped so dust does not steer it) to the
+        neighbours [N, K, H, W]. The cells stay the grid's (a tile's cells are the whole frame's, docs/CONTRACT.md
+        §3); a wide search takes `step`-cell strides."""
         reach = search * step
         centre = _detail(F.avg_pool2d(frame_luma, cell, ceil_mode=True, count_include_pad=False), surround)
         others = _detail(F.avg_pool2d(other_luma, cell, ceil_mode=True, count_include_pad=False), surround)
@@ -239,19 +242,31 @@ class RepairModel(nn.Module):
         return flow, planar(upsample_from_grid(torch.sqrt(cost + 1e-8), cell, like))
 
     @staticmethod
-    def warp(rgb: torch.Tensor, flow: torch.Tensor, mode: str = "bicubic") -> torch.Tensor:
+    def warp(rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
         """Neighbours [N, K, H, W, C] (RGB, or luma with C = 1) read at (x + flow_x, y + flow_y) → [N, K, C, H, W]
-        (bilinear, edges clamped)."""
+        (bicubic, edges clamped)."""
         batch, count, height, width, channels = rgb.shape
-        xs = torch.arange(width, dtype=rgb.dtype, device=rgb.device).reshape(1, 1, 1, -1)
-        ys = torch.arange(height, dtype=rgb.dtype, device=rgb.device).reshape(1, 1, -1, 1)
+        xs, ys = _pixel_grid(height, width, rgb)
         flow = flow.reshape(batch, count, 2, height, width)
         gx = (xs + flow[:, :, 0]) * (2.0 / (width - 1)) - 1.0
         gy = (ys + flow[:, :, 1]) * (2.0 / (height - 1)) - 1.0
         grid = torch.stack([gx, gy], dim=-1).reshape(batch * count, height, width, 2)
         planes = rgb.reshape(batch * count, height, width, channels).permute(0, 3, 1, 2)
-        warped = F.grid_sample(planes, grid, mode=mode, padding_mode="border", align_corners=True)
+        warped = F.grid_sample(planes, grid, mode="bicubic", padding_mode="border", align_corners=True)
         return warped.reshape(batch, count, channels, height, width)
+
+
+def _pixel_grid(height: int, width: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel x [1, 1, 1, W] and y [1, 1, H, 1] positions, in `like`'s dtype and device."""
+    xs = torch.arange(width, dtype=like.dtype, device=like.device).reshape(1, 1, 1, -1)
+    ys = torch.arange(height, dtype=like.dtype, device=like.device).reshape(1, 1, -1, 1)
+    return xs, ys
+
+
+def _present_range(values: torch.Tensor, absent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The highest and the lowest of `values` over the neighbours (dim 1) that are not `absent` (1 = left out,
+    broadcast against `values`); where every neighbour is absent the two are meaningless (callers check)."""
+    return (values - _ABSENT * absent).amax(dim=1), (values + _ABSENT * absent).amin(dim=1)
 
 
 def _copies(frame_luma: torch.Tensor, other_luma: torch.Tensor) -> torch.Tensor:
@@ -265,8 +280,7 @@ def _inner(luma: torch.Tensor, margin: int) -> torch.Tensor:
     """[1, 1, H, W]: 1 at least `margin` px inside the picture's edges, else 0. Motion is measured on patches, and
     a patch at the edge is half made of the edge repeated: its match, and so a spike there, cannot be trusted."""
     height, width = luma.shape[2], luma.shape[3]
-    xs = torch.arange(width, dtype=luma.dtype, device=luma.device).reshape(1, 1, 1, -1)
-    ys = torch.arange(height, dtype=luma.dtype, device=luma.device).reshape(1, 1, -1, 1)
+    xs, ys = _pixel_grid(height, width, luma)
     inside = (xs >= margin) & (xs < width - margin) & (ys >= margin) & (ys < height - margin)
     return inside.to(luma.dtype)
 
@@ -275,8 +289,8 @@ def _outside(flow: torch.Tensor) -> torch.Tensor:
     """[N, K, H, W]: 1 where a neighbour's motion [N, 2K, H, W] reads it from beyond its outermost pixels' centres
     (the edge repeated there is not the picture that moved in), else 0."""
     height, width = flow.shape[2], flow.shape[3]
-    xs = torch.arange(width, dtype=flow.dtype, device=flow.device).reshape(1, 1, 1, -1) + flow[:, 0::2]
-    ys = torch.arange(height, dtype=flow.dtype, device=flow.device).reshape(1, 1, -1, 1) + flow[:, 1::2]
+    xs, ys = _pixel_grid(height, width, flow)
+    xs, ys = xs + flow[:, 0::2], ys + flow[:, 1::2]
     inside = (xs > -_EDGE) & (xs < width - 1 + _EDGE) & (ys > -_EDGE) & (ys < height - 1 + _EDGE)
     return 1.0 - inside.to(flow.dtype)
 
@@ -284,10 +298,11 @@ def _outside(flow: torch.Tensor) -> torch.Tensor:
 def _spike_index(frame_luma: torch.Tensor, warped_luma: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
     """How far the frame's luma lies outside the range of its warped neighbours ([N, 1, H, W], ≥ 0): the SDI/ROD
     index of the classical detector, the range taken over each pixel's 3×3 neighbourhood so that a warp a pixel off
-    at a fine edge is no spike (dust is larger than that, or unlike anything around it). Copies of the frame are
-    left out; with none left the index is 0."""
-    highest = F.max_pool2d((warped_luma - _ABSENT * absent).amax(dim=1, keepdim=True), 3, stride=1, padding=1)
-    lowest = -F.max_pool2d(-(warped_luma + _ABSENT * absent).amin(dim=1, keepdim=True), 3, stride=1, padding=1)
+    at a fine edge is no spike (dust is larger than that, or unlike anything around it). `absent` neighbours (copies
+    of the frame, reads from outside the picture) are left out; with none left the index is 0."""
+    highest, lowest = (x.unsqueeze(1) for x in _present_range(warped_luma, absent))
+    highest = F.max_pool2d(highest, 3, stride=1, padding=1)
+    lowest = -F.max_pool2d(-lowest, 3, stride=1, padding=1)
     spike = torch.relu(torch.maximum(frame_luma - highest, lowest - frame_luma))
     return spike * (1.0 - absent.amin(dim=1, keepdim=True))
 
@@ -300,13 +315,12 @@ def _grown(spike: torch.Tensor) -> torch.Tensor:
 
 
 def _trimmed_mean(warped: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
-    """Per channel, the mean of the warped neighbours [N, K, 3, H, W] that are not copies of the frame, without the
+    """Per channel, the mean of the warped neighbours [N, K, 3, H, W] that are not `absent`, without the
     highest and the lowest when three or more remain (for four, their median) → [N, 3, H, W]."""
     present = (1.0 - absent).unsqueeze(2)  # [N, K, 1, H, W]
     count = present.sum(dim=1)
     total = (warped * present).sum(dim=1)
-    highest = (warped - _ABSENT * (1.0 - present)).amax(dim=1)
-    lowest = (warped + _ABSENT * (1.0 - present)).amin(dim=1)
+    highest, lowest = _present_range(warped, absent.unsqueeze(2))
     trimmed = (total - highest - lowest) / (count - 2.0).clamp(min=1.0)
     return torch.where(count >= 3.0, trimmed, total / count.clamp(min=1.0))
 
