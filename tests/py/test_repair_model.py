@@ -188,3 +188,22 @@ def test_the_edges_of_a_panning_shot_are_not_taken_for_damage():
         .numpy().astype(bool)
     assert not found[far].any(), np.argwhere(found & far)[:5]
     assert found[damaged[2].opacity >= 0.3].mean() > 0.25  # while much of this heavy damage is found
+
+
+@pytest.mark.parametrize("shift", [0, SHIFT])
+def test_dust_does_not_pull_the_motion_its_fill_is_read_along(shift: int):
+    """Dust on picture detail pulls a match made on it towards whatever resembles it nearby; the fill must come
+    along the motion of the picture around the dust, which the neighbours repeat exactly."""
+    clean = _pan_window(shift)
+    window = clean.clone()
+    rows, cols = torch.meshgrid(torch.arange(96.0), torch.arange(128.0), indexing="ij")
+    errors = []
+    for y, x in ((52, 62), (40, 80), (60, 40)):
+        soft = torch.exp(-((rows - y) ** 2 + (cols - x) ** 2) / (2 * 1.8 ** 2))  # a soft dot of dust
+        window[0, 2, ..., :3] += 0.1 * soft[..., None]
+    with torch.no_grad():
+        restored, _, _ = RepairModel().eval()(window)
+    for y, x in ((52, 62), (40, 80), (60, 40)):
+        dot = (rows - y) ** 2 + (cols - x) ** 2 < 3.2 ** 2
+        errors.append(float((restored[0][dot][..., :3] - clean[0, 2][dot][..., :3]).abs().max()))
+    assert sum(errors) / len(errors) < 0.008, errors

@@ -9,19 +9,23 @@ How it works, each step a fixed, exportable operation except the small network a
 
 1. **Motion**, measured on the frames pooled by MOTION_SCALE (motion is smooth; dust is a few pixels). For each
    neighbour: a wide whole-cell search on the grid's cells (strides of COARSE_STEP cells, ±`search` strides, each
-   cell matched by a COARSE_PATCH² patch), then a finer whole-cell search within ±FINE_SEARCH half-cells of the
-   neighbour moved by it, then a Lucas–Kanade step per cell that a cell keeps only where it matches better.
-   Matches compare luma detail (luma minus its local mean: exposure flicker does not count) with differences
-   clamped (dust does not steer the motion). The motion's remaining mismatch per cell (its cost) says where the
-   warp can be trusted.
+   cell matched by a COARSE_PATCH² patch of low-passed detail), then a finer whole-cell search within
+   ±FINE_SEARCH half-cells of the neighbour moved by it, then a Lucas–Kanade step per cell, then the motion
+   averaged over SMOOTHING_CELLS² cells, then a last Lucas–Kanade step; each step is kept only where a cell
+   matches better. Matches compare luma detail (luma minus its local mean: exposure flicker does not count) with
+   differences clamped at a limit that rises with the frame's own contrast (dust does not steer the motion,
+   misaligned texture does). The motion's remaining mismatch per cell (its cost) says where the warp can be
+   trusted. Where a first spike test (step 3, at the motion's resolution) suspects a defect, the motion and its
+   cost are those of the pixels around it: a defect neither pulls the motion its fill is read along nor raises its
+   own threshold.
 2. **Warped neighbours.** The motion, upsampled to full resolution, warps each neighbour onto the frame (bicubic:
    a bilinear half-pixel shift softens a highlight into a false spike).
 3. **The spike test** (SDI/ROD, as the classical detector in :mod:`chromaluma.damage_baselines`): how far the
    frame's luma lies outside the range of its warped neighbours around each pixel (3×3), leaving out neighbours
-   that are copies of the frame (the edge rule at a clip's ends) or read from outside the picture; grown into the
-   defect's soft edge, nowhere within BORDER_CELLS grid cells of the picture's edges. The matte starts as this
-   test: logit = gain · (spike − threshold), the threshold raised where the motion's mismatch is high; gain,
-   threshold and the mismatch's weight are learnt.
+   that are copies of the frame (the edge rule at a clip's ends) or read from outside the picture (and nothing
+   where fewer than two remain of more); grown into the defect's soft edge. The matte starts as this test:
+   logit = gain · (spike − threshold), the threshold raised where the motion's mismatch is high and within a grid
+   cell of the picture's edges; gain, threshold and the mismatch's weight are learnt.
 4. **Network.** A small context network at half resolution reads the evidence (luma detail, a column feature for
    vertical scratches, the difference to each warped neighbour, each match's cost, the spike) and adds a
    correction to the matte's logit, predicts log_sigma and one weight per candidate fill.
@@ -57,7 +61,8 @@ _COST_FLOOR = 1e-3  # luma detail differences below this (0–1 scale) are grain
 _COLUMN_ROWS = 31  # rows the column feature averages over
 _SPATIAL_CANDIDATES = 3
 _EPS = 1e-3
-BORDER_CELLS = 2  # grid cells along the picture's edges where the spike test does not look (see _inner)
+_MIN_EVIDENCE = 2  # neighbours a spike test needs where the window has more than two
+EDGE_THRESHOLD = 0.06  # luma added to the spike threshold within one grid cell of the picture's edges
 _EDGE = 0.01  # px beyond the outermost pixel centres a read still counts as inside (motion rounding in a still shot)
 COARSE_SURROUND = 7  # grid cells per side of the mean the wide search's detail leaves out
 COARSE_STEP = 2  # grid cells per stride of the first, wide search
@@ -68,8 +73,39 @@ NET_SCALE = 2  # the network runs on the evidence pooled by this
 MOTION_SCALE = 2  # motion is measured on the frames pooled by this (it is smooth; dust is a few pixels)
 LK_ITERATIONS = 1  # Lucas–Kanade steps after the searches
 _ROBUST_DETAIL = 0.05  # luma detail differences beyond this count as this much: dust does not steer the motion
+_CONTRAST_LIMIT = 2.0  # … or beyond this × the frame's local RMS detail, where that is more (texture is not dust)
 _LK_RIDGE = 1e-5  # luma-detail gradient² that a cell needs before its motion moves
 _LK_BOX = 5  # px: the local mean the Lucas–Kanade detail leaves out
+SMOOTHING_CELLS = (9, 17)  # cells² each motion average tried after the first Lucas–Kanade step covers
+_SMOOTHING_FLOOR = 1e-4  # cost added before the averages' weights (1 / cost) are taken
+_SUSPECT_SPIKE = 0.02  # a first spike test above this (luma) suspects a defect, whose own motion is not trusted …
+SUSPECT_REACH = 5  # … within this many px of the motion's resolution: the motion there is that of the …
+FILL_MOTION_BOX = 23  # … FILL_MOTION_BOX² px around (at the motion's resolution) that are not suspect
+
+
+_Matched = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # a motion, its detail residual and its cells' cost
+
+
+class _Match:
+    """How well a neighbour moved by a motion matches the frame, at the motion's resolution: the frame's luma detail
+    (luma minus its _LK_BOX² mean: exposure flicker does not count), its gradients and the robust limit, computed once
+    for every motion tried; called with a motion it returns the detail residual (frame − moved neighbours, [N, K, h,
+    w]) and each `cell`'s mean squared residual clamped to the limit (dust barely raises it)."""
+
+    def __init__(self, frame_luma: torch.Tensor, other_luma: torch.Tensor, cell: int) -> None:
+        self.cell = cell
+        self.others = other_luma.unsqueeze(-1)
+        self.detail = frame_luma - _box(frame_luma, _LK_BOX, _LK_BOX)
+        self.limit = _robust_limit(self.detail, 3 * cell)
+        self.gx = 0.5 * (F.pad(self.detail, (0, 1, 0, 0), mode="replicate")[..., 1:]
+                         - F.pad(self.detail, (1, 0, 0, 0), mode="replicate")[..., :-1])
+        self.gy = 0.5 * (F.pad(self.detail, (0, 0, 0, 1), mode="replicate")[..., 1:, :]
+                         - F.pad(self.detail, (0, 0, 1, 0), mode="replicate")[..., :-1, :])
+
+    def __call__(self, model: RepairModel, flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        warped = model.warp(self.others, flow)[:, :, 0]
+        residual = self.detail - (warped - _box(warped, _LK_BOX, _LK_BOX))
+        return residual, _patch_mean(_clamped(residual, self.limit) ** 2, self.cell)
 
 
 class RepairModel(nn.Module):
@@ -106,13 +142,15 @@ class RepairModel(nn.Module):
         f, m = self.factor, MOTION_SCALE
         cell = f // m  # in pixels of the motion's resolution, as every length up to `motion`
         fine = max(1, cell // 2)
-        # each search: its reach (search), the detail's and the patch's context, the cell itself, the upsampling
-        searched = ((self.search * COARSE_STEP + COARSE_PATCH // 2 + 3) * cell
+        # each search: its reach (search), the detail's, the low-pass's and the patch's context, the upsampling
+        searched = ((self.search * COARSE_STEP + COARSE_PATCH // 2 + COARSE_SURROUND // 2 + COARSE_STEP + 2) * cell
                     + (FINE_SEARCH + FINE_PATCH // 2 + 3) * fine)
-        travel = self.search * COARSE_STEP * cell + FINE_SEARCH * fine + LK_ITERATIONS * cell  # the largest motion
-        # each Lucas–Kanade residual: the detail box and gradient, the patch, the upsampling
-        steps = (LK_ITERATIONS + 1) * (_LK_BOX // 2 + 1 + 3 * cell)
-        motion = m * (searched + travel + steps + 1)
+        travel = self.search * COARSE_STEP * cell + FINE_SEARCH * fine + 2 * LK_ITERATIONS * cell  # largest motion
+        match = _LK_BOX // 2 + 1 + 3 * cell  # a match's detail box and gradient, its robust limit and cell patch
+        refined = 2 * (LK_ITERATIONS + 1) * match  # two Lucas–Kanade passes
+        smoothed = len(SMOOTHING_CELLS) * match + sum(cells // 2 + 1 for cells in SMOOTHING_CELLS) * cell
+        surrounding = 1 + SUSPECT_REACH + FILL_MOTION_BOX // 2 + 1
+        motion = m * (searched + travel + refined + smoothed + surrounding + 1)
         evidence = max(motion, (_COLUMN_ROWS // 2 + 2) * 1 + f)
         # 3: the spike grown into its edge and dilated; the network at half resolution and its upsampling
         reach = evidence + 3 + NET_SCALE * (self.net.reach + 2) + 5 * f
@@ -134,13 +172,14 @@ class RepairModel(nn.Module):
         frame_luma = fixed_mix(frame, self.luma_row)[..., 0].unsqueeze(1)  # [N, 1, H, W]
         other_luma = fixed_mix(others, self.luma_row)[..., 0]  # [N, 2R, H, W]
         flow, cost = self.motion(frame_luma, other_luma)  # [N, 2·2R, H, W] in px (x, y per neighbour), [N, 2R, H, W]
+        copies = _copies(frame_luma, other_luma)
         # [N, 2R, 3, H, W], bicubic: the spike test compares against sharp neighbours (a bilinear half-pixel shift
         # softens a highlight into a false spike)
         warped = self.warp(others[..., :3], flow)
         warped_luma = (warped * self.luma_weights).sum(dim=2)
         # [N, 2R, H, W]: 1 where a neighbour is no evidence (a copy of the frame, or warped from outside the picture)
-        absent = torch.maximum(_copies(frame_luma, other_luma), _outside(flow))
-        spike = _grown(_spike_index(frame_luma, warped_luma, absent)) * _inner(frame_luma, BORDER_CELLS * self.factor)
+        absent = torch.maximum(copies, _outside(flow))
+        spike = _grown(_spike_index(frame_luma, warped_luma, absent))
         evidence = torch.cat([frame_luma - _box(frame_luma, 5, 5), _column_feature(frame_luma, self.factor),
                               frame_luma - warped_luma, cost], dim=1)
         # the network refines the spike test's matte and picks the fills: at half resolution (sharp edges come
@@ -149,8 +188,10 @@ class RepairModel(nn.Module):
                             F.max_pool2d(spike, NET_SCALE, ceil_mode=True)], dim=1)
         out = planar(upsample_from_grid(self.net(pooled), NET_SCALE, planar_like(frame_luma)))
         # where the motion matches the picture poorly (its cost), a spike needs to be larger to count
+        # and along the picture's edges, where a match patch is partly the edge repeated
         threshold = (SPIKE_THRESHOLD0 * torch.exp(self.spike_log_threshold)
-                     + MISMATCH_WEIGHT0 * torch.exp(self.mismatch_log_weight) * cost.amin(dim=1, keepdim=True))
+                     + MISMATCH_WEIGHT0 * torch.exp(self.mismatch_log_weight) * cost.amin(dim=1, keepdim=True)
+                     + EDGE_THRESHOLD * (1.0 - _inner(frame_luma, self.factor)))
         prior = SPIKE_GAIN0 * torch.exp(self.spike_log_gain) * (spike - threshold)
         matte = torch.sigmoid(out[:, 0:1] + prior)
         log_sigma = out[:, 1:2] + LOG_SIGMA0
@@ -164,7 +205,8 @@ class RepairModel(nn.Module):
         """Each neighbour's motion onto the frame at full resolution, in px ([N, 2·2R, H, W]: x then y per
         neighbour), and the match's remaining cost ([N, 2R, H, W]), measured on the frames pooled by MOTION_SCALE:
         a wide whole-cell search (COARSE_STEP-cell strides, ±search strides), a whole-cell search within
-        ±FINE_SEARCH half-cells of the neighbour moved by it, then Lucas–Kanade steps (:meth:`refined`)."""
+        ±FINE_SEARCH half-cells of the neighbour moved by it, a Lucas–Kanade step (:meth:`refined`), the motion
+        averaged over larger areas where that matches better (:meth:`smoothed`), and a last Lucas–Kanade step."""
         m = MOTION_SCALE
         frame_small = F.avg_pool2d(frame_luma, m, ceil_mode=True, count_include_pad=False)
         others_small = F.avg_pool2d(other_luma, m, ceil_mode=True, count_include_pad=False)
@@ -176,7 +218,15 @@ class RepairModel(nn.Module):
         moved = self.warp(others_small.unsqueeze(-1), coarse)[:, :, 0]
         fine = planar(upsample_from_grid(self.cell_offsets(frame_small, moved, fine_cell, FINE_SEARCH, FINE_PATCH),
                                          fine_cell, like))
-        flow, cost = self.refined(frame_small, others_small, coarse + fine, cell)
+        match = _Match(frame_small, others_small, cell)
+        flow, residual, cost = self.smoothed(match, *self.refined(match, coarse + fine))
+        flow, _, cost = self.refined(match, flow, (residual, cost))
+        cost = planar(upsample_from_grid(torch.sqrt(cost + 1e-8), cell, like))
+        # a defect pulls the motion measured on it: where a first spike test suspects one, the motion (and its
+        # cost) come from the pixels around it instead
+        first = _spike_index(frame_small, self.warp(match.others, flow)[:, :, 0],
+                             torch.maximum(_copies(frame_small, others_small), _outside(flow)))
+        flow, cost = _surrounding_motion(flow, cost, first)
         full = planar_like(frame_luma)
         return planar(upsample_from_grid(flow * float(m), m, full)), planar(upsample_from_grid(cost, m, full))
 
@@ -191,11 +241,14 @@ class RepairModel(nn.Module):
         reach = search * step
         centre = _detail(F.avg_pool2d(frame_luma, cell, ceil_mode=True, count_include_pad=False), surround)
         others = _detail(F.avg_pool2d(other_luma, cell, ceil_mode=True, count_include_pad=False), surround)
+        if step > 1:  # strides of `step` cells compare detail low-passed to match: no aliasing between strides
+            centre, others = _box(centre, step + 1, step + 1), _box(others, step + 1, step + 1)
+        limit = _robust_limit(centre, patch)
         padded = F.pad(others, (reach, reach, reach, reach), mode="replicate")
         offsets = [(dy * step, dx * step) for dy in range(-search, search + 1) for dx in range(-search, search + 1)]
-        costs = torch.stack([_box((centre - padded[:, :, reach + dy:(dy - reach) or None,
-                                                   reach + dx:(dx - reach) or None])
-                                  .clamp(-_ROBUST_DETAIL, _ROBUST_DETAIL) ** 2, patch, patch)
+        costs = torch.stack([_box(_clamped(centre - padded[:, :, reach + dy:(dy - reach) or None,
+                                                            reach + dx:(dx - reach) or None], limit) ** 2,
+                                  patch, patch)
                              for dy, dx in offsets], dim=2)  # [N, K, S², h, w], S = 2·search + 1
         # the best offset: the lowest cost plus a slight preference for small motion, in units of the cell's own
         # spread over the offsets, so that a flat cell (all offsets alike) stays put rather than follow its grain
@@ -210,36 +263,43 @@ class RepairModel(nn.Module):
         batch, count, _, height, width = found.shape
         return found.reshape(batch, 2 * count, height, width)
 
-    def refined(self, frame_luma: torch.Tensor, other_luma: torch.Tensor, flow: torch.Tensor,
-                cell: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """`flow` after LK_ITERATIONS Lucas–Kanade steps on the luma detail (luma minus its _LK_BOX² mean: exposure
-        flicker does not count), each solved per `cell`-px cell over its 3×3-cell patch with a small ridge (a flat
-        cell keeps its motion), at most half a cell, kept only where it matches better; a pixel whose detail
-        differs by more than _ROBUST_DETAIL (dust, an occlusion) does not pull the motion. Also the remaining RMS
-        detail difference per cell (its cost), upsampled ([N, 2R, H, W])."""
-        detail = frame_luma - _box(frame_luma, _LK_BOX, _LK_BOX)
-        gx = 0.5 * (F.pad(detail, (0, 1, 0, 0), mode="replicate")[..., 1:]
-                    - F.pad(detail, (1, 0, 0, 0), mode="replicate")[..., :-1])
-        gy = 0.5 * (F.pad(detail, (0, 0, 0, 1), mode="replicate")[..., 1:, :]
-                    - F.pad(detail, (0, 0, 1, 0), mode="replicate")[..., :-1, :])
-        others = other_luma.unsqueeze(-1)
-        like = planar_like(frame_luma)
-
-        def residual_at(moved: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            warped = self.warp(others, moved)[:, :, 0]
-            residual = detail - (warped - _box(warped, _LK_BOX, _LK_BOX))
-            # the mismatch of picture detail, not of dust: a speck inside the patch barely raises it
-            return residual, _patch_mean(residual.clamp(-_ROBUST_DETAIL, _ROBUST_DETAIL) ** 2, cell)
-
-        residual, cost = residual_at(flow)
+    def refined(self, match: _Match, flow: torch.Tensor,
+                known: tuple[torch.Tensor, torch.Tensor] | None = None) -> _Matched:
+        """`flow` ([N, 2K, h, w] at the motion's resolution) after LK_ITERATIONS Lucas–Kanade steps on the luma
+        detail, each solved per cell over its 3×3-cell patch with a small ridge (a flat cell keeps its motion), at
+        most half a cell, kept only where it matches better; a pixel whose detail differs by more than the robust
+        limit (dust, an occlusion) does not pull the motion. Also the residual and each cell's remaining mean
+        squared detail difference (its cost, [N, K, h/cell, w/cell]); `known`: `flow`'s residual and cost."""
+        cell, like = match.cell, planar_like(match.detail)
+        residual, cost = match(self, flow) if known is None else known
         for _ in range(LK_ITERATIONS):
-            stepped = flow + planar(upsample_from_grid(_lucas_kanade_step(gx, gy, residual, cell), cell, like))
-            new_residual, new_cost = residual_at(stepped)
+            stepped = flow + planar(upsample_from_grid(
+                _lucas_kanade_step(match.gx, match.gy, residual, match.limit, cell), cell, like))
+            new_residual, new_cost = match(self, stepped)
             better = (new_cost < cost).to(cost.dtype)  # no step makes a cell's match worse
             flow = flow + planar(upsample_from_grid(better.repeat_interleave(2, dim=1), cell, like)) * (stepped - flow)
             residual = residual + planar(upsample_from_grid(better, cell, like)) * (new_residual - residual)
             cost = torch.minimum(cost, new_cost)
-        return flow, planar(upsample_from_grid(torch.sqrt(cost + 1e-8), cell, like))
+        return flow, residual, cost
+
+    def smoothed(self, match: _Match, flow: torch.Tensor, residual: torch.Tensor, cost: torch.Tensor) -> _Matched:
+        """`flow` replaced, cell by cell, by its average over SMOOTHING_CELLS² cells (each cell weighted by how well
+        it matches) wherever that matches better: film motion is mostly smooth (a pan, a zoom, a tilt), and one
+        cell's match is noisy where its patch holds little structure, while a moving object keeps its own."""
+        cell, like = match.cell, planar_like(match.detail)
+        cells_flow = F.avg_pool2d(flow, cell, ceil_mode=True, count_include_pad=False)
+        for cells in SMOOTHING_CELLS:
+            weight = (1.0 / (cost + _SMOOTHING_FLOOR)).repeat_interleave(2, dim=1)
+            average = planar(upsample_from_grid(_box(cells_flow * weight, cells, cells) / _box(weight, cells, cells),
+                                                cell, like))
+            new_residual, new_cost = match(self, average)
+            better = (new_cost < cost).to(cost.dtype)
+            flow = flow + planar(upsample_from_grid(better.repeat_interleave(2, dim=1), cell, like)) * (average - flow)
+            residual = residual + planar(upsample_from_grid(better, cell, like)) * (new_residual - residual)
+            cells_flow = cells_flow + better.repeat_interleave(2, dim=1) * (
+                F.avg_pool2d(average, cell, ceil_mode=True, count_include_pad=False) - cells_flow)
+            cost = torch.minimum(cost, new_cost)
+        return flow, residual, cost
 
     @staticmethod
     def warp(rgb: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -278,7 +338,7 @@ def _copies(frame_luma: torch.Tensor, other_luma: torch.Tensor) -> torch.Tensor:
 
 def _inner(luma: torch.Tensor, margin: int) -> torch.Tensor:
     """[1, 1, H, W]: 1 at least `margin` px inside the picture's edges, else 0. Motion is measured on patches, and
-    a patch at the edge is half made of the edge repeated: its match, and so a spike there, cannot be trusted."""
+    a patch at the edge is half made of the edge repeated: its match, and so a spike there, is less sure."""
     height, width = luma.shape[2], luma.shape[3]
     xs, ys = _pixel_grid(height, width, luma)
     inside = (xs >= margin) & (xs < width - margin) & (ys >= margin) & (ys < height - margin)
@@ -299,12 +359,33 @@ def _spike_index(frame_luma: torch.Tensor, warped_luma: torch.Tensor, absent: to
     """How far the frame's luma lies outside the range of its warped neighbours ([N, 1, H, W], ≥ 0): the SDI/ROD
     index of the classical detector, the range taken over each pixel's 3×3 neighbourhood so that a warp a pixel off
     at a fine edge is no spike (dust is larger than that, or unlike anything around it). `absent` neighbours (copies
-    of the frame, reads from outside the picture) are left out; with none left the index is 0."""
+    of the frame, reads from outside the picture) are left out; with fewer than _MIN_EVIDENCE left (of more) or
+    none left the index is 0."""
     highest, lowest = (x.unsqueeze(1) for x in _present_range(warped_luma, absent))
     highest = F.max_pool2d(highest, 3, stride=1, padding=1)
     lowest = -F.max_pool2d(-lowest, 3, stride=1, padding=1)
     spike = torch.relu(torch.maximum(frame_luma - highest, lowest - frame_luma))
-    return spike * (1.0 - absent.amin(dim=1, keepdim=True))
+    # one neighbour alone is too little evidence where there could be more (at a picture edge the others read from
+    # outside it, and the motion there is least sure)
+    needed = float(max(1, min(_MIN_EVIDENCE, absent.shape[1] - 1)))
+    present = (1.0 - absent).sum(dim=1, keepdim=True)
+    return spike * (present >= needed).to(spike.dtype)
+
+
+def _surrounding_motion(flow: torch.Tensor, cost: torch.Tensor,
+                        spike: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`flow` [N, 2K, H, W] and its `cost` [N, K, H, W] where no defect is suspected (`spike` [N, 1, H, W] at most
+    _SUSPECT_SPIKE within SUSPECT_REACH px); elsewhere their averages over the FILL_MOTION_BOX² px around that are
+    not suspect (as they are where none are): a defect neither pulls the motion nor raises its own threshold."""
+    suspect = F.max_pool2d((spike > _SUSPECT_SPIKE).to(flow.dtype), 2 * SUSPECT_REACH + 1, stride=1,
+                           padding=SUSPECT_REACH)
+    keep = 1.0 - suspect
+    sums = _box(torch.cat([flow * keep, cost * keep, keep], dim=1), FILL_MOTION_BOX, FILL_MOTION_BOX)
+    around = sums[:, :-1] / sums[:, -1:].clamp(min=_EPS)
+    use = suspect * (sums[:, -1:] > _EPS).to(flow.dtype)
+    moved = torch.cat([flow, cost], dim=1)
+    moved = moved + use * (around - moved)
+    return moved[:, :flow.shape[1]], moved[:, flow.shape[1]:]
 
 
 def _grown(spike: torch.Tensor) -> torch.Tensor:
@@ -325,20 +406,34 @@ def _trimmed_mean(warped: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
     return torch.where(count >= 3.0, trimmed, total / count.clamp(min=1.0))
 
 
-def _lucas_kanade_step(gx: torch.Tensor, gy: torch.Tensor, residual: torch.Tensor, cell: int) -> torch.Tensor:
+def _lucas_kanade_step(gx: torch.Tensor, gy: torch.Tensor, residual: torch.Tensor, limit: torch.Tensor,
+                       cell: int) -> torch.Tensor:
     """One Lucas–Kanade step per cell ([N, 2K, h, w]: x then y per neighbour, px) from the frame's detail gradients
     [N, 1, H, W] and the detail residual (frame − warped neighbour) [N, K, H, W], solved over each cell's 3×3-cell
     patch from the pixels whose residual fine detail can explain."""
-    trusted = (residual.abs() < _ROBUST_DETAIL).to(residual.dtype)
+    trusted = (residual.abs() < limit).to(residual.dtype)
     a11, a12, a22 = (_patch_mean(x * trusted, cell) + ridge
                      for x, ridge in ((gx * gx, _LK_RIDGE), (gx * gy, 0.0), (gy * gy, _LK_RIDGE)))
     determinant = a11 * a22 - a12 * a12
     b1, b2 = _patch_mean(gx * residual * trusted, cell), _patch_mean(gy * residual * trusted, cell)
-    limit = 0.5 * cell
-    dx = ((a22 * b1 - a12 * b2) / determinant).clamp(-limit, limit)
-    dy = ((a11 * b2 - a12 * b1) / determinant).clamp(-limit, limit)
+    reach = 0.5 * cell
+    dx = ((a22 * b1 - a12 * b2) / determinant).clamp(-reach, reach)
+    dy = ((a11 * b2 - a12 * b1) / determinant).clamp(-reach, reach)
     batch, count, height, width = dx.shape
     return torch.stack([dx, dy], dim=2).reshape(batch, 2 * count, height, width)
+
+
+def _robust_limit(detail: torch.Tensor, size: int) -> torch.Tensor:
+    """The largest luma-detail difference a match counts in full ([N, 1, H, W]): _ROBUST_DETAIL, or _CONTRAST_LIMIT ×
+    the frame's RMS detail over size² where that is more. Beyond it a difference is dust or an occlusion and must not
+    steer the motion; below it, in strong texture, it is the texture misaligned, which must."""
+    size = size | 1
+    return torch.clamp(_CONTRAST_LIMIT * torch.sqrt(_box(detail * detail, size, size) + 1e-12), min=_ROBUST_DETAIL)
+
+
+def _clamped(x: torch.Tensor, limit: torch.Tensor) -> torch.Tensor:
+    """`x` clamped to ±`limit` (a tensor, broadcast)."""
+    return torch.minimum(torch.maximum(x, -limit), limit)
 
 
 def _patch_mean(x: torch.Tensor, factor: int) -> torch.Tensor:
