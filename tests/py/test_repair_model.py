@@ -207,3 +207,18 @@ def test_dust_does_not_pull_the_motion_its_fill_is_read_along(shift: int):
         dot = (rows - y) ** 2 + (cols - x) ** 2 < 3.2 ** 2
         errors.append(float((restored[0][dot][..., :3] - clean[0, 2][dot][..., :3]).abs().max()))
     assert sum(errors) / len(errors) < 0.008, errors
+
+
+def test_a_copy_of_the_frame_is_never_a_fill():
+    """At a clip's first frame the edge rule repeats the frame as t−2 and t−1: those copies hold the frame's own
+    damage, so however the network weighs the candidates, the fill comes from t+1 and t+2."""
+    model = RepairModel().eval()
+    with torch.no_grad():
+        model.net.head.bias[2 + 0] = 30.0  # candidate 0 = the frame before last (t−2): its weight ≈ 1 if present
+        clean = _pan_window()
+        window, speck = _specked(clean)
+        first = torch.cat([window[:, 2:3], window[:, 2:3], window[:, 2:]], dim=1)
+        restored, _, matte = model(first)
+    assert bool((matte[0, 0][speck] > 0.5).all())
+    error = float((restored[0][speck][..., :3] - clean[0, 2][speck][..., :3]).abs().mean())
+    assert error < 0.05, error

@@ -61,6 +61,7 @@ _COST_FLOOR = 1e-3  # luma detail differences below this (0–1 scale) are grain
 _COLUMN_ROWS = 31  # rows the column feature averages over
 _SPATIAL_CANDIDATES = 3
 _EPS = 1e-3
+_ABSENT_FILL = 30.0  # softmax logit taken from a neighbour that is no evidence: its weight ≈ 1e-13 of another's
 _MIN_EVIDENCE = 2  # neighbours a spike test needs where the window has more than two
 EDGE_THRESHOLD = 0.06  # luma added to the spike threshold within one grid cell of the picture's edges
 _EDGE = 0.01  # px beyond the outermost pixel centres a read still counts as inside (motion rounding in a still shot)
@@ -198,7 +199,11 @@ class RepairModel(nn.Module):
         frame_rgb = planar(frame[..., :3])
         candidates = ([warped[:, k] for k in range(warped.shape[1])] + [_trimmed_mean(warped, absent)]
                       + _spatial_fills(frame_rgb, 1.0 - matte, self.factor))
-        repaired = _weighted_sum(out[:, 2:] + self.fill_bias, candidates)
+        # a neighbour that is no evidence (a copy of the frame holds its damage; a read from outside the picture is
+        # the edge repeated) is no fill either
+        logits = out[:, 2:] + self.fill_bias
+        logits = torch.cat([logits[:, :absent.shape[1]] - _ABSENT_FILL * absent, logits[:, absent.shape[1]:]], dim=1)
+        repaired = _weighted_sum(logits, candidates)
         return torch.cat([interleaved(repaired), frame[..., 3:4]], dim=-1), log_sigma, matte
 
     def motion(self, frame_luma: torch.Tensor, other_luma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
