@@ -25,7 +25,10 @@ How it works, each step a fixed, exportable operation except the small network a
    that are copies of the frame (the edge rule at a clip's ends) or read from outside the picture (and nothing
    where fewer than two remain of more); grown into the defect's soft edge. The matte starts as this test:
    logit = gain · (spike − threshold), the threshold raised where the motion's mismatch is high and within a grid
-   cell of the picture's edges; gain, threshold and the mismatch's weight are learnt.
+   cell of the picture's edges; gain, threshold and the mismatch's weight are learnt. A vertical scratch stays put
+   in the frame while the picture moves, so the spike test misses a faint one: the line test (how much more of a
+   thin vertical line the frame has than its warped neighbours, averaged down LINE_ROWS rows) opens the matte
+   there too, with a learnt gain and threshold of its own.
 4. **Network.** A small context network at half resolution reads the evidence (luma detail, a column feature for
    vertical scratches, the difference to each warped neighbour, each match's cost, the spike) and adds a
    correction to the matte's logit, predicts log_sigma and one weight per candidate fill.
@@ -82,6 +85,14 @@ _SMOOTHING_FLOOR = 1e-4  # cost added before the averages' weights (1 / cost) ar
 _SUSPECT_SPIKE = 0.02  # a first spike test above this (luma) suspects a defect, whose own motion is not trusted …
 SUSPECT_REACH = 5  # … within this many px of the motion's resolution: the motion there is that of the …
 FILL_MOTION_BOX = 23  # … FILL_MOTION_BOX² px around (at the motion's resolution) that are not suspect
+# A vertical scratch stays where it is in the frame while the picture moves: the line test is how much more of a
+# thin vertical line (brighter or darker than the picture _LINE_SIDE px either side) the frame has than its warped
+# neighbours, averaged down LINE_ROWS rows (a scratch runs down the frame; picture lines rarely run that long).
+LINE_ROWS = 127
+_LINE_SIDE = 4
+_LINE_CLAMP = 0.08  # luma: a row counts at most this much (a speck on the line is no scratch)
+LINE_GAIN0 = 300.0  # per unit of line contrast: 0.01 above the threshold gives a matte of 0.95
+LINE_THRESHOLD0 = 0.012
 
 
 _Matched = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # a motion, its detail residual and its cells' cost
@@ -129,6 +140,8 @@ class RepairModel(nn.Module):
         self.spike_log_gain = nn.Parameter(torch.zeros(()))
         self.spike_log_threshold = nn.Parameter(torch.zeros(()))
         self.mismatch_log_weight = nn.Parameter(torch.zeros(()))
+        self.line_log_gain = nn.Parameter(torch.zeros(()))
+        self.line_log_threshold = nn.Parameter(torch.zeros(()))
         fill_bias = torch.zeros(others + 1 + _SPATIAL_CANDIDATES)
         fill_bias[others] = TRIMMED_MEAN_BIAS0
         self.fill_bias = nn.Parameter(fill_bias.reshape(1, -1, 1, 1))
@@ -152,7 +165,9 @@ class RepairModel(nn.Module):
         smoothed = len(SMOOTHING_CELLS) * match + sum(cells // 2 + 1 for cells in SMOOTHING_CELLS) * cell
         surrounding = 1 + SUSPECT_REACH + FILL_MOTION_BOX // 2 + 1
         motion = m * (searched + travel + refined + smoothed + surrounding + 1)
-        evidence = max(motion, (_COLUMN_ROWS // 2 + 2) * 1 + f)
+        # the line test: the warped neighbours' lines averaged down LINE_ROWS rows (pooled by f), a pixel wider
+        lines = motion + ((LINE_ROWS // f | 1) // 2 + 1) * f + _LINE_SIDE + 3
+        evidence = max(motion, (_COLUMN_ROWS // 2 + 2) * 1 + f, lines)
         # 3: the spike grown into its edge and dilated; the network at half resolution and its upsampling
         reach = evidence + 3 + NET_SCALE * (self.net.reach + 2) + 5 * f
         return -(-reach // f) * f
@@ -188,12 +203,7 @@ class RepairModel(nn.Module):
         pooled = torch.cat([F.avg_pool2d(evidence, NET_SCALE, ceil_mode=True, count_include_pad=False),
                             F.max_pool2d(spike, NET_SCALE, ceil_mode=True)], dim=1)
         out = planar(upsample_from_grid(self.net(pooled), NET_SCALE, planar_like(frame_luma)))
-        # where the motion matches the picture poorly (its cost), a spike needs to be larger to count
-        # and along the picture's edges, where a match patch is partly the edge repeated
-        threshold = (SPIKE_THRESHOLD0 * torch.exp(self.spike_log_threshold)
-                     + MISMATCH_WEIGHT0 * torch.exp(self.mismatch_log_weight) * cost.amin(dim=1, keepdim=True)
-                     + EDGE_THRESHOLD * (1.0 - _inner(frame_luma, self.factor)))
-        prior = SPIKE_GAIN0 * torch.exp(self.spike_log_gain) * (spike - threshold)
+        prior = self.matte_prior(frame_luma, warped_luma, spike, cost, absent)
         matte = torch.sigmoid(out[:, 0:1] + prior)
         log_sigma = out[:, 1:2] + LOG_SIGMA0
         frame_rgb = planar(frame[..., :3])
@@ -205,6 +215,22 @@ class RepairModel(nn.Module):
         logits = torch.cat([logits[:, :absent.shape[1]] - _ABSENT_FILL * absent, logits[:, absent.shape[1]:]], dim=1)
         repaired = _weighted_sum(logits, candidates)
         return torch.cat([interleaved(repaired), frame[..., 3:4]], dim=-1), log_sigma, matte
+
+    def matte_prior(self, frame_luma: torch.Tensor, warped_luma: torch.Tensor, spike: torch.Tensor,
+                    cost: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
+        """The matte's logit before the network's correction ([N, 1, H, W]): the spike test's, gain · (spike −
+        threshold), or the line test's for a vertical scratch, whichever says damage more. A spike needs to be larger
+        where the motion matches the picture poorly (its cost) and along the picture's edges (a match patch there is
+        partly the edge repeated); a line, along the edges too. A scratch that never moves (a locked-off shot) is
+        the picture's to any temporal test, and the line test says nothing there."""
+        edge = EDGE_THRESHOLD * (1.0 - _inner(frame_luma, self.factor))
+        threshold = (SPIKE_THRESHOLD0 * torch.exp(self.spike_log_threshold)
+                     + MISMATCH_WEIGHT0 * torch.exp(self.mismatch_log_weight) * cost.amin(dim=1, keepdim=True) + edge)
+        spikes = SPIKE_GAIN0 * torch.exp(self.spike_log_gain) * (spike - threshold)
+        lines = LINE_GAIN0 * torch.exp(self.line_log_gain) * (
+            _scratch_index(frame_luma, warped_luma, absent, self.factor)
+            - LINE_THRESHOLD0 * torch.exp(self.line_log_threshold) - edge)
+        return torch.maximum(spikes, lines)
 
     def motion(self, frame_luma: torch.Tensor, other_luma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Each neighbour's motion onto the frame at full resolution, in px ([N, 2·2R, H, W]: x then y per
@@ -391,6 +417,37 @@ def _surrounding_motion(flow: torch.Tensor, cost: torch.Tensor,
     moved = torch.cat([flow, cost], dim=1)
     moved = moved + use * (around - moved)
     return moved[:, :flow.shape[1]], moved[:, flow.shape[1]:]
+
+
+def _line_contrast(luma: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """How much each pixel of `luma` [N, C, H, W] is a bright and a dark thin vertical line (its luma above, or below,
+    the picture _LINE_SIDE px either side, the smaller of the two, clamped to ±_LINE_CLAMP), averaged down LINE_ROWS
+    rows; computed on rows pooled by `factor` (a vertical line loses nothing) → two [N, C, H / factor, W]."""
+    rows = F.avg_pool2d(luma, (factor, 1), ceil_mode=True, count_include_pad=False)
+    beside = _box(rows, 1, 3)
+    left = F.pad(beside, (_LINE_SIDE, 0, 0, 0), mode="replicate")[..., :-_LINE_SIDE]
+    right = F.pad(beside, (0, _LINE_SIDE, 0, 0), mode="replicate")[..., _LINE_SIDE:]
+    bright = torch.minimum(rows - left, rows - right).clamp(-_LINE_CLAMP, _LINE_CLAMP)
+    dark = torch.minimum(left - rows, right - rows).clamp(-_LINE_CLAMP, _LINE_CLAMP)
+    height = LINE_ROWS // factor | 1
+    return _box(bright, height, 1), _box(dark, height, 1)
+
+
+def _scratch_index(frame_luma: torch.Tensor, warped_luma: torch.Tensor, absent: torch.Tensor,
+                   factor: int) -> torch.Tensor:
+    """How much more of a vertical line the frame has at each pixel than its warped neighbours have there on average
+    ([N, 1, H, W], widened by a pixel each side into the scratch's soft edge): a scratch stays put in the frame
+    while the picture moves. Neighbours that are `absent` (copies of the frame, reads from outside the picture) are
+    left out; with fewer than _MIN_EVIDENCE left (of more) the index is 0."""
+    frame_bright, frame_dark = _line_contrast(frame_luma, factor)
+    bright, dark = _line_contrast(warped_luma, factor)
+    present = 1.0 - F.max_pool2d(absent, (factor, 1), ceil_mode=True)
+    count = present.sum(dim=1, keepdim=True)
+    bright = (torch.relu(bright) * present).sum(dim=1, keepdim=True) / count.clamp(min=1.0)
+    dark = (torch.relu(dark) * present).sum(dim=1, keepdim=True) / count.clamp(min=1.0)
+    needed = float(max(1, min(_MIN_EVIDENCE, absent.shape[1] - 1)))
+    index = torch.relu(torch.maximum(frame_bright - bright, frame_dark - dark)) * (count >= needed).to(count.dtype)
+    return F.max_pool2d(_rows_back(index, factor, frame_luma), (1, 3), stride=1, padding=(0, 1))
 
 
 def _grown(spike: torch.Tensor) -> torch.Tensor:
