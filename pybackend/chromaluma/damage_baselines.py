@@ -42,6 +42,12 @@ MEDIAN_SIZES = (7, 11, 15)  # px: a defect is found whole where it covers less t
 LINE_TEXTURE_WEIGHT = 2.0  # a column's peak counts above twice the mean peak of the columns around it
 TEXTURE_WEIGHTS = (0.0, 1.0, 2.0, 3.0, 4.0)
 SCRATCH_THRESHOLDS = (0.02, 0.03, 0.04, 0.06, 0.08, 0.12, 1.0)  # 1.0: no scratch test at all
+# The line test (the repair model's too, chromaluma.models.repair): a vertical scratch stays put in the frame while
+# the picture moves past it, so the frame has a thin vertical line its compensated neighbours do not have there.
+LINE_ROWS = 127  # rows a line's contrast is averaged down (a scratch runs down the frame; picture lines rarely do)
+LINE_SIDE = 4  # px either side of a pixel where the picture beside a line is read
+LINE_CLAMP = 0.08  # luma: a row counts at most this much (a speck on the line is no scratch)
+LINE_THRESHOLD = 0.012
 
 
 # --- checks -------------------------------------------------------------------------------------------------------
@@ -191,6 +197,28 @@ def spike_index(compensated: CompensatedWindow) -> np.ndarray:
     above = compensated.luma - compensated.neighbour_luma.max(axis=0)
     below = compensated.neighbour_luma.min(axis=0) - compensated.luma
     return np.maximum(np.maximum(above, below), 0.0)
+
+
+def line_contrast(luma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How much each pixel of `luma` (H×W) is a bright and a dark thin vertical line: its luma above (below) the
+    picture LINE_SIDE px either side (a 3 px mean), the smaller of the two, clamped to ±LINE_CLAMP and averaged down
+    LINE_ROWS rows (fewer at the top and bottom); two float32 H×W."""
+    padded = np.pad(luma, ((0, 0), (1, 1)), mode="edge")
+    beside = (padded[:, :-2] + padded[:, 1:-1] + padded[:, 2:]) / np.float32(3.0)
+    beside = np.pad(beside, ((0, 0), (LINE_SIDE, LINE_SIDE)), mode="edge")
+    left, right = beside[:, :-2 * LINE_SIDE], beside[:, 2 * LINE_SIDE:]
+    bright = np.clip(np.minimum(luma - left, luma - right), -LINE_CLAMP, LINE_CLAMP)
+    dark = np.clip(np.minimum(left - luma, right - luma), -LINE_CLAMP, LINE_CLAMP)
+    return _column_mean(bright, LINE_ROWS), _column_mean(dark, LINE_ROWS)
+
+
+def _column_mean(values: np.ndarray, rows: int) -> np.ndarray:
+    """The mean of `values` (H×W) down `rows` rows centred on each pixel, the window shrunk at the top and bottom."""
+    sums = np.concatenate([np.zeros_like(values[:1], dtype=np.float64), np.cumsum(values, axis=0, dtype=np.float64)])
+    height, half = values.shape[0], rows // 2
+    top = np.clip(np.arange(height) - half, 0, height)
+    bottom = np.clip(np.arange(height) + half + 1, 0, height)
+    return ((sums[bottom] - sums[top]) / (bottom - top)[:, None]).astype(np.float32)
 
 
 def grown_matte(strength: np.ndarray, threshold: float, steps: int = GROWTH_STEPS) -> np.ndarray:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from chromaluma.baselines import SpikeDetectionRepair, ThresholdInpaintRepair, spike_matte
+from chromaluma.damage_baselines import LINE_THRESHOLD, line_contrast
 from chromaluma.errors import ChromalumaError, PairMismatchError, ParameterError
 from chromaluma.synth.shots import CameraMove, photo_shot
 
@@ -213,3 +214,29 @@ def test_bad_frames_and_settings_are_refused() -> None:
         with pytest.raises(ChromalumaError) as error:
             call()
         assert words in _one_line_error(error)
+
+
+def _lined(frames: list[np.ndarray], column: int, lift: float) -> list[np.ndarray]:
+    """Each frame with a 2 px line at the same `column`, `lift` of the way to white (or to black, negative)."""
+    lined = []
+    for frame in frames:
+        frame = frame.copy()
+        band = frame[:, column:column + 2, :3]
+        frame[:, column:column + 2, :3] = band + lift * ((1.0 if lift > 0 else 0.0) - band) * np.sign(lift)
+        lined.append(frame)
+    return lined
+
+
+@pytest.mark.parametrize("lift", [0.08, -0.08])
+def test_the_line_contrast_finds_a_faint_scratch_of_either_polarity_down_its_length(lift: float):
+    rng = np.random.default_rng(3)
+    xx = np.linspace(0.3, 0.6, WIDTH, dtype=np.float32)[None, :, None]
+    grained = np.broadcast_to(xx, (HEIGHT, WIDTH, 3)) + rng.normal(0, 0.01, (HEIGHT, WIDTH, 3)).astype(np.float32)
+    frame = _lined([grained.astype(np.float32)], 70, lift)[0]
+    bright, dark = line_contrast(frame @ np.array([0.2126, 0.7152, 0.0722], np.float32))
+    found, other = (bright, dark) if lift > 0 else (dark, bright)
+    assert (found[:, 70:72] > LINE_THRESHOLD).all()
+    assert not (other[:, 68:74] > LINE_THRESHOLD).any()
+    elsewhere = np.ones_like(found, dtype=bool)
+    elsewhere[:, 67:75] = False
+    assert not (found[elsewhere] > LINE_THRESHOLD).any()

@@ -44,6 +44,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from chromaluma.damage_baselines import LINE_CLAMP, LINE_ROWS, LINE_SIDE, LINE_THRESHOLD
 from chromaluma.models.blocks import ContextNet, grid_factor, upsample_from_grid
 from chromaluma.models.colour import GUIDE_FROM_RGBA, fixed_mix, interleaved, planar
 from chromaluma.models.kinds import LOG_SIGMA0, check_radius
@@ -85,14 +86,8 @@ _SMOOTHING_FLOOR = 1e-4  # cost added before the averages' weights (1 / cost) ar
 _SUSPECT_SPIKE = 0.02  # a first spike test above this (luma) suspects a defect, whose own motion is not trusted …
 SUSPECT_REACH = 5  # … within this many px of the motion's resolution: the motion there is that of the …
 FILL_MOTION_BOX = 23  # … FILL_MOTION_BOX² px around (at the motion's resolution) that are not suspect
-# A vertical scratch stays where it is in the frame while the picture moves: the line test is how much more of a
-# thin vertical line (brighter or darker than the picture _LINE_SIDE px either side) the frame has than its warped
-# neighbours, averaged down LINE_ROWS rows (a scratch runs down the frame; picture lines rarely run that long).
-LINE_ROWS = 127
-_LINE_SIDE = 4
-_LINE_CLAMP = 0.08  # luma: a row counts at most this much (a speck on the line is no scratch)
+# The line test starts as the classical one's (chromaluma.damage_baselines: LINE_ROWS, LINE_SIDE, LINE_CLAMP):
 LINE_GAIN0 = 300.0  # per unit of line contrast: 0.01 above the threshold gives a matte of 0.95
-LINE_THRESHOLD0 = 0.012
 
 
 _Matched = tuple[torch.Tensor, torch.Tensor, torch.Tensor]  # a motion, its detail residual and its cells' cost
@@ -166,7 +161,7 @@ class RepairModel(nn.Module):
         surrounding = 1 + SUSPECT_REACH + FILL_MOTION_BOX // 2 + 1
         motion = m * (searched + travel + refined + smoothed + surrounding + 1)
         # the line test: the warped neighbours' lines averaged down LINE_ROWS rows (pooled by f), a pixel wider
-        lines = motion + ((LINE_ROWS // f | 1) // 2 + 1) * f + _LINE_SIDE + 3
+        lines = motion + ((LINE_ROWS // f | 1) // 2 + 1) * f + LINE_SIDE + 3
         evidence = max(motion, (_COLUMN_ROWS // 2 + 2) * 1 + f, lines)
         # 3: the spike grown into its edge and dilated; the network at half resolution and its upsampling
         reach = evidence + 3 + NET_SCALE * (self.net.reach + 2) + 5 * f
@@ -229,7 +224,7 @@ class RepairModel(nn.Module):
         spikes = SPIKE_GAIN0 * torch.exp(self.spike_log_gain) * (spike - threshold)
         lines = LINE_GAIN0 * torch.exp(self.line_log_gain) * (
             _scratch_index(frame_luma, warped_luma, absent, self.factor)
-            - LINE_THRESHOLD0 * torch.exp(self.line_log_threshold) - edge)
+            - LINE_THRESHOLD * torch.exp(self.line_log_threshold) - edge)
         return torch.maximum(spikes, lines)
 
     def motion(self, frame_luma: torch.Tensor, other_luma: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -421,14 +416,14 @@ def _surrounding_motion(flow: torch.Tensor, cost: torch.Tensor,
 
 def _line_contrast(luma: torch.Tensor, factor: int) -> tuple[torch.Tensor, torch.Tensor]:
     """How much each pixel of `luma` [N, C, H, W] is a bright and a dark thin vertical line (its luma above, or below,
-    the picture _LINE_SIDE px either side, the smaller of the two, clamped to ±_LINE_CLAMP), averaged down LINE_ROWS
+    the picture LINE_SIDE px either side, the smaller of the two, clamped to ±LINE_CLAMP), averaged down LINE_ROWS
     rows; computed on rows pooled by `factor` (a vertical line loses nothing) → two [N, C, H / factor, W]."""
     rows = F.avg_pool2d(luma, (factor, 1), ceil_mode=True, count_include_pad=False)
     beside = _box(rows, 1, 3)
-    left = F.pad(beside, (_LINE_SIDE, 0, 0, 0), mode="replicate")[..., :-_LINE_SIDE]
-    right = F.pad(beside, (0, _LINE_SIDE, 0, 0), mode="replicate")[..., _LINE_SIDE:]
-    bright = torch.minimum(rows - left, rows - right).clamp(-_LINE_CLAMP, _LINE_CLAMP)
-    dark = torch.minimum(left - rows, right - rows).clamp(-_LINE_CLAMP, _LINE_CLAMP)
+    left = F.pad(beside, (LINE_SIDE, 0, 0, 0), mode="replicate")[..., :-LINE_SIDE]
+    right = F.pad(beside, (0, LINE_SIDE, 0, 0), mode="replicate")[..., LINE_SIDE:]
+    bright = torch.minimum(rows - left, rows - right).clamp(-LINE_CLAMP, LINE_CLAMP)
+    dark = torch.minimum(left - rows, right - rows).clamp(-LINE_CLAMP, LINE_CLAMP)
     height = LINE_ROWS // factor | 1
     return _box(bright, height, 1), _box(dark, height, 1)
 

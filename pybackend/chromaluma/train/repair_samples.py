@@ -4,8 +4,8 @@ Per sample: a window of scan frames t−R … t+R cut at one place (flipped alik
 crop (:class:`chromaluma.synth.damage.ShotDamage`, scratches persisting across the window, one-frame defects drawn
 per frame) drawn onto every frame, the undamaged centre (or the --target print's crop) as the target, and the
 centre's damage opacity as the matte's truth. Damage already in the scan is no example of clean picture: where the
-classical detector (:func:`chromaluma.damage_baselines.spike_matte`) finds it in the undamaged window, the sample's
-`ignore` is 1 and the loss is not taken.
+classical tests (:mod:`chromaluma.damage_baselines`: the spike test for dust, the line test for scratches) find it
+in the undamaged window, the sample's `ignore` is 1 and the loss is not taken.
 
 Densities are raised so a small crop holds several defects (the model learns from what it sees, and a crop of a
 real frame holds less than one on average); the shapes, sizes and polarity are the film's own statistics.
@@ -19,7 +19,14 @@ import cv2
 import numpy as np
 import torch
 
-from chromaluma.damage_baselines import spike_matte
+from chromaluma.damage_baselines import (
+    LINE_THRESHOLD,
+    SPIKE_THRESHOLD,
+    compensate,
+    grown_matte,
+    line_contrast,
+    spike_index,
+)
 from chromaluma.synth.damage import DamageStatistics, ShotDamage
 from chromaluma.train.pairs import Pair
 
@@ -69,9 +76,14 @@ def sample_repair_batch(pairs: list[Pair], size: int, batch: int, radius: int, s
 
 
 def real_damage(window: list[np.ndarray], radius: int) -> np.ndarray:
-    """Where the classical detector finds damage in the (undamaged) centre frame, grown by 2 px: float32 0/1."""
-    found = spike_matte([frame[..., :3] for frame in window], radius)
-    return cv2.dilate(found.astype(np.float32), np.ones((5, 5), np.uint8))
+    """Where the scan is already damaged, or may be, in the (undamaged) centre frame, grown by 2 px: float32 0/1.
+    The spike test finds dust. The model's matte also starts from a line test, so a scratch the scan already has
+    must not be taught as clean picture either; the frame's own long thin vertical lines are left out (a scratch,
+    or picture the model's line test tells from one by its neighbours: a few per cent of a frame at most)."""
+    compensated = compensate([frame[..., :3] for frame in window], radius)
+    found = grown_matte(spike_index(compensated), SPIKE_THRESHOLD)
+    lines = np.maximum(*line_contrast(compensated.luma)) > LINE_THRESHOLD
+    return cv2.dilate((found | lines).astype(np.float32), np.ones((5, 5), np.uint8))
 
 
 def _crop_window(pair: Pair, found: np.ndarray, size: int, rng: np.random.Generator
