@@ -93,21 +93,23 @@ def repair_training_terms(model: nn.Module, window: torch.Tensor, clean: torch.T
     restored, log_sigma, matte = model(window)
     matte, log_sigma = matte[:, 0].float(), log_sigma[:, 0].float()
     truth = (damage >= REPAIR_DAMAGE_FLOOR).float()
-    counted = (1.0 - ignore) * ((damage == 0.0) | (truth > 0.0)).float()
+    # ignore: 1 where the scan's own damage takes no loss at all, between 0 and 1 where only the matte's is left out
+    filled = (ignore < 1.0).float()
+    counted = (ignore <= 0.0).float() * ((damage == 0.0) | (truth > 0.0)).float()
     weight = counted * (1.0 + (REPAIR_POSITIVE_WEIGHT - 1.0) * truth)
     bce = F.binary_cross_entropy(matte.clamp(1e-6, 1.0 - 1e-6), truth, weight=weight, reduction="sum")
     # the repair matters over the defect and a pixel around it (the matte may reach that far)
-    region = F.max_pool2d(truth[:, None], 3, stride=1, padding=1)[:, 0] * (1.0 - ignore)
+    region = F.max_pool2d(truth[:, None], 3, stride=1, padding=1)[:, 0] * filled
     error = (restored[..., :3].float() - clean).abs().mean(dim=-1)
     nll = error.detach() * torch.exp(-log_sigma) + log_sigma + math.log(2.0)
     pixels = counted.sum().clamp(min=1.0)
     damaged = region.sum().clamp(min=1.0)
     loss = (bce / pixels + REPAIR_FILL_WEIGHT * ((error + CONFIDENCE_WEIGHT * nll) * region).sum() / damaged
-            + (error * (1.0 - ignore)).sum() / pixels)
+            + (error * filled).sum() / pixels)
     frame = window[:, window.shape[1] // 2, ..., :3].float()
     composed = torch.where((matte > 0.5)[..., None], restored[..., :3].float(), frame)
-    in_damage = ((composed - clean).abs().mean(dim=-1) * truth * (1.0 - ignore)).sum()
-    return loss, (in_damage / (truth * (1.0 - ignore)).sum().clamp(min=1.0)).detach()
+    in_damage = ((composed - clean).abs().mean(dim=-1) * truth * filled).sum()
+    return loss, (in_damage / (truth * filled).sum().clamp(min=1.0)).detach()
 
 
 def with_confidence(error: torch.Tensor, log_sigma_full: torch.Tensor, valid: torch.Tensor

@@ -33,12 +33,14 @@ from chromaluma.train.pairs import Pair
 # One-frame defects per crop wanted on average, and long/short scratches per crop window.
 DEFECTS_PER_CROP = 8.0
 SCRATCHES_PER_CROP = 0.6
+LINE_UNLABELLED = 0.5  # `ignore` where only the matte's loss is left out (see real_damage)
 
 
 @dataclass(frozen=True)
 class RepairBatch:
     """Damaged windows [B, T, s, s, 4], clean targets [B, s, s, 3], synthetic damage opacity of the centre [B, s, s],
-    ignore [B, s, s] (1 where the scan itself is damaged: no loss there)."""
+    ignore [B, s, s] (1 where the scan itself is damaged: no loss there; LINE_UNLABELLED where only the matte's
+    loss is left out; see real_damage)."""
 
     window: torch.Tensor
     clean: torch.Tensor
@@ -76,14 +78,15 @@ def sample_repair_batch(pairs: list[Pair], size: int, batch: int, radius: int, s
 
 
 def real_damage(window: list[np.ndarray], radius: int) -> np.ndarray:
-    """Where the scan is already damaged, or may be, in the (undamaged) centre frame, grown by 2 px: float32 0/1.
-    The spike test finds dust. The model's matte also starts from a line test, so a scratch the scan already has
-    must not be taught as clean picture either; the frame's own long thin vertical lines are left out (a scratch,
-    or picture the model's line test tells from one by its neighbours: a few per cent of a frame at most)."""
+    """What of the (undamaged) centre frame the loss must not take as clean picture, grown by 2 px: float32, 1 where
+    the spike test finds the scan's own dust (no loss at all), LINE_UNLABELLED on the frame's own long thin vertical
+    lines (a scratch the scan already has, or picture that the model's line test tells from one by its
+    neighbours): there the matte learns nothing, and the fill still learns, else 0."""
     compensated = compensate([frame[..., :3] for frame in window], radius)
-    found = grown_matte(spike_index(compensated), SPIKE_THRESHOLD)
-    lines = np.maximum(*line_contrast(compensated.luma)) > LINE_THRESHOLD
-    return cv2.dilate((found | lines).astype(np.float32), np.ones((5, 5), np.uint8))
+    box = np.ones((5, 5), np.uint8)
+    dust = cv2.dilate(grown_matte(spike_index(compensated), SPIKE_THRESHOLD).astype(np.float32), box)
+    lines = cv2.dilate((np.maximum(*line_contrast(compensated.luma)) > LINE_THRESHOLD).astype(np.float32), box)
+    return np.maximum(dust, LINE_UNLABELLED * lines)
 
 
 def _crop_window(pair: Pair, found: np.ndarray, size: int, rng: np.random.Generator
