@@ -216,14 +216,11 @@ def test_bad_frames_and_settings_are_refused() -> None:
         assert words in _one_line_error(error)
 
 
-def _lined(frames: list[np.ndarray], column: int, lift: float) -> list[np.ndarray]:
-    """Each frame with a 2 px line at the same `column`, `lift` of the way to white (or to black, negative)."""
-    lined = []
-    for frame in frames:
-        frame = frame.copy()
-        band = frame[:, column:column + 2, :3]
-        frame[:, column:column + 2, :3] = band + lift * ((1.0 if lift > 0 else 0.0) - band) * np.sign(lift)
-        lined.append(frame)
+def _lined(frame: np.ndarray, column: int, lift: float) -> np.ndarray:
+    """`frame` with a 2 px line at `column`, |`lift`| of the way to white (positive) or to black (negative)."""
+    lined = frame.copy()
+    band = lined[:, column:column + 2, :3]
+    lined[:, column:column + 2, :3] = band + abs(lift) * ((1.0 if lift > 0 else 0.0) - band)
     return lined
 
 
@@ -232,7 +229,7 @@ def test_the_line_contrast_finds_a_faint_scratch_of_either_polarity_down_its_len
     rng = np.random.default_rng(3)
     xx = np.linspace(0.3, 0.6, WIDTH, dtype=np.float32)[None, :, None]
     grained = np.broadcast_to(xx, (HEIGHT, WIDTH, 3)) + rng.normal(0, 0.01, (HEIGHT, WIDTH, 3)).astype(np.float32)
-    frame = _lined([grained.astype(np.float32)], 70, lift)[0]
+    frame = _lined(grained.astype(np.float32), 70, lift)
     bright, dark = line_contrast(frame @ np.array([0.2126, 0.7152, 0.0722], np.float32))
     found, other = (bright, dark) if lift > 0 else (dark, bright)
     assert (found[:, 70:72] > LINE_THRESHOLD).all()

@@ -438,8 +438,9 @@ def _scratch_index(frame_luma: torch.Tensor, warped_luma: torch.Tensor, absent: 
     bright, dark = _line_contrast(warped_luma, factor)
     present = 1.0 - F.max_pool2d(absent, (factor, 1), ceil_mode=True)
     count = present.sum(dim=1, keepdim=True)
-    bright = (torch.relu(bright) * present).sum(dim=1, keepdim=True) / count.clamp(min=1.0)
-    dark = (torch.relu(dark) * present).sum(dim=1, keepdim=True) / count.clamp(min=1.0)
+    share = present / count.clamp(min=1.0)  # each present neighbour's weight in their mean
+    bright = (torch.relu(bright) * share).sum(dim=1, keepdim=True)
+    dark = (torch.relu(dark) * share).sum(dim=1, keepdim=True)
     needed = float(max(1, min(_MIN_EVIDENCE, absent.shape[1] - 1)))
     index = torch.relu(torch.maximum(frame_bright - bright, frame_dark - dark)) * (count >= needed).to(count.dtype)
     return F.max_pool2d(_rows_back(index, factor, frame_luma), (1, 3), stride=1, padding=(0, 1))

@@ -4,8 +4,9 @@ Per sample: a window of scan frames t−R … t+R cut at one place (flipped alik
 crop (:class:`chromaluma.synth.damage.ShotDamage`, scratches persisting across the window, one-frame defects drawn
 per frame) drawn onto every frame, the undamaged centre (or the --target print's crop) as the target, and the
 centre's damage opacity as the matte's truth. Damage already in the scan is no example of clean picture: where the
-classical tests (:mod:`chromaluma.damage_baselines`: the spike test for dust, the line test for scratches) find it
-in the undamaged window, the sample's `ignore` is 1 and the loss is not taken.
+spike test (:mod:`chromaluma.damage_baselines`) finds dust in the undamaged window, the sample's `ignore` is 1 and
+no loss is taken; on the centre frame's own long thin vertical lines (a scratch, or picture) it is LINE_UNLABELLED
+and only the matte's loss is left out (:func:`real_damage`).
 
 Densities are raised so a small crop holds several defects (the model learns from what it sees, and a crop of a
 real frame holds less than one on average); the shapes, sizes and polarity are the film's own statistics.
