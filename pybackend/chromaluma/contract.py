@@ -19,8 +19,11 @@ FORMAT_VERSION = 1  # single-frame models
 TEMPORAL_FORMAT_VERSION = 2  # format 1 plus the `neighbours` input of a temporal-window model (docs/CONTRACT.md §2)
 KEYFRAME_FORMAT_VERSION = 3  # format 1 plus the `keyframes` input of a keyframe model (docs/CONTRACT.md §1.7, §2)
 REPAIR_FORMAT_VERSION = 4  # format 2 plus the `matte` output of a damage-repair model (docs/CONTRACT.md §1.8, §2)
+# format 4 whose neighbours the backend moves onto the frame before the model reads them (alpha: evidence, §1.8)
+COMPENSATED_REPAIR_FORMAT_VERSION = 5
+REPAIR_FORMAT_VERSIONS = frozenset({REPAIR_FORMAT_VERSION, COMPENSATED_REPAIR_FORMAT_VERSION})
 SUPPORTED_FORMAT_VERSIONS = frozenset({FORMAT_VERSION, TEMPORAL_FORMAT_VERSION, KEYFRAME_FORMAT_VERSION,
-                                       REPAIR_FORMAT_VERSION})
+                                       *REPAIR_FORMAT_VERSIONS})
 
 INPUT_NAME = "image"
 NEIGHBOURS_NAME = "neighbours"
@@ -101,6 +104,11 @@ class ModelContract:
     has_confidence: bool = False
     has_matte: bool = False  # a `matte` output (repair models, format 4, and only they)
     graph_checked: bool = False  # the card carries graph_sha256 and the graph matched it (False: legacy card)
+
+    @property
+    def compensated_neighbours(self) -> bool:
+        """Whether the backend moves the neighbours onto the frame before the model reads them (format 5, §1.8)."""
+        return self.format_version == COMPENSATED_REPAIR_FORMAT_VERSION
 
 
 @dataclass(frozen=True)
@@ -184,23 +192,24 @@ def parse_metadata(props: Mapping[str, str], source: str) -> ModelContract:
 def format_version_for(frames_before: int, frames_after: int, kind: str = "") -> int:
     """The format a model of this kind and window is written in: format 1 for a single frame, so such models stay
     readable by every Chromaluma that reads format 1; format 3 for a keyframe model (it has the `keyframes` input);
-    format 4 for a repair model, with or without a window (it has the `matte` output)."""
+    format 5 for a repair model (the `matte` output, and neighbours the backend moves onto the frame; format 4 models,
+    which moved them themselves, are still read)."""
     if kind == KEYFRAME_KIND:
         return KEYFRAME_FORMAT_VERSION
     if kind == REPAIR_KIND:
-        return REPAIR_FORMAT_VERSION
+        return COMPENSATED_REPAIR_FORMAT_VERSION
     return TEMPORAL_FORMAT_VERSION if frames_before or frames_after else FORMAT_VERSION
 
 
 def _check_kind_format(kind: str, version: int, neighbours: int, source: str) -> None:
-    """Format 3 is exactly the keyframe kind, and it sees one scan frame (no temporal window); format 4 is exactly
-    the repair kind."""
-    for special, special_version, what in ((KEYFRAME_KIND, KEYFRAME_FORMAT_VERSION, "keyframe"),
-                                           (REPAIR_KIND, REPAIR_FORMAT_VERSION, "repair")):
-        if (kind == special) != (version == special_version):
+    """Format 3 is exactly the keyframe kind, and it sees one scan frame (no temporal window); formats 4 and 5 are
+    exactly the repair kind."""
+    for special, versions, what in ((KEYFRAME_KIND, frozenset({KEYFRAME_FORMAT_VERSION}), "keyframe"),
+                                    (REPAIR_KIND, REPAIR_FORMAT_VERSIONS, "repair")):
+        if (kind == special) != (version in versions):
+            formats = " or ".join(str(v) for v in sorted(versions))
             raise ModelFormatError(f"{source}: kind {kind!r} with format_version {version}, but {what} models and "
-                                   f"only they are format {special_version}: the metadata is damaged; re-export the "
-                                   "model.")
+                                   f"only they are format {formats}: the metadata is damaged; re-export the model.")
     if kind == KEYFRAME_KIND and neighbours:
         raise ModelFormatError(f"{source}: a keyframe model with a temporal window ({neighbours} neighbour frames): "
                                "the metadata is damaged; re-export the model.")
@@ -253,13 +262,13 @@ def check_io(inputs: Sequence[TensorSpec], outputs: Sequence[TensorSpec], source
 
 
 def _check_matte(outputs: Mapping[str, TensorSpec], source: str, expected: bool) -> None:
-    """A repair model (format 4) has the `matte` output [1, H, W, 1]; no other model may have it (§1.8, §2)."""
+    """A repair model (format 4 or 5) has the `matte` output [1, H, W, 1]; no other model may have it (§1.8, §2)."""
     if expected and MATTE_NAME not in outputs:
-        raise ModelFormatError(f"{source}: a {REPAIR_KIND} model (format_version {REPAIR_FORMAT_VERSION}) without the "
-                               f"{MATTE_NAME!r} output: the file is damaged or was edited; re-export the model.")
+        raise ModelFormatError(f"{source}: a {REPAIR_KIND} model without the {MATTE_NAME!r} output: the file is "
+                               "damaged or was edited; re-export the model.")
     if not expected and MATTE_NAME in outputs:
-        raise ModelFormatError(f"{source}: a {MATTE_NAME!r} output, but only {REPAIR_KIND} models (format_version "
-                               f"{REPAIR_FORMAT_VERSION}) have one: the metadata is damaged; re-export the model.")
+        raise ModelFormatError(f"{source}: a {MATTE_NAME!r} output, but only {REPAIR_KIND} models (format_version 4 "
+                               "or 5) have one: the metadata is damaged; re-export the model.")
     if expected:
         _check_image_spec(outputs[MATTE_NAME], 1, source)
 

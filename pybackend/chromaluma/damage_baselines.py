@@ -29,13 +29,13 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
+from chromaluma.align.neighbours import shot_flow
 from chromaluma.contract import LUMA_WEIGHTS
 from chromaluma.errors import PairMismatchError, ParameterError
 
 log = logging.getLogger(__name__)
 REC709 = np.array(LUMA_WEIGHTS, dtype=np.float32)
 SPIKE_THRESHOLD = 0.06
-FLOW_SIZE = 1024  # px: the longest side flow is measured at (a 2K frame at half size)
 GROWTH_STEPS = 2  # px a detected spike grows into its soft edge (pixels that spike by at least half the threshold)
 SPIKE_THRESHOLDS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.13, 0.16, 0.2, 0.25, 0.3)
 MEDIAN_SIZES = (7, 11, 15)  # px: a defect is found whole where it covers less than half of the median's window
@@ -138,22 +138,6 @@ class CompensatedWindow:
         return np.stack(samples[1:] if self.sources else samples)
 
 
-def _flow(centre_luma: np.ndarray, neighbour_luma: np.ndarray) -> np.ndarray:
-    """DIS optical flow centre → neighbour (H×W×2, px): the neighbour's pixel that shows each centre pixel. Measured
-    on 8-bit luma no larger than FLOW_SIZE px (a defect of a few pixels hardly moves the flow there; the medium
-    preset, unlike the fast one, is not pulled off by a speck on small frames)."""
-    height, width = centre_luma.shape
-    scale = min(1.0, FLOW_SIZE / max(height, width))
-    codes = []
-    for luma in (centre_luma, neighbour_luma):
-        code = np.clip(np.rint(luma * 255.0), 0, 255).astype(np.uint8)
-        codes.append(code if scale == 1.0 else cv2.resize(code, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(codes[0], codes[1], None)
-    if scale == 1.0:
-        return flow
-    return cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) * np.float32(width / flow.shape[1])
-
-
 def _same_frame(frame: np.ndarray, centre_frame: np.ndarray) -> bool:
     """Whether `frame` repeats the centre frame (a shot edge under the edge rule); a sparse look first is cheap."""
     if frame is centre_frame:
@@ -178,7 +162,7 @@ def compensate(window: Sequence[np.ndarray], centre: int, flow: bool = True) -> 
         there = _luma(rgb)
         sampling = None
         if flow:
-            motion = _flow(luma, there)
+            motion = shot_flow(luma, there)
             sampling = (grid_x + motion[..., 0], grid_y + motion[..., 1])
             there = cv2.remap(there, *sampling, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         neighbour_luma.append(there)

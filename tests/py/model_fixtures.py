@@ -360,7 +360,7 @@ def repair_torch_model(*, radius: int = 2, seed: int = 0) -> Any:
 
 def repair_model(path: Path, radius: int = 2, *, seed: int = 0) -> Path:
     """A small seeded torch repair stand-in (RepairModel's forward signature, receptive_field 2, window of
-    `radius` frames each side) exported through `chromaluma.export.export_model`: format_version 4, outputs
+    `radius` frames each side) exported through `chromaluma.export.export_model`: format_version 5, outputs
     restored, confidence and matte. About a second to export."""
     from chromaluma.card import build_card
     from chromaluma.export import export_model

@@ -56,9 +56,9 @@ def _scan(rng: np.random.Generator, dtype: np.dtype, *, opaque: bool, shape: tup
     return np.round(premultiplied * top).astype(dtype), damage
 
 
-def test_a_repair_export_is_format_4_and_onnx_runtime_gives_the_torch_matte(models):
+def test_a_repair_export_is_format_5_and_onnx_runtime_gives_the_torch_matte(models):
     read = contract.read_model_contract(models["window"])
-    assert (read.kind, read.format_version, read.has_matte, read.has_confidence) == ("repair", 4, True, True)
+    assert (read.kind, read.format_version, read.has_matte, read.has_confidence) == ("repair", 5, True, True)
     assert (read.frames_before, read.frames_after) == (2, 2)
     rng = np.random.default_rng(3)
     window = rng.random((5, 19, 23, 4), dtype=np.float32)

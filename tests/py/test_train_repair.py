@@ -12,12 +12,12 @@ import torch
 
 from chromaluma import cli
 from chromaluma.backend.restore import process_frame
-from chromaluma.contract import REPAIR_FORMAT_VERSION, read_model_contract
+from chromaluma.contract import COMPENSATED_REPAIR_FORMAT_VERSION, read_model_contract
 from chromaluma.io import FrameFormat, write_frame
 from chromaluma.models.repair import RepairModel
 from chromaluma.synth.damage import DamageStatistics, ShotDamage
 from chromaluma.synth.shots import CameraMove, photo_shot
-from chromaluma.train.repair_samples import LINE_UNLABELLED, real_damage, training_statistics
+from chromaluma.train.repair_samples import LINE_UNLABELLED, moved_window, real_damage, training_statistics
 
 PNG16 = FrameFormat(".png", "uint16", 16, 3)
 
@@ -72,7 +72,7 @@ def test_a_scratch_already_in_the_scan_is_left_out_of_the_loss() -> None:
     for frame in window:  # the same 2 px line on every frame, while the picture pans
         frame[:, 120:122, :3] += 0.06 * (1.0 - frame[:, 120:122, :3])
     with torch.no_grad():
-        _, _, matte = RepairModel().eval()(torch.from_numpy(np.stack(window)[None]))
+        _, _, matte = RepairModel().eval()(torch.from_numpy(moved_window(window, 2)[None]))
     opened = matte[0, 0].numpy() > 0.5
     assert opened[:, 120:122].mean() > 0.3  # the model opens on much of it
     ignored = real_damage(window, 2)
@@ -106,7 +106,7 @@ def test_a_repair_run_exports_a_repair_model_whose_card_names_its_damage(tmp_pat
     assert _train(tmp_path, "--steps", "2", "--batch", "2", "--crop", "64", "--damage-samples",
                   str(tmp_path / "samples")) == 0
     contract = read_model_contract(tmp_path / "run" / "model.onnx")
-    assert contract.kind == "repair" and contract.format_version == REPAIR_FORMAT_VERSION
+    assert contract.kind == "repair" and contract.format_version == COMPENSATED_REPAIR_FORMAT_VERSION
     assert (contract.frames_before, contract.frames_after) == (2, 2)
     damage = contract.card["training"]["damage"]
     assert damage["source"] == str(tmp_path / "samples")

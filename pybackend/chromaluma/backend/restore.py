@@ -11,7 +11,8 @@ warnings, non-finite pixels passed through, and the pixel path. A temporal-windo
 `params["neighbours"]` (§1.6); the edge rule that fills missing ones lives here, in :func:`window_frames`. A
 keyframe model's two keyframes come in `params["keyframes"]` (§1.7, :mod:`~chromaluma.backend.keyframe_pair`). A
 repair model's damage matte (§1.8) is blended across tiles like the confidence, then thresholded at 1 − sensitivity:
-only pixels above it are repaired, every other one is src bit for bit.
+only pixels above it are repaired, every other one is src bit for bit; a format-5 repair model reads its neighbours
+moved onto the frame (:mod:`chromaluma.align.neighbours`), once over the whole region.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from chromaluma.align.neighbours import compensated_neighbours
 from chromaluma.backend import host_render_log, pixels, tiling
 from chromaluma.backend.keyframe_pair import KeyframePair, keyframe_pair, keyframes_at
 from chromaluma.backend.render_settings import RenderSettings, read_settings
@@ -125,6 +127,8 @@ def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[
         keyframes = replace(keyframes, frames=tuple(frame.copy() if np.may_share_memory(frame, target) else frame
                                                     for frame in keyframes.frames))
     job = _Job(model, source, target, settings, mask, confidence_view, neighbours, keyframes, matte_view)
+    if model.contract.compensated_neighbours and neighbours:
+        job.moved = _moved_neighbours(job)
     passed, pixel_path = _render_within_memory(job, warnings)
     if passed:
         note = f"{passed} pixel(s) with NaN/Inf in src were passed through unchanged (not fed to the model)."
@@ -172,6 +176,15 @@ def _repeat_nearest(outward: list[np.ndarray | None], centre: np.ndarray) -> lis
         nearest = nearest if frame is None else frame
         filled.append(nearest)
     return filled
+
+
+def _moved_neighbours(job: _Job) -> np.ndarray:
+    """A format-5 repair model's neighbours, converted as its input is and moved onto the frame over the whole
+    region (docs/CONTRACT.md §1.8): one flow per neighbour for every tile, so tiles agree where they overlap."""
+    height, width = job.src.shape[:2]
+    rows, cols = tiling.Span(0, height, 0, height), tiling.Span(0, width, 0, width)
+    frame = pixels.model_input(job.src, rows, cols, job.premultiplied).tensor[0]
+    return compensated_neighbours(frame, pixels.frames_input(job.neighbours, rows, cols, job.premultiplied))
 
 
 def _describe(model: ModelSession, warnings: list[str]) -> RenderReport:
@@ -260,6 +273,7 @@ class _Job:
     neighbours: list[np.ndarray]  # a temporal-window model's other frames, edge rule applied (empty: one frame)
     keyframes: KeyframePair | None = None  # a keyframe model's two keyframes, the same region as src
     matte: np.ndarray | None = None  # where the applied matte goes (H, W, 1), or None
+    moved: np.ndarray | None = None  # a format-5 repair model's neighbours moved onto src, whole region [n, H, W, 4]
     nonfinite: bool = False  # some tile so far held NaN/Inf
     translucent: bool = False  # some tile so far had premultiplied colour with alpha != 1
     opaque: bool = True  # every tile so far had alpha = the type's maximum everywhere (covers what is finished)
@@ -280,7 +294,10 @@ class _Job:
             tile = pixels.borrowed_input(self.src, row, col, self.premultiplied, factor)
         if tile is None:
             tile = pixels.model_input(self.src, row, col, self.premultiplied)
-        if self.neighbours:
+        if self.moved is not None:
+            tile = replace(tile, neighbours=np.ascontiguousarray(
+                self.moved[:, row.in_start:row.in_stop, col.in_start:col.in_stop]))
+        elif self.neighbours:
             tile = replace(tile, neighbours=pixels.frames_input(self.neighbours, row, col, self.premultiplied))
         if self.keyframes is not None:
             tile = replace(tile, keyframes=pixels.frames_input(list(self.keyframes.frames), row, col,

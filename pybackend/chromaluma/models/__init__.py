@@ -43,8 +43,6 @@ def architecture_of(model: nn.Module) -> dict[str, Any]:
     if isinstance(model, KeyframeModel):
         options["features"] = model.match.layers[0].out_channels
         options["search"] = model.search
-    if isinstance(model, RepairModel):
-        options["search"] = model.search
     options["temporal_radius"] = int(getattr(model, "temporal_radius", 0))
     return options
 

@@ -2,8 +2,9 @@
 
 Per sample: a window of scan frames t−R … t+R cut at one place (flipped alike), a shot of damage planned for the
 crop (:class:`chromaluma.synth.damage.ShotDamage`, scratches persisting across the window, one-frame defects drawn
-per frame) drawn onto every frame, the undamaged centre (or the --target print's crop) as the target, and the
-centre's damage opacity as the matte's truth. Damage already in the scan is no example of clean picture: where the
+per frame) drawn onto every frame, the damaged neighbours moved onto the damaged centre as the backend moves them
+(:func:`moved_window`), the undamaged centre (or the --target print's crop) as the target, and the centre's damage
+opacity as the matte's truth. Damage already in the scan is no example of clean picture: where the
 spike test (:mod:`chromaluma.damage_baselines`) finds dust in the undamaged window, the sample's `ignore` is 1 and
 no loss is taken; on the centre frame's own long thin vertical lines (a scratch, or picture) it is LINE_UNLABELLED
 and only the matte's loss is left out (:func:`real_damage`).
@@ -20,6 +21,7 @@ import cv2
 import numpy as np
 import torch
 
+from chromaluma.align.neighbours import compensated_neighbours
 from chromaluma.damage_baselines import (
     LINE_THRESHOLD,
     SPIKE_THRESHOLD,
@@ -70,12 +72,19 @@ def sample_repair_batch(pairs: list[Pair], size: int, batch: int, radius: int, s
         window, clean, ignore = _crop_window(pairs[index], found[index], size, rng)
         plan = ShotDamage.plan(size, size, len(window), statistics, int(rng.integers(1 << 31)))
         damaged = [plan.apply(frame, index) for index, frame in enumerate(window)]
-        windows.append(np.stack([d.frame for d in damaged]))
+        windows.append(moved_window([d.frame for d in damaged], radius))
         cleans.append(clean)
         damages.append(damaged[radius].opacity)
         ignores.append(ignore)
     return RepairBatch(*(torch.from_numpy(np.ascontiguousarray(np.stack(parts)))
                          for parts in (windows, cleans, damages, ignores)))
+
+
+def moved_window(frames: list[np.ndarray], radius: int) -> np.ndarray:
+    """The window [T, s, s, 4] as the model reads it: the neighbours of frames[radius] moved onto it, alpha their
+    evidence (:func:`chromaluma.align.neighbours.compensated_neighbours`, as the backend moves them)."""
+    moved = compensated_neighbours(frames[radius], np.stack(frames[:radius] + frames[radius + 1:]))
+    return np.concatenate([moved[:radius], frames[radius][None], moved[radius:]]).astype(np.float32)
 
 
 def real_damage(window: list[np.ndarray], radius: int) -> np.ndarray:

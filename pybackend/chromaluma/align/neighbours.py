@@ -1,0 +1,133 @@
+"""A temporal window's neighbouring frames moved onto the frame they surround (motion compensation).
+
+The repair kind (model format 5, docs/CONTRACT.md §1.8) and the classical spike detector
+(:mod:`chromaluma.damage_baselines`) compare a frame with its neighbours pixel by pixel: the neighbours must first
+show the picture where the frame shows it. Motion is DIS optical flow (OpenCV) on 8-bit luma no larger than
+FLOW_SIZE px. A defect pulls the flow measured on it (a speck "moves" in a locked-off shot), and a fill read along
+that flow brings the defect's surroundings into it: where a first spike test suspects a defect, the flow is that of
+the pixels around it instead.
+
+:func:`compensated_neighbours` returns each neighbour warped onto the frame (bicubic, edges clamped) with its alpha
+replaced by evidence: 1 where the warp read the neighbour inside its picture, 0 where it read beyond the edge (the
+edge repeated is not the picture that moved in) and everywhere for a neighbour that is a copy of the frame (the
+edge rule at a clip's ends, §1.6: it holds the frame's own damage).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from chromaluma.contract import LUMA_WEIGHTS
+
+FLOW_SIZE = 1024  # px: the longest side flow is measured at (a 2K frame at half size)
+MIN_FLOW_SIDE = 16  # px: smaller pictures are taken as still (DIS needs room for its patches)
+SUSPECT_SPIKE = 0.02  # luma beyond the warped neighbours' range that suspects a defect …
+SUSPECT_REACH = 10  # … within this many px: the flow there is the mean of the flow …
+SURROUNDING_BOX = 47  # … over this many px² around that is not suspect
+_EDGE = 0.01  # px beyond the outermost pixel centres a read still counts as inside (flow rounding in a still shot)
+_REC709 = np.array(LUMA_WEIGHTS, dtype=np.float32)
+
+
+def shot_flow(centre_luma: np.ndarray, neighbour_luma: np.ndarray) -> np.ndarray:
+    """DIS optical flow centre → neighbour (H×W×2 float32, px): where in the neighbour each centre pixel is. Measured
+    on 8-bit luma no larger than FLOW_SIZE px (a defect of a few pixels hardly moves the flow there; the medium
+    preset, unlike the fast one, is not pulled off by a speck on small frames); zero for pictures smaller than
+    MIN_FLOW_SIDE."""
+    height, width = centre_luma.shape
+    if min(height, width) < MIN_FLOW_SIDE:
+        return np.zeros((height, width, 2), np.float32)
+    scale = min(1.0, FLOW_SIZE / max(height, width))
+    codes = []
+    for luma in (centre_luma, neighbour_luma):
+        code = np.clip(np.rint(luma * 255.0), 0, 255).astype(np.uint8)
+        codes.append(code if scale == 1.0 else cv2.resize(code, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(codes[0], codes[1], None)
+    if scale == 1.0:
+        return flow
+    return cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) * np.float32(width / flow.shape[1])
+
+
+def compensated_neighbours(frame: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
+    """`neighbours` ([K, H, W, ≥3] float, finite) moved onto `frame` ([H, W, ≥3]) → [K, H, W, 4] float32: RGB warped
+    along the flow (suspected defects read along their surroundings' flow), alpha the evidence (see the module
+    docstring)."""
+    frame_luma = _luma(frame)
+    lumas = [_luma(neighbour) for neighbour in neighbours]
+    copies = [bool(np.array_equal(luma, frame_luma)) for luma in lumas]
+    flows = [np.zeros(frame_luma.shape + (2,), np.float32) if copy else shot_flow(frame_luma, luma)
+             for luma, copy in zip(lumas, copies, strict=True)]
+    warped = [_warped(luma, flow) for luma, flow in zip(lumas, flows, strict=True)]
+    present = [_inside(flow) & (not copy) for flow, copy in zip(flows, copies, strict=True)]
+    suspect = _suspects(frame_luma, warped, present)
+    if suspect.any():
+        flows = [flow if copy else _surrounding_flow(flow, suspect) for flow, copy in zip(flows, copies, strict=True)]
+        present = [_inside(flow) & (not copy) for flow, copy in zip(flows, copies, strict=True)]
+    moved = np.empty((len(neighbours),) + frame_luma.shape + (4,), np.float32)
+    for index, (neighbour, flow, evidence) in enumerate(zip(neighbours, flows, present, strict=True)):
+        rgba = np.ascontiguousarray(neighbour, dtype=np.float32)
+        if rgba.shape[-1] != 4:
+            rgba = np.concatenate([rgba[..., :3], np.ones_like(rgba[..., :1])], axis=-1)
+        _warped(rgba, flow, out=moved[index])
+        moved[index, ..., 3] = evidence
+    return moved
+
+
+def _luma(image: np.ndarray) -> np.ndarray:
+    """Rec.709 luma (float32 H×W), read from the channels in place (no copy of the picture)."""
+    luma = image[..., 0].astype(np.float32) * _REC709[0]
+    luma += image[..., 1] * _REC709[1]
+    luma += image[..., 2] * _REC709[2]
+    return luma
+
+
+def _sampling(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    height, width = flow.shape[:2]
+    xs = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
+    ys = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
+    return xs, ys
+
+
+def _warped(image: np.ndarray, flow: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """`image` (H×W or H×W×4, float32) read at (x + flow_x, y + flow_y), bicubic (a bilinear half-pixel shift softens
+    a highlight into a false spike), edges clamped; into `out` if given."""
+    if not flow.any():
+        if out is None:
+            return image.copy()
+        out[...] = image
+        return out
+    return cv2.remap(image, *_sampling(flow), cv2.INTER_CUBIC, dst=out, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _inside(flow: np.ndarray) -> np.ndarray:
+    """Bool H×W: the flow reads the neighbour within its outermost pixel centres."""
+    height, width = flow.shape[:2]
+    xs, ys = _sampling(flow)
+    return (xs > -_EDGE) & (xs < width - 1 + _EDGE) & (ys > -_EDGE) & (ys < height - 1 + _EDGE)
+
+
+def _suspects(frame_luma: np.ndarray, warped: list[np.ndarray], present: list[np.ndarray]) -> np.ndarray:
+    """Bool H×W: within SUSPECT_REACH px of a pixel whose luma lies more than SUSPECT_SPIKE outside the range of the
+    present warped neighbours (where at least two of more, or the one of one, are present)."""
+    if not warped:
+        return np.zeros(frame_luma.shape, bool)
+    stack, there = np.stack(warped), np.stack(present)
+    highest = np.where(there, stack, -np.inf).max(axis=0)
+    lowest = np.where(there, stack, np.inf).min(axis=0)
+    needed = max(1, min(2, len(warped) - 1))
+    found = (np.maximum(frame_luma - highest, lowest - frame_luma) > SUSPECT_SPIKE) & (there.sum(axis=0) >= needed)
+    found = found.astype(np.uint8)
+    reach = 2 * SUSPECT_REACH + 1
+    return cv2.dilate(found, np.ones((reach, reach), np.uint8)).astype(bool)
+
+
+def _surrounding_flow(flow: np.ndarray, suspect: np.ndarray) -> np.ndarray:
+    """`flow` where no defect is suspected; at suspected pixels the mean flow of the SURROUNDING_BOX² px around them
+    that are not suspect (unchanged where all of them are)."""
+    keep = (~suspect).astype(np.float32)
+    box = (SURROUNDING_BOX, SURROUNDING_BOX)
+    weight = cv2.boxFilter(keep, -1, box, normalize=False, borderType=cv2.BORDER_CONSTANT)
+    sums = cv2.boxFilter(flow * keep[..., None], -1, box, normalize=False, borderType=cv2.BORDER_CONSTANT)
+    around = sums / np.maximum(weight, 1e-6)[..., None]
+    use = (suspect & (weight > 0.5))[..., None]
+    return np.where(use, around, flow).astype(np.float32)
