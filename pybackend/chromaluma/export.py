@@ -146,9 +146,9 @@ def verify_with_onnxruntime(graph: nn.Module, model_bytes: bytes, seed: int = 0)
 
 def _verification_window(rng: np.random.Generator, count: int, moving_radius: int | None) -> np.ndarray:
     """`count` frames of VERIFY_SIZE, RGBA, values up to 1.2 (beyond display white): independent noise, or for a
-    model that measures motion (`moving_radius`: the centre frame first, then t−R … t+R without it) a smooth random
-    picture moving 1.7 px right and 0.6 px up per frame. On noise every motion choice is a near tie that float
-    rounding may decide either way in the two runtimes; on a picture that moves, the choices are the model's."""
+    repair model (`moving_radius`: the centre frame first, then t−R … t+R without it) a smooth random picture moving
+    1.7 px right and 0.6 px up per frame. On noise every threshold is a near tie that float rounding may decide
+    either way in the two runtimes; on a smooth picture, the decisions are the model's."""
     height, width = VERIFY_SIZE
     if moving_radius is None:
         return (rng.random((count, height, width, 4), dtype=np.float32) * 1.2).astype(np.float32)
