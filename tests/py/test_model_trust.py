@@ -105,7 +105,10 @@ def test_image_renamed_onnx_is_named_for_what_it_is(tmp_path: Path):
         api.process(None, None, {"model": str(renamed)})
 
 
-@pytest.mark.parametrize("version,advice", [(5, "newer Chromaluma: upgrade Chromaluma"), (0, "re-export it")])
+NEWER_FORMAT = max(contract.SUPPORTED_FORMAT_VERSIONS) + 1
+
+
+@pytest.mark.parametrize("version,advice", [(NEWER_FORMAT, "newer Chromaluma: upgrade"), (0, "re-export it")])
 def test_format_version_we_cannot_read_says_what_to_do(tmp_path: Path, version: int, advice: str):
     path = _ours(pointwise_graph(), tmp_path / "m.onnx")
     model = onnx.load(str(path))
