@@ -5,10 +5,15 @@ flow, and the backend moves them before the model runs."""
 from __future__ import annotations
 
 import numpy as np
+import onnx
 import pytest
+import torch
 
 from chromaluma.align.neighbours import compensated_neighbours
+from chromaluma.backend.restore import process_frame
 from chromaluma.synth.shots import load_photo
+from chromaluma.train.repair_samples import moved_window
+from model_fixtures import repair_model, repair_torch_model
 
 SHIFT = 3  # px per frame: the picture moves right
 
@@ -80,3 +85,23 @@ def test_a_picture_too_small_for_flow_is_taken_as_still():
     moved = compensated_neighbours(frame, neighbours)
     assert np.array_equal(moved[..., :3], neighbours[..., :3])
     assert moved[..., 3].min() == 1.0
+
+
+@pytest.mark.parametrize("format_version", [4, 5])
+def test_the_backend_moves_the_neighbours_of_format_5_models_only(tmp_path, format_version: int):
+    """A format-5 repair model gets the neighbours moved exactly as training moved them; a format-4 model (made
+    before, it moved them itself) gets them as the host gave them, so it renders as it always did."""
+    path = repair_model(tmp_path / "m.onnx", radius=2)
+    model = onnx.load(str(path))
+    for prop in model.metadata_props:
+        if prop.key == "chromaluma.format_version":
+            assert prop.value == "5"
+            prop.value = str(format_version)
+    onnx.save(model, str(path))
+    frames = _pan()
+    dst = np.zeros_like(frames[2])
+    process_frame(frames[2], dst, {"model": str(path), "neighbours": frames[:2] + frames[3:], "sensitivity": 1.0})
+    window = moved_window(frames, 2) if format_version == 5 else np.stack(frames)
+    with torch.no_grad():
+        restored, _, _ = repair_torch_model(radius=2)(torch.from_numpy(window[None]))
+    assert np.abs(dst[..., :3] - restored[0, ..., :3].numpy()).max() < 1e-4
