@@ -171,7 +171,7 @@ def _repair_difference(onnx_outputs: list[np.ndarray], torch_outputs: list[np.nd
     """The largest difference a repair model's two runs make to what it delivers: the matte and the confidence
     everywhere, the repair candidate where either matte exceeds REPAIR_CHECKED_MATTE (elsewhere it reaches the
     picture at no sensitivity below 1 − REPAIR_CHECKED_MATTE, docs/CONTRACT.md §1.8; where float rounding tips a
-    near-tie of the motion search the other way, the two candidates are both fills of undamaged picture)."""
+    near-tie the other way, the two candidates are both fills of undamaged picture)."""
     (restored_a, confidence_a, matte_a), (restored_b, confidence_b, matte_b) = onnx_outputs, torch_outputs
     checked = np.maximum(matte_a, matte_b) > REPAIR_CHECKED_MATTE
     candidate = float(np.max(np.abs(restored_a - restored_b)[checked[..., 0]])) if checked.any() else 0.0
