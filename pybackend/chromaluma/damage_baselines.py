@@ -29,7 +29,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from chromaluma.align.neighbours import shot_flow
+from chromaluma.align.neighbours import flow_sampling, same_frame, shot_flow
 from chromaluma.contract import LUMA_WEIGHTS
 from chromaluma.errors import PairMismatchError, ParameterError
 
@@ -138,14 +138,6 @@ class CompensatedWindow:
         return np.stack(samples[1:] if self.sources else samples)
 
 
-def _same_frame(frame: np.ndarray, centre_frame: np.ndarray) -> bool:
-    """Whether `frame` repeats the centre frame (a shot edge under the edge rule); a sparse look first is cheap."""
-    if frame is centre_frame:
-        return True
-    return (frame.shape == centre_frame.shape and np.array_equal(frame[::17, ::17], centre_frame[::17, ::17])
-            and np.array_equal(frame, centre_frame))
-
-
 def compensate(window: Sequence[np.ndarray], centre: int, flow: bool = True) -> CompensatedWindow:
     """Each neighbour of `window[centre]` warped onto the centre frame along its flow (cubic; or as it is, when
     `flow` is False). Neighbours identical to the centre frame (a repeated shot-edge frame) are left out."""
@@ -153,17 +145,14 @@ def compensate(window: Sequence[np.ndarray], centre: int, flow: bool = True) -> 
     centre_frame = frames[centre]
     luma = _luma(_rgb(centre_frame))
     height, width = luma.shape
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
     neighbour_luma, sources, maps = [], [], []
     for index, frame in enumerate(frames):
-        if index == centre or _same_frame(frame, centre_frame):
+        if index == centre or same_frame(frame, centre_frame):
             continue
         rgb = _rgb(frame)
         there = _luma(rgb)
-        sampling = None
-        if flow:
-            motion = shot_flow(luma, there)
-            sampling = (grid_x + motion[..., 0], grid_y + motion[..., 1])
+        sampling = flow_sampling(shot_flow(luma, there)) if flow else None
+        if sampling is not None:
             there = cv2.remap(there, *sampling, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         neighbour_luma.append(there)
         sources.append(rgb)

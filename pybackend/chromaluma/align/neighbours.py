@@ -54,23 +54,46 @@ def compensated_neighbours(frame: np.ndarray, neighbours: np.ndarray) -> np.ndar
     docstring)."""
     frame_luma = _luma(frame)
     lumas = [_luma(neighbour) for neighbour in neighbours]
-    copies = [bool(np.array_equal(luma, frame_luma)) for luma in lumas]
+    copies = [same_frame(neighbour, frame) for neighbour in neighbours]
     flows = [np.zeros(frame_luma.shape + (2,), np.float32) if copy else shot_flow(frame_luma, luma)
              for luma, copy in zip(lumas, copies, strict=True)]
-    warped = [_warped(luma, flow) for luma, flow in zip(lumas, flows, strict=True)]
-    present = [_inside(flow) & (not copy) for flow, copy in zip(flows, copies, strict=True)]
-    suspect = _suspects(frame_luma, warped, present)
+    samplings = [flow_sampling(flow) for flow in flows]
+    warped = [_warped(luma, sampling) for luma, sampling in zip(lumas, samplings, strict=True)]
+    suspect = _suspects(frame_luma, warped, _evidence(samplings, copies, frame_luma.shape))
     if suspect.any():
         flows = [flow if copy else _surrounding_flow(flow, suspect) for flow, copy in zip(flows, copies, strict=True)]
-        present = [_inside(flow) & (not copy) for flow, copy in zip(flows, copies, strict=True)]
+        samplings = [flow_sampling(flow) for flow in flows]
     moved = np.empty((len(neighbours),) + frame_luma.shape + (4,), np.float32)
-    for index, (neighbour, flow, evidence) in enumerate(zip(neighbours, flows, present, strict=True)):
+    evidence = _evidence(samplings, copies, frame_luma.shape)
+    for index, (neighbour, sampling) in enumerate(zip(neighbours, samplings, strict=True)):
         rgba = np.ascontiguousarray(neighbour, dtype=np.float32)
         if rgba.shape[-1] != 4:
             rgba = np.concatenate([rgba[..., :3], np.ones_like(rgba[..., :1])], axis=-1)
-        _warped(rgba, flow, out=moved[index])
-        moved[index, ..., 3] = evidence
+        _warped(rgba, sampling, out=moved[index])
+        moved[index, ..., 3] = evidence[index]
     return moved
+
+
+def same_frame(frame: np.ndarray, centre_frame: np.ndarray) -> bool:
+    """Whether `frame` repeats the centre frame (a shot edge under the edge rule); a sparse look first is cheap."""
+    if frame is centre_frame:
+        return True
+    return (frame.shape == centre_frame.shape and np.array_equal(frame[::17, ::17], centre_frame[::17, ::17])
+            and np.array_equal(frame, centre_frame))
+
+
+Sampling = tuple[np.ndarray, np.ndarray] | None  # x and y maps (H×W float32 each) for cv2.remap; None: in place
+
+
+def flow_sampling(flow: np.ndarray) -> Sampling:
+    """The (x, y) maps that read a picture along `flow` (H×W×2, px); None where the flow is zero everywhere (a
+    still shot, a copy of the frame: every pixel reads itself)."""
+    if not flow.any():
+        return None
+    height, width = flow.shape[:2]
+    xs = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
+    ys = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
+    return xs, ys
 
 
 def _luma(image: np.ndarray) -> np.ndarray:
@@ -81,28 +104,29 @@ def _luma(image: np.ndarray) -> np.ndarray:
     return luma
 
 
-def _sampling(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    height, width = flow.shape[:2]
-    xs = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
-    ys = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
-    return xs, ys
-
-
-def _warped(image: np.ndarray, flow: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """`image` (H×W or H×W×4, float32) read at (x + flow_x, y + flow_y), bicubic (a bilinear half-pixel shift softens
-    a highlight into a false spike), edges clamped; into `out` if given."""
-    if not flow.any():
+def _warped(image: np.ndarray, sampling: Sampling, out: np.ndarray | None = None) -> np.ndarray:
+    """`image` (H×W or H×W×4, float32) read at `sampling` (:func:`flow_sampling`), bicubic (a bilinear half-pixel
+    shift softens a highlight into a false spike), edges clamped; into `out` if given."""
+    if sampling is None:
         if out is None:
             return image.copy()
         out[...] = image
         return out
-    return cv2.remap(image, *_sampling(flow), cv2.INTER_CUBIC, dst=out, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, *sampling, cv2.INTER_CUBIC, dst=out, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _inside(flow: np.ndarray) -> np.ndarray:
-    """Bool H×W: the flow reads the neighbour within its outermost pixel centres."""
-    height, width = flow.shape[:2]
-    xs, ys = _sampling(flow)
+def _evidence(samplings: list[Sampling], copies: list[bool], shape: tuple[int, int]) -> list[np.ndarray]:
+    """Bool H×W per neighbour: not a copy of the frame, and read within its outermost pixel centres."""
+    return [np.zeros(shape, bool) if copy else _inside(sampling, shape)
+            for sampling, copy in zip(samplings, copies, strict=True)]
+
+
+def _inside(sampling: Sampling, shape: tuple[int, int]) -> np.ndarray:
+    """Bool H×W (`shape`): `sampling` reads the picture within its outermost pixel centres."""
+    if sampling is None:
+        return np.ones(shape, bool)
+    xs, ys = sampling
+    height, width = xs.shape
     return (xs > -_EDGE) & (xs < width - 1 + _EDGE) & (ys > -_EDGE) & (ys < height - 1 + _EDGE)
 
 
