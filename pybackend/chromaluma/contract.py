@@ -22,7 +22,10 @@ REPAIR_FORMAT_VERSION = 4  # format 2 plus the `matte` output of a damage-repair
 # format 4 whose neighbours the backend moves onto the frame before the model reads them (alpha: evidence, §1.8)
 COMPENSATED_REPAIR_FORMAT_VERSION = 5
 REPAIR_FORMAT_VERSIONS = frozenset({REPAIR_FORMAT_VERSION, COMPENSATED_REPAIR_FORMAT_VERSION})
-SUPPORTED_FORMAT_VERSIONS = frozenset({FORMAT_VERSION, TEMPORAL_FORMAT_VERSION, KEYFRAME_FORMAT_VERSION,
+# format 3 whose keyframes the backend moves onto the frame along optical flow (alpha: evidence, §1.7)
+CARRIED_KEYFRAME_FORMAT_VERSION = 6
+KEYFRAME_FORMAT_VERSIONS = frozenset({KEYFRAME_FORMAT_VERSION, CARRIED_KEYFRAME_FORMAT_VERSION})
+SUPPORTED_FORMAT_VERSIONS = frozenset({FORMAT_VERSION, TEMPORAL_FORMAT_VERSION, *KEYFRAME_FORMAT_VERSIONS,
                                        *REPAIR_FORMAT_VERSIONS})
 
 INPUT_NAME = "image"
@@ -110,6 +113,11 @@ class ModelContract:
         """Whether the backend moves the neighbours onto the frame before the model reads them (format 5, §1.8)."""
         return self.format_version == COMPENSATED_REPAIR_FORMAT_VERSION
 
+    @property
+    def moved_keyframes(self) -> bool:
+        """Whether the backend moves the keyframes onto the frame before the model reads them (format 6, §1.7)."""
+        return self.format_version == CARRIED_KEYFRAME_FORMAT_VERSION
+
 
 @dataclass(frozen=True)
 class TensorSpec:
@@ -189,22 +197,23 @@ def parse_metadata(props: Mapping[str, str], source: str) -> ModelContract:
     )
 
 
-def format_version_for(frames_before: int, frames_after: int, kind: str = "") -> int:
+def format_version_for(frames_before: int, frames_after: int, kind: str = "", moved_keyframes: bool = True) -> int:
     """The format a model of this kind and window is written in: format 1 for a single frame, so such models stay
-    readable by every Chromaluma that reads format 1; format 3 for a keyframe model (it has the `keyframes` input);
-    format 5 for a repair model (the `matte` output, and neighbours the backend moves onto the frame; format 4 models,
-    which moved them themselves, are still read)."""
+    readable by every Chromaluma that reads format 1; format 6 for a keyframe model that reads its keyframes moved
+    onto the frame (`moved_keyframes`), format 3 for one that reads them as registered (both have the `keyframes`
+    input); format 5 for a repair model (the `matte` output, and neighbours the backend moves onto the frame; format 4
+    models, which moved them themselves, are still read)."""
     if kind == KEYFRAME_KIND:
-        return KEYFRAME_FORMAT_VERSION
+        return CARRIED_KEYFRAME_FORMAT_VERSION if moved_keyframes else KEYFRAME_FORMAT_VERSION
     if kind == REPAIR_KIND:
         return COMPENSATED_REPAIR_FORMAT_VERSION
     return TEMPORAL_FORMAT_VERSION if frames_before or frames_after else FORMAT_VERSION
 
 
 def _check_kind_format(kind: str, version: int, neighbours: int, source: str) -> None:
-    """Format 3 is exactly the keyframe kind, and it sees one scan frame (no temporal window); formats 4 and 5 are
-    exactly the repair kind."""
-    for special, versions, what in ((KEYFRAME_KIND, frozenset({KEYFRAME_FORMAT_VERSION}), "keyframe"),
+    """Formats 3 and 6 are exactly the keyframe kind, and it sees one scan frame (no temporal window); formats 4 and
+    5 are exactly the repair kind."""
+    for special, versions, what in ((KEYFRAME_KIND, KEYFRAME_FORMAT_VERSIONS, "keyframe"),
                                     (REPAIR_KIND, REPAIR_FORMAT_VERSIONS, "repair")):
         if (kind == special) != (version in versions):
             formats = " or ".join(str(v) for v in sorted(versions))

@@ -24,7 +24,14 @@ from chromaluma import contract
 from chromaluma.card import VALIDATION_LABEL, build_card, summary_line
 from chromaluma.errors import ChromalumaError
 from chromaluma.io.atomic import write_bytes_atomically
-from chromaluma.models import ContractGraph, architecture_of, band_limit_px, build_model, confidence_meaning
+from chromaluma.models import (
+    ContractGraph,
+    architecture_of,
+    band_limit_px,
+    build_model,
+    confidence_meaning,
+    recorded_architecture,
+)
 from chromaluma.reference_structure import held_out_agreement
 
 log = logging.getLogger(__name__)
@@ -49,7 +56,8 @@ def export_model(model: nn.Module, out_path: Path, colorspace: str, card: dict[s
     meta = contract.ModelContract(kind=model.kind, receptive_field=int(model.receptive_field),
                                   processing_scale=1.0 / model.factor, colorspace=colorspace, card=card,
                                   frames_before=radius, frames_after=radius,
-                                  format_version=contract.format_version_for(radius, radius, model.kind))
+                                  format_version=contract.format_version_for(radius, radius, model.kind,
+                                                                            bool(getattr(model, "carries", False))))
     for key, value in contract.metadata_props(meta).items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -85,7 +93,8 @@ def export_run(run_dir: Path, out_path: Path) -> Path:
                           "Give the folder `chromaluma train --run-dir` wrote.")
     config = TrainConfig.from_json(config_path.read_text(), str(config_path))
     state = load_latest(run_dir)
-    model = build_model(state["kind"], float(state["processing_scale"]), dict(state["architecture"]))
+    model = build_model(state["kind"], float(state["processing_scale"]),
+                        recorded_architecture(state["kind"], state["architecture"]))
     model.load_state_dict(state["model"])
     card = run_card(config, json.loads(pairs_path.read_text()), state, model)
     return export_model(model, Path(out_path), config.colorspace, card)

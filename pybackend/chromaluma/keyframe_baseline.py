@@ -2,9 +2,12 @@
 
 What a restorer can do today without a learned model when a few frames of a shot have been painted:
 
-1. dense optical flow from the frame's Rec.709 luma to the keyframe's (Farneback, :func:`chromaluma.metrics.
-   consistent_flow`, with its forward-backward check), so every frame pixel knows where it lies in the keyframe;
-2. the keyframe's colour differences Cb = B − Y and Cr = R − Y sampled there;
+1. dense optical flow from the frame's Rec.709 luma to the keyframe's and back, with a forward-backward check, so
+   every frame pixel knows where it lies in the keyframe: DIS (:func:`chromaluma.align.keyframe_flow.
+   moved_keyframes`, the motion the keyframe kind's backend uses; the default) or Farneback
+   (:func:`chromaluma.metrics.consistent_flow`, `flow="farneback"`, what this baseline used first);
+2. the keyframe's colour differences Cb = B − Y and Cr = R − Y sampled there (bicubic with DIS, bilinear with
+   Farneback);
 3. each sample weighted by how far it can be trusted: the flow's forward-backward check, how well the warped
    keyframe luma matches the frame's own luma, and (with two keyframes) the keyframe's distance in frames;
 4. a weighted guided filter (He et al. 2013, box filters) on the frame's luma: locally chroma = a·Y + b, fitted on
@@ -98,27 +101,42 @@ def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     return warped.reshape(image.shape)
 
 
+FLOWS = ("dis", "farneback")
+
+
 @dataclass(frozen=True)
 class FlowPropagation:
     """Keyframe colour carried along optical flow and guided-filtered on the frame's luma (module docstring).
 
     `radius` is the guided filter's box radius in pixels (None: 8 px per 1080 lines of frame height, at least 2);
     `eps` its regularisation (luma² units: larger keeps chroma flatter across luma edges); `luma_sigma` how much a
-    warped keyframe's luma may differ from the frame's before its sample is distrusted.
+    warped keyframe's luma may differ from the frame's before its sample is distrusted; `flow` the optical flow
+    (:data:`FLOWS`).
     """
 
     name: str = "optical flow + guided filter (classical)"
     radius: int | None = None
     eps: float = 1e-3
     luma_sigma: float = 0.05
+    flow: str = "dis"
+
+    def __post_init__(self) -> None:
+        if self.flow not in FLOWS:
+            raise ParameterError(f"classical keyframe baseline: flow {self.flow!r}; choose one of {', '.join(FLOWS)}.")
 
     def carried(self, frame: np.ndarray, keyframe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The keyframe's (Cb, Cr) carried onto the frame along the flow, and each sample's trust (0–1)."""
-        from chromaluma.metrics import consistent_flow
+        if self.flow == "farneback":
+            from chromaluma.metrics import consistent_flow
 
-        flow, trusted = consistent_flow(frame, keyframe)
-        chroma = _warp(colour_differences(keyframe), flow).astype(np.float64)
-        luma_there = _warp(luma_of(keyframe), flow).astype(np.float64)
+            flow, trusted = consistent_flow(frame, keyframe)
+            chroma = _warp(colour_differences(keyframe), flow).astype(np.float64)
+            luma_there = _warp(luma_of(keyframe), flow).astype(np.float64)
+        else:
+            from chromaluma.align.keyframe_flow import moved_keyframes
+
+            moved = moved_keyframes(frame, [keyframe])[0]
+            chroma, luma_there, trusted = colour_differences(moved), luma_of(moved), moved[..., 3] > 0.0
         agreement = np.exp(-0.5 * ((luma_of(frame) - luma_there) / self.luma_sigma) ** 2)
         return chroma, np.where(trusted, agreement, 0.0)
 

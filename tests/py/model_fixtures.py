@@ -227,9 +227,10 @@ def keyframe_model(path: Path, *, seed: int = 0, std: float = 0.1, search: int =
                    cuts: list[int] | None = None, keyframes: list[dict[str, Any]] | None = None) -> Path:
     """A tiny keyframe-kind model (docs/CONTRACT.md §1.7; width 8, features 4, `search` grid cells, f = 8) with
     seeded random weights, exported the way `chromaluma train --kind keyframes` exports: inputs `image` and
-    `keyframes` [2, H, W, 4], format_version 3. Random weights make its colour depend on both keyframes. `cuts`
-    (shot start frames) and `keyframes` (card entries) go into the card's training.keyframes when given; without
-    either the card has no training.keyframes entry (one shot). Exports in about two seconds."""
+    `keyframes` [2, H, W, 4], format_version 6 (the backend moves its keyframes). Random weights make its colour
+    depend on both keyframes. `cuts` (shot start frames) and `keyframes` (card entries) go into the card's
+    training.keyframes when given; without either the card has no training.keyframes entry (one shot). Exports in
+    about two seconds."""
     from chromaluma.card import build_card
     from chromaluma.export import export_model
     from chromaluma.models import architecture_of

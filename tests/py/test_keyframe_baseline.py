@@ -26,9 +26,10 @@ def _grey(frame: np.ndarray) -> np.ndarray:
     return np.repeat(luma_of(frame)[..., None], 3, axis=-1).astype(np.float32)
 
 
-def test_colour_is_carried_along_the_motion_far_better_than_grey_or_a_copy_in_place() -> None:
+@pytest.mark.parametrize("flow", ["dis", "farneback"])
+def test_colour_is_carried_along_the_motion_far_better_than_grey_or_a_copy_in_place(flow: str) -> None:
     keyframe, truth = _photo(), _photo(dx=6, dy=3)
-    restored = FlowPropagation().propagate(_grey(truth), [keyframe])
+    restored = FlowPropagation(flow=flow).propagate(_grey(truth), [keyframe])
     grey = delta_e2000(_grey(truth), truth).mean
     in_place = delta_e2000(rgb_from_luma_chroma(luma_of(truth), colour_differences(keyframe)), truth).mean
     carried = delta_e2000(restored, truth).mean
@@ -91,3 +92,8 @@ def test_non_finite_samples_count_as_zero_and_never_reach_the_output() -> None:
     restored = FlowPropagation().propagate(frame, [painted])
     assert np.isfinite(restored).all()
     np.testing.assert_allclose(luma_of(restored)[10:14, 20:24], 0.0, atol=1e-6)
+
+
+def test_an_unknown_flow_is_refused_naming_the_choices() -> None:
+    with pytest.raises(ParameterError, match="flow 'lucas-kanade'; choose one of dis, farneback"):
+        FlowPropagation(flow="lucas-kanade")

@@ -1,4 +1,4 @@
-"""Keyframe models through the contract (docs/CONTRACT.md §1.4, §1.5, §1.7, §2, §3): export as format 3 with the
+"""Keyframe models through the contract (docs/CONTRACT.md §1.4, §1.5, §1.7, §2, §3): export as format 6 with the
 `keyframes` input, `params["keyframes"]` in its two forms, exact tiles, order independence, and every refusal."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from chromaluma import api, contract
+from chromaluma.align.keyframe_flow import moved_keyframes
 from chromaluma.cli import main as cli_main
 from chromaluma.errors import ChromalumaError, ModelFormatError, ParameterError, PixelLayoutError
 from chromaluma.io import FrameFormat, write_frame
@@ -39,10 +40,13 @@ def _render(model: Path, src: np.ndarray, keyframes: object, **params: object) -
     return dst, report
 
 
-def _torch_restored(src: np.ndarray, keyframes: list[np.ndarray]) -> np.ndarray:
+def _torch_restored(src: np.ndarray, keyframes: list[np.ndarray], moved: bool = True) -> np.ndarray:
+    """The torch model's result on `src` and its keyframes, `moved` onto `src` as the backend moves them for a
+    format-6 model (§1.7), or as given (what the graph itself reads)."""
+    given = moved_keyframes(src, keyframes) if moved else np.stack(keyframes)
     with torch.no_grad():
         restored, _ = ContractGraph(keyframe_torch_model())(torch.from_numpy(src[np.newaxis]), None,
-                                                            torch.from_numpy(np.stack(keyframes)))
+                                                            torch.from_numpy(given))
     return restored[0].numpy()
 
 
@@ -61,19 +65,19 @@ def two_shot_onnx(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- the model file ------------------------------------------------------------------------------------------
 
 
-def test_export_declares_format_3_and_the_keyframes_input_and_matches_torch(keyframe_onnx: Path) -> None:
+def test_export_declares_format_6_and_the_keyframes_input_and_matches_torch(keyframe_onnx: Path) -> None:
     model = onnx.load(str(keyframe_onnx))
     found = contract.read_model_contract(keyframe_onnx)
     assert [value.name for value in model.graph.input] == ["image", "keyframes"]
     assert model.graph.input[1].type.tensor_type.shape.dim[0].dim_value == 2
-    assert (found.kind, found.format_version, found.frames_before, found.frames_after) == ("keyframes", 3, 0, 0)
+    assert (found.kind, found.format_version, found.frames_before, found.frames_after) == ("keyframes", 6, 0, 0)
     src, before, after = _frames(3, height=45, width=70)  # not a multiple of the grid: padding inside the graph
     session = ort.InferenceSession(str(keyframe_onnx), providers=["CPUExecutionProvider"])
     restored = session.run(["restored"], {"image": src[np.newaxis], "keyframes": np.stack([before, after])})[0]
-    np.testing.assert_allclose(restored[0], _torch_restored(src, [before, after]), atol=1e-4)
+    np.testing.assert_allclose(restored[0], _torch_restored(src, [before, after], moved=False), atol=1e-4)
 
 
-def test_a_keyframe_kind_must_be_format_3_and_format_3_must_be_a_keyframe_kind(tmp_path: Path,
+def test_a_keyframe_kind_must_be_format_3_or_6_and_those_formats_a_keyframe_kind(tmp_path: Path,
                                                                              keyframe_onnx: Path) -> None:
     def edited(source: Path, name: str, **values: str) -> Path:
         model = onnx.load(str(source))
@@ -114,7 +118,7 @@ def test_info_shows_the_kind_and_the_keyframes_of_its_card(two_shot_onnx: Path) 
     with redirect_stdout(out):
         assert cli_main(["info", str(two_shot_onnx)]) == 0
     text = out.getvalue()
-    assert "kind keyframes, format 3" in text
+    assert "kind keyframes, format 6" in text
     assert "Keyframes   2 painted keyframe(s) (frames 3, 9), shots starting at frames 0, 6" in text
 
 

@@ -11,6 +11,7 @@ import pytest
 from chromaluma.benchmarks.keyframes import colourfulness
 from chromaluma.benchmarks.keyframes_plan import (
     BASELINE_ROW,
+    FARNEBACK_ROW,
     GREY_ROW,
     HELD_ROW,
     PER_FRAME_ROW,
@@ -42,8 +43,8 @@ def test_goal_lines_say_met_with_the_numbers_when_the_keyframe_kind_wins() -> No
     ours = [_score(keyframe_row(m), {0: 1.0, 2: 1.1, 3: 1.2, 6: 2.0}) for m in PLAN.keyframe_minutes]
     lines = goal_verdicts([*_rivals(), *ours], PLAN, RenderCost(420.0, "median of 1"))
     text = "\n".join(lines)
-    assert "beats the per-frame model and the classical baseline at every distance (ΔE2000 mean, ours vs the better " \
-           "of the two): met (0: 1.00 vs 1.50, 2: 1.10 vs 2.00, 3: 1.20 vs 2.40, 6: 2.00 vs 3.00)" in text
+    assert "beats the per-frame model and the classical baseline at every distance (ΔE2000 mean, ours vs the best " \
+           "of them): met (0: 1.00 vs 1.50, 2: 1.10 vs 2.00, 3: 1.20 vs 2.40, 6: 2.00 vs 3.00)" in text
     assert "ΔE2000 at 3 frames ≤ 1.5× at the keyframe: 1.20 / 1.00 = 1.20× — met" in text
     assert "within 1.0 of its keyframe's: largest 0.20 — met" in text
     assert "≤ 1000 ms/frame on 2 CPU cores" in text and "420 ms/frame — met" in text
@@ -53,11 +54,23 @@ def test_goal_lines_say_met_with_the_numbers_when_the_keyframe_kind_wins() -> No
 def test_goal_lines_say_not_met_when_a_rival_wins_anywhere_or_colour_drifts() -> None:
     ours = [_score(keyframe_row(m), {0: 1.0, 2: 2.1, 3: 1.6, 6: 2.0}, shift=1.4) for m in PLAN.keyframe_minutes]
     text = "\n".join(goal_verdicts([*_rivals(), *ours], PLAN, RenderCost(1500.0, "median of 1")))
-    assert "every distance (ΔE2000 mean, ours vs the better of the two): not met (0: 1.00 vs 1.50, 2: 2.10 vs 2.00" \
+    assert "every distance (ΔE2000 mean, ours vs the best of them): not met (0: 1.00 vs 1.50, 2: 2.10 vs 2.00" \
            in text
     assert "1.60 / 1.00 = 1.60× — not met" in text
     assert "largest 1.40 — not met" in text
     assert "1500 ms/frame — not met" in text
+
+
+def test_the_ratio_goal_of_a_keyframe_rendered_exactly_is_judged_against_a_just_noticeable_difference() -> None:
+    """ΔE 0 on the keyframe's own frame leaves no ratio: the error at the goal distance must then stay below 1.5×
+    a just-noticeable ΔE2000 of 1; every rival counts, the Farneback baseline too."""
+    rivals = [*_rivals(), _score(FARNEBACK_ROW, {0: 0.5, 2: 1.0, 3: 1.1, 6: 1.2})]
+    for at_goal, verdict in ((1.4, "met"), (1.6, "not met")):
+        ours = [_score(keyframe_row(m), {0: 0.0, 2: 0.9, 3: at_goal, 6: 1.5}) for m in PLAN.keyframe_minutes]
+        text = "\n".join(goal_verdicts([*rivals, *ours], PLAN, RenderCost(420.0, "median of 1")))
+        assert (f"ΔE2000 at 3 frames ≤ 1.5× at the keyframe: {at_goal:.2f} at 3 frames, 0.00 at the keyframe (below a "
+                f"just-noticeable 1, so measured against 1.5× 1) — {verdict}.") in text
+        assert "not met (0: 0.00 vs 0.50, 2: 0.90 vs 1.00, 3:" in text
 
 
 def test_a_keyframe_row_that_was_not_trained_is_reported_not_assessed_with_why() -> None:
@@ -94,7 +107,7 @@ def test_quick_plan_through_bench_writes_every_row_and_goal_line(tmp_path: Path)
     assert bench.run(args) == 0
     text = out.read_text(encoding="utf-8")
     table = [line for line in text.splitlines() if line.startswith("| ")]
-    for row in (TRUTH_ROW, GREY_ROW, HELD_ROW, BASELINE_ROW, PER_FRAME_ROW,
+    for row in (TRUTH_ROW, GREY_ROW, HELD_ROW, BASELINE_ROW, FARNEBACK_ROW, PER_FRAME_ROW,
                 *[keyframe_row(m) for m in PLAN.keyframe_minutes]):
         assert any(line.startswith(f"| {row} |") for line in table), row
     grey = next(line for line in table if line.startswith(f"| {GREY_ROW} |")).split(" | ")

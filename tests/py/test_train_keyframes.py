@@ -12,7 +12,7 @@ import pytest
 from chromaluma import cli
 from chromaluma.api import process
 from chromaluma.backend.restore import process_frame
-from chromaluma.contract import KEYFRAME_FORMAT_VERSION, file_sha256, read_model_contract
+from chromaluma.contract import CARRIED_KEYFRAME_FORMAT_VERSION, file_sha256, read_model_contract
 from chromaluma.io import FrameFormat, open_shot, write_frame
 from chromaluma.metrics import delta_e2000
 from chromaluma.synth.shots import CameraMove, photo_shot
@@ -44,7 +44,7 @@ def test_a_keyframe_run_records_its_keyframes_and_exports_a_keyframe_model(tmp_p
     assert _train(tmp_path, "--steps", "2", "--crop", "64", "--batch", "2") == 0
     run = tmp_path / "run"
     contract = read_model_contract(run / "model.onnx")
-    assert contract.kind == "keyframes" and contract.format_version == KEYFRAME_FORMAT_VERSION
+    assert contract.kind == "keyframes" and contract.format_version == CARRIED_KEYFRAME_FORMAT_VERSION
     entry = contract.card["training"]["keyframes"]
     assert entry["cuts"] == [1]
     assert [(k["frame"], k["sha256"]) for k in entry["keyframes"]] == [

@@ -37,13 +37,25 @@ def shot_flow(centre_luma: np.ndarray, neighbour_luma: np.ndarray) -> np.ndarray
     height, width = centre_luma.shape
     if min(height, width) < MIN_FLOW_SIDE:
         return np.zeros((height, width, 2), np.float32)
-    scale = min(1.0, FLOW_SIZE / max(height, width))
-    codes = []
-    for luma in (centre_luma, neighbour_luma):
-        code = np.clip(np.rint(luma * 255.0), 0, 255).astype(np.uint8)
-        codes.append(code if scale == 1.0 else cv2.resize(code, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
-    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(codes[0], codes[1], None)
-    if scale == 1.0:
+    return full_size_flow(coded_flow(flow_code(centre_luma), flow_code(neighbour_luma)), (height, width))
+
+
+def flow_code(luma: np.ndarray) -> np.ndarray:
+    """Luma (H×W, 0–1) as the 8-bit picture flow is measured on: no larger than FLOW_SIZE px on its longest side."""
+    scale = min(1.0, FLOW_SIZE / max(luma.shape))
+    code = np.clip(np.rint(luma * 255.0), 0, 255).astype(np.uint8)
+    return code if scale == 1.0 else cv2.resize(code, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+
+
+def coded_flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """DIS flow (medium preset) first → second of two :func:`flow_code` pictures, in their px."""
+    return cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(first, second, None)
+
+
+def full_size_flow(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A flow measured on a :func:`flow_code` picture brought to the picture's own size `shape` (H, W), in its px."""
+    height, width = shape
+    if flow.shape[:2] == (height, width):
         return flow
     return cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) * np.float32(width / flow.shape[1])
 
@@ -52,8 +64,8 @@ def compensated_neighbours(frame: np.ndarray, neighbours: np.ndarray) -> np.ndar
     """`neighbours` ([K, H, W, ≥3] float, finite) moved onto `frame` ([H, W, ≥3]) → [K, H, W, 4] float32: RGB warped
     along the flow (suspected defects read along their surroundings' flow), alpha the evidence (see the module
     docstring)."""
-    frame_luma = _luma(frame)
-    lumas = [_luma(neighbour) for neighbour in neighbours]
+    frame_luma = luma_plane(frame)
+    lumas = [luma_plane(neighbour) for neighbour in neighbours]
     copies = [same_frame(neighbour, frame) for neighbour in neighbours]
     flows = [np.zeros(frame_luma.shape + (2,), np.float32) if copy else shot_flow(frame_luma, luma)
              for luma, copy in zip(lumas, copies, strict=True)]
@@ -96,7 +108,7 @@ def flow_sampling(flow: np.ndarray) -> Sampling:
     return xs, ys
 
 
-def _luma(image: np.ndarray) -> np.ndarray:
+def luma_plane(image: np.ndarray) -> np.ndarray:
     """Rec.709 luma (float32 H×W), read from the channels in place (no copy of the picture)."""
     luma = image[..., 0].astype(np.float32) * _REC709[0]
     luma += image[..., 1] * _REC709[1]
@@ -117,11 +129,11 @@ def _warped(image: np.ndarray, sampling: Sampling, out: np.ndarray | None = None
 
 def _evidence(samplings: list[Sampling], copies: list[bool], shape: tuple[int, int]) -> list[np.ndarray]:
     """Bool H×W per neighbour: not a copy of the frame, and read within its outermost pixel centres."""
-    return [np.zeros(shape, bool) if copy else _inside(sampling, shape)
+    return [np.zeros(shape, bool) if copy else inside_picture(sampling, shape)
             for sampling, copy in zip(samplings, copies, strict=True)]
 
 
-def _inside(sampling: Sampling, shape: tuple[int, int]) -> np.ndarray:
+def inside_picture(sampling: Sampling, shape: tuple[int, int]) -> np.ndarray:
     """Bool H×W (`shape`): `sampling` reads the picture within its outermost pixel centres."""
     if sampling is None:
         return np.ones(shape, bool)

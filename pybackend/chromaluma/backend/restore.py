@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from chromaluma.align.keyframe_flow import moved_keyframes
 from chromaluma.align.neighbours import compensated_neighbours
 from chromaluma.backend import host_render_log, pixels, tiling
 from chromaluma.backend.keyframe_pair import KeyframePair, keyframe_pair, keyframes_at
@@ -129,6 +130,8 @@ def _process_frame(src: np.ndarray | None, dst: np.ndarray | None, params: dict[
     job = _Job(model, source, target, settings, mask, confidence_view, neighbours, keyframes, matte_view)
     if model.contract.compensated_neighbours and neighbours:
         job.moved = _moved_neighbours(job)
+    if model.contract.moved_keyframes and keyframes is not None:
+        job.moved_keyframes = _moved_keyframes(job, keyframes)
     passed, pixel_path = _render_within_memory(job, warnings)
     if passed:
         note = f"{passed} pixel(s) with NaN/Inf in src were passed through unchanged (not fed to the model)."
@@ -185,6 +188,16 @@ def _moved_neighbours(job: _Job) -> np.ndarray:
     rows, cols = tiling.Span(0, height, 0, height), tiling.Span(0, width, 0, width)
     frame = pixels.model_input(job.src, rows, cols, job.premultiplied).tensor[0]
     return compensated_neighbours(frame, pixels.frames_input(job.neighbours, rows, cols, job.premultiplied))
+
+
+def _moved_keyframes(job: _Job, keyframes: KeyframePair) -> np.ndarray:
+    """A format-6 keyframe model's two keyframes, converted as its input is and moved onto the frame over the whole
+    region (docs/CONTRACT.md §1.7): one flow per keyframe for every tile, so tiles agree where they overlap."""
+    height, width = job.src.shape[:2]
+    rows, cols = tiling.Span(0, height, 0, height), tiling.Span(0, width, 0, width)
+    frame = pixels.model_input(job.src, rows, cols, job.premultiplied).tensor[0]
+    registered = pixels.frames_input(list(keyframes.frames), rows, cols, keyframes.premultiplied)
+    return moved_keyframes(frame, list(registered))
 
 
 def _describe(model: ModelSession, warnings: list[str]) -> RenderReport:
@@ -274,6 +287,7 @@ class _Job:
     keyframes: KeyframePair | None = None  # a keyframe model's two keyframes, the same region as src
     matte: np.ndarray | None = None  # where the applied matte goes (H, W, 1), or None
     moved: np.ndarray | None = None  # a format-5 repair model's neighbours moved onto src, whole region [n, H, W, 4]
+    moved_keyframes: np.ndarray | None = None  # a format-6 keyframe model's keyframes moved onto src, [2, H, W, 4]
     nonfinite: bool = False  # some tile so far held NaN/Inf
     translucent: bool = False  # some tile so far had premultiplied colour with alpha != 1
     opaque: bool = True  # every tile so far had alpha = the type's maximum everywhere (covers what is finished)
@@ -299,7 +313,10 @@ class _Job:
                 self.moved[:, row.in_start:row.in_stop, col.in_start:col.in_stop]))
         elif self.neighbours:
             tile = replace(tile, neighbours=pixels.frames_input(self.neighbours, row, col, self.premultiplied))
-        if self.keyframes is not None:
+        if self.moved_keyframes is not None:
+            tile = replace(tile, keyframes=np.ascontiguousarray(
+                self.moved_keyframes[:, row.in_start:row.in_stop, col.in_start:col.in_stop]))
+        elif self.keyframes is not None:
             tile = replace(tile, keyframes=pixels.frames_input(list(self.keyframes.frames), row, col,
                                                                self.keyframes.premultiplied))
         self.nonfinite |= tile.nonfinite

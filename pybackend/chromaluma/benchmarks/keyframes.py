@@ -24,6 +24,7 @@ import numpy as np
 from chromaluma.benchmarks import BenchSection
 from chromaluma.benchmarks.keyframes_plan import (
     BASELINE_ROW,
+    FARNEBACK_ROW,
     GREY_ROW,
     HELD_ROW,
     LOCKED_OFF,
@@ -86,9 +87,12 @@ def held_in_place(shot: KeyframeShot, index: int, pair: tuple[int, int]) -> np.n
     return rgb_from_luma_chroma(luma_of(shot.scans[index]), chroma)
 
 
-def classical(shot: KeyframeShot, index: int, pair: tuple[int, int]) -> np.ndarray:
-    keyframes = [shot.truth[pair[0]], shot.truth[pair[1]]]
-    return FlowPropagation().propagate(shot.scans[index], keyframes, _nearness(index, pair))
+def classical(flow: str) -> Renderer:
+    def renderer(shot: KeyframeShot, index: int, pair: tuple[int, int]) -> np.ndarray:
+        keyframes = [shot.truth[pair[0]], shot.truth[pair[1]]]
+        return FlowPropagation(flow=flow).propagate(shot.scans[index], keyframes, _nearness(index, pair))
+
+    return renderer
 
 
 def per_frame(model: TemporalModel) -> Renderer:
@@ -195,7 +199,8 @@ def run(workdir: Path, quick: bool) -> list[BenchSection]:
         (TRUTH_ROW, lambda shot, index, _: shot.truth[index], ""),
         (GREY_ROW, lambda shot, index, _: shot.scans[index], ""),
         (HELD_ROW, held_in_place, "the keyframe's Cb, Cr on the frame's luma"),
-        (BASELINE_ROW, classical, ""),
+        (BASELINE_ROW, classical("dis"), "DIS flow, as the keyframe kind's backend moves keyframes"),
+        (FARNEBACK_ROW, classical("farneback"), ""),
         *ours]
     scores = [score_method(name, renderer, shots, plan, truth_means, note) for name, renderer, note in methods]
     return [keyframes_section(scores, plan, render_cost(first, plan, workdir))]

@@ -120,6 +120,8 @@ TRUTH_ROW = "ground truth (floor)"
 GREY_ROW = "grey scan (input)"
 HELD_ROW = "keyframe colour held in place (no motion)"
 BASELINE_ROW = "optical flow + guided filter (classical baseline)"
+FARNEBACK_ROW = "the same with Farneback flow (the classical baseline's first version)"
+BASELINE_ROWS = (BASELINE_ROW, FARNEBACK_ROW)
 PER_FRAME_ROW = "Chromaluma chroma, per frame, trained on the keyframe pairs"
 
 

@@ -34,6 +34,16 @@ def build_model(kind: str, processing_scale: float, architecture: dict[str, Any]
     return MODEL_CLASSES[kind](processing_scale=processing_scale, **options)
 
 
+def recorded_architecture(kind: str, recorded: dict[str, Any]) -> dict[str, Any]:
+    """An architecture recorded by a checkpoint or card, as :func:`build_model` takes it: a keyframe model recorded
+    before keyframe models carried colour along the flow (model format 6) has no `carries`, and reads its keyframes
+    unmoved."""
+    architecture = dict(recorded)
+    if kind == "keyframes":
+        architecture.setdefault("carries", False)
+    return architecture
+
+
 def architecture_of(model: nn.Module) -> dict[str, Any]:
     """The options that rebuild `model` with :func:`build_model` (recorded in configs and cards)."""
     net = model.net  # type: ignore[attr-defined]
@@ -43,6 +53,7 @@ def architecture_of(model: nn.Module) -> dict[str, Any]:
     if isinstance(model, KeyframeModel):
         options["features"] = model.match.layers[0].out_channels
         options["search"] = model.search
+        options["carries"] = model.carries
     options["temporal_radius"] = int(getattr(model, "temporal_radius", 0))
     return options
 
@@ -50,4 +61,4 @@ def architecture_of(model: nn.Module) -> dict[str, Any]:
 __all__ = ["CONFIDENCE_MEANING", "CONFIDENCE_SCALE", "DEFAULT_PROCESSING_SCALE", "DENSITY_CELLS", "DENSITY_MODES",
            "MAX_TEMPORAL_RADIUS", "ChromaModel", "ContractGraph", "KeyframeModel", "LumaModel", "MODEL_CLASSES",
            "PairsModel", "RepairModel", "architecture_of", "band_limit_px", "build_model", "confidence_meaning",
-           "confidence_of"]
+           "confidence_of", "recorded_architecture"]

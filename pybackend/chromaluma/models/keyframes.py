@@ -9,6 +9,13 @@ mean Cb, Cr and the guided filter's slopes of Cb and Cr on luma. A small context
 the match's quality; a second one reads the same (detached) and predicts log_sigma (low where nothing matched:
 occlusions, new objects). Full-resolution chroma is then a·Y + b on the scan's luma, as in the chroma kind: output
 luma is the scan's exactly.
+
+A carrying model (`carries`, model format 6, the default since it exists) reads keyframes the backend has already
+moved onto the frame along optical flow (:func:`chromaluma.align.keyframe_flow.moved_keyframes`; alpha = where the
+flow is consistent). Per pixel it trusts a moved keyframe as far as the flow is consistent there and its luma agrees
+with the frame's (a learnt tolerance), and where it trusts one it carries that keyframe's colour difference at full
+resolution onto the frame's luma; the grid prediction above fills the rest. The network sees how far each keyframe
+was trusted in every cell and may hold the carried colour back there (a learnt release, 0 at the start).
 """
 
 from __future__ import annotations
@@ -19,8 +26,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from chromaluma.models.blocks import ContextNet
-from chromaluma.models.colour import RGB_FROM_CHROMA, fixed_mix
+from chromaluma.models.blocks import ContextNet, pool_to_grid
+from chromaluma.models.colour import GUIDE_FROM_RGBA, RGB_FROM_CHROMA, fixed_mix
 from chromaluma.models.kinds import _GridModel, _mix_planar
 
 KEYFRAME_COUNT = 2  # the keyframe at or before the frame and the one at or after it (the same one twice at a side)
@@ -29,6 +36,8 @@ _GATHERED = 5
 # Matching starts sharp enough to prefer the best cell clearly, and with a mild preference for small motion.
 _TEMPERATURE0 = 10.0
 _MOTION_COST0 = 0.02
+# A carrying model starts trusting a moved keyframe's pixel while its luma is within about this of the frame's.
+_LUMA_TOLERANCE0 = 0.05
 
 
 class MatchFeatures(nn.Module):
@@ -58,15 +67,21 @@ class KeyframeModel(_GridModel):
     legacy_log_sigma_channel = 4  # where models before the confidence network had log_sigma
 
     def __init__(self, processing_scale: float = 0.125, width: int = 24,
-                 dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4), features: int = 16, search: int = 6,
-                 temporal_radius: int = 0) -> None:
+                 dilations: tuple[int, ...] = (1, 2, 4, 1, 2, 4), features: int = 16, search: int = 3,
+                 temporal_radius: int = 0, carries: bool = True) -> None:
         if temporal_radius != 0:
             raise ValueError(f"temporal_radius {temporal_radius!r}: keyframe models read one scan frame (0)")
         if isinstance(search, bool) or not isinstance(search, int) or not 1 <= search <= 16:
             raise ValueError(f"search {search!r}: expected an integer from 1 to 16 grid cells")
-        # in: the frame's 6 statistics, the gathered 5, best similarity and the match's certainty
-        super().__init__(processing_scale, ContextNet(6 + _GATHERED + 2, 4, width, dilations), 0)
+        # in: the frame's 6 statistics, the gathered 5, best similarity and the match's certainty, and for a carrying
+        # model the cell's trust in each moved keyframe; out: the colour's 4, and a carrying model's release
+        inputs = 6 + _GATHERED + 2 + (KEYFRAME_COUNT if carries else 0)
+        super().__init__(processing_scale, ContextNet(inputs, 5 if carries else 4, width, dilations), 0)
         self.search = search
+        self.carries = bool(carries)
+        if self.carries:
+            self.log_luma_tolerance = nn.Parameter(torch.tensor(math.log(_LUMA_TOLERANCE0)))
+            self.register_buffer("luma_weights", torch.tensor(GUIDE_FROM_RGBA[0][:3]).reshape(3, 1), persistent=False)
         self.match = MatchFeatures(features)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(_TEMPERATURE0)))
         self.motion_cost = nn.Parameter(torch.tensor(_MOTION_COST0))
@@ -85,11 +100,41 @@ class KeyframeModel(_GridModel):
     def forward(self, x: torch.Tensor, keyframes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         guide = fixed_mix(x, self.guide_matrix)
         stats = self.statistics_of(x, guide)
-        slope, offset, log_sigma = self.grid_coefficients(stats, self.keyframe_statistics(keyframes))
+        trust = self.trust(guide, keyframes) if self.carries else None
+        trust_grid = None if trust is None else torch.cat([pool_to_grid(t, self.factor) for t in trust], dim=1)
+        slope, offset, log_sigma, release = self.grid_coefficients(stats, self.keyframe_statistics(keyframes),
+                                                                   trust_grid)
         ones, zeros = torch.ones_like(log_sigma), torch.zeros_like(log_sigma)  # alpha: out = A·1 + 0
         scale = torch.cat([1.0 + _mix_planar(slope, self.chroma_to_rgb), ones], dim=1)
         shift = torch.cat([_mix_planar(offset, self.chroma_to_rgb), zeros], dim=1)
-        return guide * self.upsample(scale, x) + self.upsample(shift, x), log_sigma
+        restored = guide * self.upsample(scale, x) + self.upsample(shift, x)
+        if trust is None or release is None:
+            return restored, log_sigma
+        return self.carried(restored, guide, keyframes, trust, self.upsample(release, x)), log_sigma
+
+    def trust(self, guide: torch.Tensor, keyframes: torch.Tensor) -> list[torch.Tensor]:
+        """Per moved keyframe, [N, H, W, 1]: its evidence (alpha) times how well its luma agrees with the frame's."""
+        luma = guide[..., 0:1]
+        tolerance = torch.exp(self.log_luma_tolerance)
+        trusts = []
+        for index in range(KEYFRAME_COUNT):
+            keyframe = keyframes[:, index]
+            difference = (luma - torch.matmul(keyframe[..., :3], self.luma_weights)) / tolerance
+            trusts.append(keyframe[..., 3:4] * torch.exp(-0.5 * difference * difference))
+        return trusts
+
+    def carried(self, restored: torch.Tensor, guide: torch.Tensor, keyframes: torch.Tensor, trust: list[torch.Tensor],
+                release: torch.Tensor) -> torch.Tensor:
+        """`restored` with the trusted keyframes' colour carried onto the frame's luma: their colour differences
+        (RGB − Y, the trust-weighted mean of the two) added to the frame's Y, blended in by the larger trust, held
+        back by the network's `release` (0–1, full resolution)."""
+        differences = [keyframes[:, i, ..., :3] - torch.matmul(keyframes[:, i, ..., :3], self.luma_weights)
+                       for i in range(KEYFRAME_COUNT)]
+        total = trust[0] + trust[1]
+        colour = guide[..., 0:1] + (trust[0] * differences[0] + trust[1] * differences[1]) / (total + 1e-6)
+        gate = torch.maximum(trust[0], trust[1]) * torch.clamp(1.0 - release, 0.0, 1.0)
+        rgb = restored[..., :3] + gate * (colour - restored[..., :3])
+        return torch.cat([rgb, restored[..., 3:]], dim=-1)
 
     def keyframe_statistics(self, keyframes: torch.Tensor) -> list[torch.Tensor]:
         """Grid statistics [N, 6, h, w] of each keyframe, in input order."""
@@ -97,15 +142,17 @@ class KeyframeModel(_GridModel):
         stats = self.grid_statistics(keyframes.reshape(batch * count, *keyframes.shape[2:]))
         return list(stats.reshape(batch, count, *stats.shape[1:]).unbind(1))
 
-    def grid_coefficients(self, stats: torch.Tensor, keyframe_stats: list[torch.Tensor]
-                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per cell: the guided filter's slope and offset for (Cb, Cr) and log_sigma."""
+    def grid_coefficients(self, stats: torch.Tensor, keyframe_stats: list[torch.Tensor],
+                          trust: torch.Tensor | None = None
+                          ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Per cell: the guided filter's slope and offset for (Cb, Cr), log_sigma and (a carrying model, given each
+        keyframe's mean `trust` in the cell) the release of the carried colour; None for the others."""
         gathered, best, certainty = self.correspond(stats, keyframe_stats)
-        inputs = torch.cat([stats, gathered, best, certainty], dim=1)
+        inputs = torch.cat([stats, gathered, best, certainty] + ([] if trust is None else [trust]), dim=1)
         delta = self.net(inputs)
         slope = gathered[:, 2:4] + delta[:, 0:2]
         offset = gathered[:, 0:2] + delta[:, 2:4] - slope * stats[:, 0:1]
-        return slope, offset, self.log_sigma_of(inputs)
+        return slope, offset, self.log_sigma_of(inputs), delta[:, 4:5] if self.carries else None
 
     def correspond(self, stats: torch.Tensor, keyframe_stats: list[torch.Tensor]
                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

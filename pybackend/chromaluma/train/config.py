@@ -9,7 +9,7 @@ from typing import Any
 
 from chromaluma.contract import DEVICES, KINDS
 from chromaluma.errors import ParameterError
-from chromaluma.models import DEFAULT_PROCESSING_SCALE, DENSITY_MODES, MAX_TEMPORAL_RADIUS
+from chromaluma.models import DEFAULT_PROCESSING_SCALE, DENSITY_MODES, MAX_TEMPORAL_RADIUS, recorded_architecture
 
 DEFAULT_STEPS = 2000
 # The run folder's records (chromaluma.train.loop writes them; export reads them).
@@ -181,7 +181,7 @@ class TrainConfig:
         kept, not changed (its weights have one density channel or none), so a different --density is refused,
         naming `source`.
         """
-        architecture = dict(recorded if recorded is not None else self.architecture)
+        architecture = dict(self.architecture) if recorded is None else recorded_architecture(self.kind, recorded)
         architecture["temporal_radius"] = self._window_radius(recorded, source)
         if self.kind != "chroma":
             return architecture

@@ -6,7 +6,9 @@ cell of the moved scan lies in the keyframe it is given unmoved. The moved scan 
 the scan's density varied by exposure, contrast and grain changes); the moved painting's colour is the target,
 on the frame's luma. Some samples get a patch of a new object: picture moved in from elsewhere, given a colour the
 keyframes cannot know, so the confidence learns to be low where nothing matches. The second keyframe input is
-another keyframe of the same shot (or the same one), in either order.
+another keyframe of the same shot (or the same one), in either order. For a carrying model (format 6) both keyframes
+are then moved onto the frame along optical flow, exactly as the backend moves them before a render
+(:func:`chromaluma.align.keyframe_flow.moved_keyframes`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import cv2
 import numpy as np
 import torch
 
+from chromaluma.align.keyframe_flow import moved_keyframes
 from chromaluma.contract import LUMA_WEIGHTS
 from chromaluma.train.objective import colour_truth
 from chromaluma.train.pairs import Pair
@@ -43,10 +46,12 @@ class KeyframeBatch:
 
 
 def sample_keyframe_batch(keyframes: list[Pair], size: int, batch: int, reach_px: float,
-                          rng: np.random.Generator) -> KeyframeBatch:
+                          rng: np.random.Generator, moved: bool = False) -> KeyframeBatch:
     """`batch` samples of edge `size` from the keyframes (Pair: scan = the scan frame RGBA, reference = the registered
-    painting RGB, shot = its shot); motion up to `reach_px` pixels."""
+    painting RGB, shot = its shot); motion up to `reach_px` pixels; the keyframes `moved` onto the frame or not."""
     parts = [_sample(keyframes, size, reach_px, rng) for _ in range(batch)]
+    if moved:
+        parts = [(frame, moved_keyframes(frame, list(keys)), target, valid) for frame, keys, target, valid in parts]
     groups = zip(*parts, strict=True)
     return KeyframeBatch(*(torch.from_numpy(np.ascontiguousarray(np.stack(group))) for group in groups))
 

@@ -47,7 +47,8 @@ class KeyframeSession(_Session):
         self.train_pairs, self.val_pairs = self.pairs, []  # every keyframe trains; validation has its own samples
         self.reach_px = MOTION_OF_SEARCH * self.model.search * self.model.factor
         self.validation_batch = sample_keyframe_batch(self.pairs, self.crop, VALIDATION_SAMPLES, self.reach_px,
-                                                      np.random.default_rng([self.config.seed, 0x4B46]))
+                                                      np.random.default_rng([self.config.seed, 0x4B46]),
+                                                      self.model.carries)
 
     def _load_pairs(self) -> list[Pair]:
         """The keyframes as pairs: scan frame (RGBA) → registered painting, numbered by their shot."""
@@ -86,7 +87,8 @@ class KeyframeSession(_Session):
                  self.run_dir / REGISTERED_FOLDER)
 
     def _training_batch(self) -> tuple[torch.Tensor, ...]:
-        batch = sample_keyframe_batch(self.train_pairs, self.crop, self.config.batch, self.reach_px, self.rng)
+        batch = sample_keyframe_batch(self.train_pairs, self.crop, self.config.batch, self.reach_px, self.rng,
+                                      self.model.carries)
         return batch.frame, batch.keyframes, batch.target, batch.valid
 
     def _training_terms(self, model: torch.nn.Module, *batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
