@@ -35,6 +35,7 @@ from chromaluma.align.neighbours import (
 # |forward + backward(x + forward)|² below this share of |forward|² + |backward|², plus CONSISTENT_PX², is consistent
 CONSISTENT_SHARE = 0.01
 CONSISTENT_PX = 0.7  # px of the frame
+KEYFRAME_FLOW_SIZE = 1024  # px: the longest side the keyframes' flow is measured at
 
 
 def moved_keyframes(frame: np.ndarray, keyframes: Sequence[np.ndarray]) -> np.ndarray:
@@ -42,7 +43,7 @@ def moved_keyframes(frame: np.ndarray, keyframes: Sequence[np.ndarray]) -> np.nd
     [K, H, W, 4] float32: RGB warped along the flow, alpha the evidence (module docstring). A keyframe given twice
     (one side of a shot has none) is moved once."""
     frame_luma = luma_plane(frame)
-    frame_code = flow_code(frame_luma) if min(frame_luma.shape) >= MIN_FLOW_SIDE else None
+    frame_code = flow_code(frame_luma, KEYFRAME_FLOW_SIZE) if min(frame_luma.shape) >= MIN_FLOW_SIDE else None
     moved = np.empty((len(keyframes),) + frame_luma.shape + (4,), np.float32)
     for index, keyframe in enumerate(keyframes):
         earlier = next((i for i in range(index) if same_frame(keyframes[i], keyframe)), None)
@@ -63,7 +64,7 @@ def _move(frame_code: np.ndarray | None, keyframe: np.ndarray, out: np.ndarray) 
     if frame_code is None:
         out[...] = rgba
         return
-    key_code = flow_code(luma_plane(rgba))
+    key_code = flow_code(luma_plane(rgba), KEYFRAME_FLOW_SIZE)
     forward = coded_flow(frame_code, key_code)
     consistent = _consistent(forward, coded_flow(key_code, frame_code), shape[1] / forward.shape[1])
     sampling = flow_sampling(full_size_flow(forward, shape))

@@ -40,9 +40,9 @@ def shot_flow(centre_luma: np.ndarray, neighbour_luma: np.ndarray) -> np.ndarray
     return full_size_flow(coded_flow(flow_code(centre_luma), flow_code(neighbour_luma)), (height, width))
 
 
-def flow_code(luma: np.ndarray) -> np.ndarray:
-    """Luma (H×W, 0–1) as the 8-bit picture flow is measured on: no larger than FLOW_SIZE px on its longest side."""
-    scale = min(1.0, FLOW_SIZE / max(luma.shape))
+def flow_code(luma: np.ndarray, size: int = FLOW_SIZE) -> np.ndarray:
+    """Luma (H×W, 0–1) as the 8-bit picture flow is measured on: no larger than `size` px on its longest side."""
+    scale = min(1.0, size / max(luma.shape))
     code = np.clip(np.rint(luma * 255.0), 0, 255).astype(np.uint8)
     return code if scale == 1.0 else cv2.resize(code, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
 

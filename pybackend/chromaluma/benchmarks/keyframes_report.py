@@ -136,7 +136,9 @@ def keyframes_section(scores: Sequence[MethodScore], plan: KeyframePlan, cost: R
              "--kind keyframes --input SCAN --keyframes DIR` on the reel of all shots. Models render through "
              "`chromaluma.api.process` (keyframes in the arrays form). Every model names its steps and minutes.",
              f"Render time: `chromaluma.api.process` of the keyframe model at {width}×{height} RGBA with its two "
-             f"keyframes, median of {plan.cost_frames} frames after a warm-up."]
+             f"keyframes, median of {plan.cost_frames} frames after a warm-up; the frame is frame 6 of a panning shot "
+             "(synth.shots, chelsea), the keyframes its frames 0 and 12 (the keyframes are moved along that motion "
+             "before the model runs)."]
     raw = {"rows": [s.summary() for s in scores], "render_ms": cost.ms, "render_note": cost.note,
            "distances": list(plan.distances), "goals": {"ratio": GOAL_RATIO, "distance": plan.goal_distance,
                                                         "shift": GOAL_SHIFT, "render_ms": GOAL_RENDER_MS}}

@@ -81,7 +81,12 @@ class KeyframeModel(_GridModel):
         self.carries = bool(carries)
         if self.carries:
             self.log_luma_tolerance = nn.Parameter(torch.tensor(math.log(_LUMA_TOLERANCE0)))
-            self.register_buffer("luma_weights", torch.tensor(GUIDE_FROM_RGBA[0][:3]).reshape(3, 1), persistent=False)
+            luma = GUIDE_FROM_RGBA[0]  # (wR, wG, wB, 0)
+            self.register_buffer("luma_row", torch.tensor([luma]), persistent=False)
+            # RGBA → (R − Y, G − Y, B − Y, 0): a keyframe's colour differences, no alpha
+            difference = [[(1.0 if row == col else 0.0) - luma[col] if row < 3 and col < 3 else 0.0 for col in range(4)]
+                          for row in range(4)]
+            self.register_buffer("difference_matrix", torch.tensor(difference), persistent=False)
         self.match = MatchFeatures(features)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(_TEMPERATURE0)))
         self.motion_cost = nn.Parameter(torch.tensor(_MOTION_COST0))
@@ -114,27 +119,29 @@ class KeyframeModel(_GridModel):
 
     def trust(self, guide: torch.Tensor, keyframes: torch.Tensor) -> list[torch.Tensor]:
         """Per moved keyframe, [N, H, W, 1]: its evidence (alpha) times how well its luma agrees with the frame's."""
-        luma = guide[..., 0:1]
-        tolerance = torch.exp(self.log_luma_tolerance)
+        spread = -0.5 * torch.exp(-2.0 * self.log_luma_tolerance)  # −1 / (2·tolerance²)
         trusts = []
         for index in range(KEYFRAME_COUNT):
             keyframe = keyframes[:, index]
-            difference = (luma - torch.matmul(keyframe[..., :3], self.luma_weights)) / tolerance
-            trusts.append(keyframe[..., 3:4] * torch.exp(-0.5 * difference * difference))
+            difference = guide[..., 0:1] - fixed_mix(keyframe, self.luma_row)
+            trusts.append(keyframe[..., 3:4] * torch.exp(spread * difference * difference))
         return trusts
 
     def carried(self, restored: torch.Tensor, guide: torch.Tensor, keyframes: torch.Tensor, trust: list[torch.Tensor],
                 release: torch.Tensor) -> torch.Tensor:
         """`restored` with the trusted keyframes' colour carried onto the frame's luma: their colour differences
         (RGB − Y, the trust-weighted mean of the two) added to the frame's Y, blended in by the larger trust, held
-        back by the network's `release` (0–1, full resolution)."""
-        differences = [keyframes[:, i, ..., :3] - torch.matmul(keyframes[:, i, ..., :3], self.luma_weights)
-                       for i in range(KEYFRAME_COUNT)]
-        total = trust[0] + trust[1]
-        colour = guide[..., 0:1] + (trust[0] * differences[0] + trust[1] * differences[1]) / (total + 1e-6)
+        back by the network's `release` (0–1, full resolution).
+
+        Written as restored + gate·(guide − restored) + Σ gate·wₖ·Dₖ with wₖ = trustₖ / Σ trust and Dₖ the keyframe's
+        (R − Y, G − Y, B − Y, 0): four-channel products only (no slice of RGB, no concatenation), and alpha stays
+        the frame's exactly (guide's alpha is restored's, and every Dₖ's alpha is 0)."""
         gate = torch.maximum(trust[0], trust[1]) * torch.clamp(1.0 - release, 0.0, 1.0)
-        rgb = restored[..., :3] + gate * (colour - restored[..., :3])
-        return torch.cat([rgb, restored[..., 3:]], dim=-1)
+        share = gate / (trust[0] + trust[1] + 1e-6)
+        result = restored + gate * (guide - restored)
+        for index in range(KEYFRAME_COUNT):
+            result = result + (trust[index] * share) * fixed_mix(keyframes[:, index], self.difference_matrix)
+        return result
 
     def keyframe_statistics(self, keyframes: torch.Tensor) -> list[torch.Tensor]:
         """Grid statistics [N, 6, h, w] of each keyframe, in input order."""
