@@ -127,11 +127,11 @@ def _warp(frame: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def consistent_flow(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The flow from `first` to `second` and where it is trusted: inside the frame and forward-backward consistent
     (|fw + bw(x + fw)|² < 0.01·(|fw|² + |bw|²) + 0.5, Sundaram et al. 2010) — occluded pixels fail that test."""
+    from chromaluma.align.neighbours import round_trip_consistent
+
     forward, backward = optical_flow(first, second), optical_flow(second, first)
     backward_at, inside = _warp(backward, forward)
-    mismatch = np.sum((forward + backward_at) ** 2, axis=-1)
-    bound = 0.01 * (np.sum(forward ** 2, axis=-1) + np.sum(backward_at ** 2, axis=-1)) + 0.5
-    return forward, inside & (mismatch < bound)
+    return forward, inside & round_trip_consistent(forward, backward_at, 0.5)
 
 
 def truth_flows(truths: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -29,12 +29,11 @@ from chromaluma.align.neighbours import (
     full_size_flow,
     inside_picture,
     luma_plane,
+    round_trip_consistent,
     same_frame,
 )
 
-# |forward + backward(x + forward)|² below this share of |forward|² + |backward|², plus CONSISTENT_PX², is consistent
-CONSISTENT_SHARE = 0.01
-CONSISTENT_PX = 0.7  # px of the frame
+CONSISTENT_PX = 0.7  # px of the frame: the forward-backward test's floor (round_trip_consistent)
 KEYFRAME_FLOW_SIZE = 1024  # px: the longest side the keyframes' flow is measured at
 
 
@@ -66,11 +65,11 @@ def _move(frame_code: np.ndarray | None, keyframe: np.ndarray, out: np.ndarray) 
         return
     key_code = flow_code(luma_plane(rgba), KEYFRAME_FLOW_SIZE)
     forward = coded_flow(frame_code, key_code)
-    consistent = _consistent(forward, coded_flow(key_code, frame_code), shape[1] / forward.shape[1])
     sampling = flow_sampling(full_size_flow(forward, shape))
     if sampling is None:  # the keyframe is the frame's picture where it stands: every pixel reads itself
         out[...] = rgba
         return
+    consistent = _consistent(forward, coded_flow(key_code, frame_code), shape[1] / forward.shape[1])
     if consistent.shape != shape:
         consistent = cv2.resize(consistent.astype(np.uint8), (shape[1], shape[0]),
                                 interpolation=cv2.INTER_NEAREST).astype(bool)
@@ -84,7 +83,4 @@ def _consistent(forward: np.ndarray, backward: np.ndarray, frame_px: float) -> n
     sampling = flow_sampling(forward)
     back = backward if sampling is None else cv2.remap(backward, *sampling, cv2.INTER_LINEAR,
                                                        borderMode=cv2.BORDER_REPLICATE)
-    fx, fy, bx, by = forward[..., 0], forward[..., 1], back[..., 0], back[..., 1]
-    mismatch = (fx + bx) ** 2 + (fy + by) ** 2
-    bound = CONSISTENT_SHARE * (fx * fx + fy * fy + bx * bx + by * by) + (CONSISTENT_PX / frame_px) ** 2
-    return mismatch < bound
+    return round_trip_consistent(forward, back, (CONSISTENT_PX / frame_px) ** 2)

@@ -60,6 +60,14 @@ def full_size_flow(flow: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(flow, (width, height), interpolation=cv2.INTER_LINEAR) * np.float32(width / flow.shape[1])
 
 
+def round_trip_consistent(forward: np.ndarray, back_there: np.ndarray, floor: float) -> np.ndarray:
+    """Bool H×W: the backward flow read where `forward` points (`back_there`) leads back to the pixel, Sundaram et
+    al. 2010's test: |fw + bw|² < 0.01·(|fw|² + |bw|²) + `floor` (px², in the flows' own px). Occlusions fail it."""
+    fx, fy, bx, by = forward[..., 0], forward[..., 1], back_there[..., 0], back_there[..., 1]
+    mismatch = (fx + bx) ** 2 + (fy + by) ** 2
+    return mismatch < 0.01 * ((fx * fx + fy * fy) + (bx * bx + by * by)) + floor
+
+
 def compensated_neighbours(frame: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
     """`neighbours` ([K, H, W, ≥3] float, finite) moved onto `frame` ([H, W, ≥3]) → [K, H, W, 4] float32: RGB warped
     along the flow (suspected defects read along their surroundings' flow), alpha the evidence (see the module

@@ -181,21 +181,30 @@ def _repeat_nearest(outward: list[np.ndarray | None], centre: np.ndarray) -> lis
     return filled
 
 
-def _moved_neighbours(job: _Job) -> np.ndarray:
-    """A format-5 repair model's neighbours, converted as its input is and moved onto the frame over the whole
-    region (docs/CONTRACT.md §1.8): one flow per neighbour for every tile, so tiles agree where they overlap."""
+def _whole_region(job: _Job) -> tuple[tiling.Span, tiling.Span, np.ndarray]:
+    """The spans of the whole region rendered and `src` over it, converted as the model's input is: what frames are
+    moved onto once, before tiling, so every tile reads the same flow and tiles agree where they overlap."""
     height, width = job.src.shape[:2]
     rows, cols = tiling.Span(0, height, 0, height), tiling.Span(0, width, 0, width)
-    frame = pixels.model_input(job.src, rows, cols, job.premultiplied).tensor[0]
+    return rows, cols, pixels.model_input(job.src, rows, cols, job.premultiplied).tensor[0]
+
+
+def _tile_of(moved: np.ndarray, row: tiling.Span, col: tiling.Span) -> np.ndarray:
+    """One tile's input span of frames moved over the whole region ([n, H, W, 4] → [n, h, w, 4], contiguous)."""
+    return np.ascontiguousarray(moved[:, row.in_start:row.in_stop, col.in_start:col.in_stop])
+
+
+def _moved_neighbours(job: _Job) -> np.ndarray:
+    """A format-5 repair model's neighbours, converted as its input is and moved onto the frame over the whole
+    region (docs/CONTRACT.md §1.8)."""
+    rows, cols, frame = _whole_region(job)
     return compensated_neighbours(frame, pixels.frames_input(job.neighbours, rows, cols, job.premultiplied))
 
 
 def _moved_keyframes(job: _Job, keyframes: KeyframePair) -> np.ndarray:
     """A format-6 keyframe model's two keyframes, converted as its input is and moved onto the frame over the whole
-    region (docs/CONTRACT.md §1.7): one flow per keyframe for every tile, so tiles agree where they overlap."""
-    height, width = job.src.shape[:2]
-    rows, cols = tiling.Span(0, height, 0, height), tiling.Span(0, width, 0, width)
-    frame = pixels.model_input(job.src, rows, cols, job.premultiplied).tensor[0]
+    region (docs/CONTRACT.md §1.7)."""
+    rows, cols, frame = _whole_region(job)
     registered = pixels.frames_input(list(keyframes.frames), rows, cols, keyframes.premultiplied)
     return moved_keyframes(frame, list(registered))
 
@@ -309,13 +318,11 @@ class _Job:
         if tile is None:
             tile = pixels.model_input(self.src, row, col, self.premultiplied)
         if self.moved is not None:
-            tile = replace(tile, neighbours=np.ascontiguousarray(
-                self.moved[:, row.in_start:row.in_stop, col.in_start:col.in_stop]))
+            tile = replace(tile, neighbours=_tile_of(self.moved, row, col))
         elif self.neighbours:
             tile = replace(tile, neighbours=pixels.frames_input(self.neighbours, row, col, self.premultiplied))
         if self.moved_keyframes is not None:
-            tile = replace(tile, keyframes=np.ascontiguousarray(
-                self.moved_keyframes[:, row.in_start:row.in_stop, col.in_start:col.in_stop]))
+            tile = replace(tile, keyframes=_tile_of(self.moved_keyframes, row, col))
         elif self.keyframes is not None:
             tile = replace(tile, keyframes=pixels.frames_input(list(self.keyframes.frames), row, col,
                                                                self.keyframes.premultiplied))

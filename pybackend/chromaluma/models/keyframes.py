@@ -82,7 +82,6 @@ class KeyframeModel(_GridModel):
         if self.carries:
             self.log_luma_tolerance = nn.Parameter(torch.tensor(math.log(_LUMA_TOLERANCE0)))
             luma = GUIDE_FROM_RGBA[0]  # (wR, wG, wB, 0)
-            self.register_buffer("luma_row", torch.tensor([luma]), persistent=False)
             # RGBA → (R − Y, G − Y, B − Y, 0): a keyframe's colour differences, no alpha
             difference = [[(1.0 if row == col else 0.0) - luma[col] if row < 3 and col < 3 else 0.0 for col in range(4)]
                           for row in range(4)]
@@ -123,7 +122,7 @@ class KeyframeModel(_GridModel):
         trusts = []
         for index in range(KEYFRAME_COUNT):
             keyframe = keyframes[:, index]
-            difference = guide[..., 0:1] - fixed_mix(keyframe, self.luma_row)
+            difference = guide[..., 0:1] - fixed_mix(keyframe, self.guide_matrix[:1])  # its Y
             trusts.append(keyframe[..., 3:4] * torch.exp(spread * difference * difference))
         return trusts
 
