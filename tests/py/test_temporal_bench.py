@@ -190,9 +190,16 @@ def test_quick_area_run_writes_every_row_and_column(tmp_path: Path):
     assert all(_number(cell) for row in keyframes[1:] for cell in row[1:7])
     luma = tables["Temporal: detail (luma)"]
     assert luma[0][:5] == ["method", "PSNR dB", "PSNR gain over input dB", "SSIM", "grain power ÷ reference print's"]
-    assert [row[0] for row in luma[1:]] == ["duplicate negative scan (input)", "reference print itself (informative)",
-                                            "Chromaluma luma, single frame (radius 0)", "Chromaluma luma, radius 2"]
+    assert [row[0] for row in luma[1:]] == [
+        "duplicate negative scan (input)", "reference print itself (informative)",
+        "scan with the truth's luma (ceiling, informative)",
+        "linear filter fitted on the truth itself (bound, informative)",
+        "linear filter on 5 frames moved by flow, fitted on the truth (bound, informative)",
+        "linear filter fitted on the reference print (what the reference teaches, informative)",
+        "Chromaluma luma, single frame (radius 0)", "Chromaluma luma, radius 2"]
     assert all(_number(cell) for row in luma[1:] for cell in row[1:5])
+    gains = {row[0]: float(row[2]) for row in luma[1:] if not row[0].startswith("reference print")}
+    assert gains["scan with the truth's luma (ceiling, informative)"] >= max(gains.values()) - 1e-9  # luma-only rows
     cost = tables["Temporal: cost"]
     assert [row[:2] for row in cost[1:]] == [["0", "1"], ["1", "3"], ["2", "5"]]
     assert all(_number(row[2]) and _number(row[4]) for row in cost[1:])

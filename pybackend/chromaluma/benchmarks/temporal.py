@@ -8,7 +8,7 @@ and 2 with exposure jitter — is scored for chroma flicker, chroma drift, flow-
 (panning shot) and held-out ΔE2000. Then: the same at a few keyframes per shot, luma models with and without a
 window on the quality area's detail shots, and what a window costs (ms/frame at 2K, training steps/s).
 
-Training is time-boxed (`TemporalPlan.full`: about 11 CPU minutes of training, the area about 20–25 minutes on
+Training is time-boxed (`TemporalPlan.full`: about 34 CPU minutes of training, the area about 45–50 minutes on
 2 cores); `TemporalPlan.quick` trains a few steps on tiny frames for a smoke test.
 """
 
@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from chromaluma.benchmarks import BenchSection
+from chromaluma.benchmarks.detail_bound import TAPS, linear_bound, luma_ceiling
 from chromaluma.benchmarks.quality import (
     LUMA_DEGRADATION,
     STATIC_DEGRADATION,
@@ -189,7 +190,8 @@ def luma_rows(plan: TemporalPlan, trainer: TemporalTrainer) -> tuple[list[LumaRo
                        grain_power_ratio(outputs, references), note)
 
     rows = [row("duplicate negative scan (input)", [shot.scans[i] for shot, i in held], ""),
-            row("reference print itself (informative)", references, "what the models learn from")]
+            row("reference print itself (informative)", references, "what the models learn from"),
+            *bound_rows(shots, row)]
     models = {}
     for name, run in LUMA_RUNS:
         try:
@@ -202,6 +204,27 @@ def luma_rows(plan: TemporalPlan, trainer: TemporalTrainer) -> tuple[list[LumaRo
         rows.append(row(name, [restored[id(shot)][i] for shot, i in held], model.note))
         log.info("temporal: scored %s", name)
     return rows, models
+
+
+def bound_rows(shots: Sequence[ShotPairs], row: Callable[[str, list[np.ndarray], str], LumaRow]) -> list[LumaRow]:
+    """Yardsticks for the luma goal (:mod:`chromaluma.benchmarks.detail_bound`), each fitted per shot on its held-out
+    frames: what no luma restoration can pass, and the best linear filter fitted on the truth or on the reference."""
+    def bound(targets: str, radius: int) -> list[np.ndarray]:
+        outputs = []
+        for shot in shots:
+            frames = list(range(len(shot.truth))[shot.test])
+            outputs.extend(linear_bound(shot.scans, getattr(shot, targets), frames, radius))
+        return outputs
+
+    taps = f"{TAPS}×{TAPS} taps + offset, least squares on the held-out frames"
+    return [row("scan with the truth's luma (ceiling, informative)",
+                [luma_ceiling(shot.scans[i], shot.truth[i]) for shot in shots
+                 for i in range(len(shot.truth))[shot.test]], "the scan's own colour error is all that is left"),
+            row("linear filter fitted on the truth itself (bound, informative)", bound("truth", 0), taps),
+            row("linear filter on 5 frames moved by flow, fitted on the truth (bound, informative)",
+                bound("truth", 2), f"{taps}; DIS flow as the repair kind moves neighbours"),
+            row("linear filter fitted on the reference print (what the reference teaches, informative)",
+                bound("references", 0), taps)]
 
 
 def cost_rows(plan: TemporalPlan, workdir: Path, models: dict[str, TemporalModel]) -> list[CostRow]:

@@ -35,10 +35,10 @@ class TemporalPlan:
 
     @classmethod
     def full(cls) -> TemporalPlan:
-        """About 11 CPU minutes of training: 4 chroma models × 1.5 min, 2 keyframe models × 1 min, 2 luma × 1.5 min
+        """About 34 CPU minutes of training: 4 chroma models × 5 min, 2 keyframe models × 2 min, 2 luma × 5 min
         (each run adds about half a minute of loading, validation and export)."""
         luma = QualityPlan(640, 360, 10, 3, (("astronaut", "pan"), ("coffee", "zoom"), ("rocket", "pan")), (), 0.0, 0)
-        return cls(640, 360, 48, 8, 4, 1.5, 1.0, 1.5, (2048, 1080), 5, luma)
+        return cls(640, 360, 48, 8, 4, 5.0, 2.0, 5.0, (2048, 1080), 5, luma)
 
     @classmethod
     def quick(cls) -> TemporalPlan:

@@ -164,7 +164,12 @@ def luma_section(rows: Sequence[LumaRow], plan: TemporalPlan) -> BenchSection:
              f"at {luma.width}×{luma.height}, last {luma.held_out} held out): two print generations on 35mm and "
              "damage 0.5; reference: a better 16mm print one generation down. Scores on the held-out frames.",
              "Grain power: radially averaged power spectrum of (luma − its 2 px Gaussian blur) over 0.25–0.5 "
-             "cycles/pixel, the output's over the reference print's."]
+             "cycles/pixel, the output's over the reference print's.",
+             "Yardsticks (informative; each fitted per shot on the held-out frames, with knowledge no method has; "
+             "`chromaluma.benchmarks.detail_bound`): the ceiling gives the scan the truth's luma (a luma model adds "
+             "one residual to R, G and B, so the scan's colour error stays); the linear filters are the best "
+             "15×15-tap filter on the scan's luma (or on 5 frames moved onto it by DIS flow) plus an offset, fitted by "
+             "least squares on the truth, or on the reference print the models learn from."]
     return BenchSection("Temporal: detail (luma)", markdown_table(LUMA_HEADER, cells), notes, [],
                         {"rows": [vars(r) for r in rows]})
 
