@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from chromaluma.align.cuts import shot_starts
+from chromaluma.align.cuts import PIECEWISE_REACH, PiecewiseCuts, shot_starts, survey_structure
 from chromaluma.align.footage import survey_scan
 from chromaluma.errors import ParameterError
 from chromaluma.io import FrameFormat, Shot
@@ -107,6 +107,29 @@ def test_black_frames_are_no_shots_of_their_own(handheld: dict[str, list[np.ndar
     assert starts_of(coffee[:10] + black + rocket[13:]) == [0, 13]  # the cut is where the new picture begins
     assert starts_of(coffee[:8] + black[:2] + coffee[10:]) == [0]  # the same shot goes on after them
     assert starts_of(black + coffee[3:]) == [0]  # leader belongs to the first shot
+
+
+def test_cuts_judged_piecewise_are_the_cuts_of_the_whole_scan(handheld: dict[str, list[np.ndarray]]):
+    # A render reading part of a reel (`chromaluma apply` with a window model, a farm task) judges each frame from
+    # the frames around it alone; away from blank frames it must find what the whole scan's survey finds.
+    frames = list(handheld["rocket"][:9] + handheld["coffee"][9:10] + handheld["hubble_deep_field"][10:]
+                  + handheld["coffee"][:14])
+    frames[30] = np.clip(frames[30] * 0.3 + 0.7, 0.0, 1.0)  # a flash frame inside the last shot
+    expected = starts_of(frames)
+    assert expected == [0, 9, 10, 24]
+    surveyed: list[int] = []
+
+    def survey(position: int) -> np.ndarray:
+        surveyed.append(position)
+        return survey_structure(frames[position])[0]
+
+    judge = PiecewiseCuts(len(frames), survey)
+    assert [0, *(position for position in range(1, len(frames)) if judge.starts_shot(position))] == expected
+    assert sorted(set(surveyed)) == list(range(len(frames))) and len(surveyed) == len(frames)  # each surveyed once
+    alone = PiecewiseCuts(len(frames), survey)  # a task that asks about one frame reads only the frames around it
+    surveyed.clear()
+    assert alone.starts_shot(24)
+    assert min(surveyed) >= 24 - PIECEWISE_REACH and max(surveyed) < 24 + PIECEWISE_REACH
 
 
 def test_handheld_camera_that_shakes_beyond_its_jolt_is_refused():

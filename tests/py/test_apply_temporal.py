@@ -55,8 +55,11 @@ def scan(tmp_path: Path) -> Path:
 
 
 def _apply(model: Path, scan: Path, out: Path, *extra: str) -> int:
+    """apply on these scans of unrelated random frames, which are all cuts to the cut survey: `--cuts none` unless
+    the test says otherwise (test_apply_cuts.py renders real shots with cuts)."""
+    cuts = () if "--cuts" in extra else ("--cuts", "none")
     return main(["apply", "--model", str(model), "--input", str(scan), "--output", str(out), "--no-progress",
-                 *extra])
+                 *cuts, *extra])
 
 
 def _outputs(folder: Path) -> dict[str, bytes]:

@@ -16,7 +16,7 @@ black of a fade) have no picture to continue and would each look like a shot of 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import cv2
 import numpy as np
@@ -31,6 +31,7 @@ MIN_NEIGHBOURS = 3  # a side with fewer pairs says nothing; with neither side, o
 MIN_OVERLAP = 0.3  # a shift leaving less of the frame than this in common is no continuation
 COMPARE_BLUR = 1.0  # pixels (survey grid) of blur before correlating: motion blur differs from frame to frame
 BLANK_CONTRAST = 0.1  # a frame with less luma contrast than this fraction of the scan's pictured frames is blank
+PIECEWISE_REACH = NEIGHBOURS + 2  # frames on each side of a frame that decide, piecewise, whether it starts a shot
 
 
 def continuity(previous: np.ndarray, current: np.ndarray) -> float:
@@ -84,34 +85,72 @@ def shot_starts(survey_structure: list[np.ndarray], contrasts: list[float] | Non
     """
     blank = blank_frames(contrasts) if contrasts is not None else set()
     shown = [index for index in range(len(survey_structure)) if index not in blank]
-    starts = _starts_among([survey_structure[index] for index in shown])
+    starts = _starts_among(len(shown), lambda a, b: continuity(survey_structure[shown[a]], survey_structure[shown[b]]))
     return sorted({0} | {shown[position] for position in starts if position > 0})
 
 
 def shot_starts_of_frames(frames: Iterable[np.ndarray]) -> list[int]:
     """:func:`shot_starts` of full-resolution frames (float RGB(A) or grey, one size), surveyed on the grid and with
     the structure images `chromaluma align` uses."""
-    from chromaluma.align.footage import SURVEY_WIDTH
-    from chromaluma.align.structure import Grid, luma, structure
-
-    structures, contrasts, grid = [], [], None
+    structures, contrasts = [], []
     for frame in frames:
-        if grid is None:
-            grid = Grid.scaled(frame.shape[1], frame.shape[0], SURVEY_WIDTH)
-        survey_luma = grid.resize(luma(frame[..., :3] if frame.ndim == 3 else frame))
-        structures.append(structure(survey_luma, *grid.sigmas()))
-        low, high = np.percentile(survey_luma, (1, 99))
-        contrasts.append(float(high - low))
+        survey, contrast = survey_structure(frame)
+        structures.append(survey)
+        contrasts.append(contrast)
     return shot_starts(structures, contrasts) if structures else []
 
 
-def _starts_among(survey_structure: list[np.ndarray]) -> list[int]:
-    pairs = np.array([continuity(survey_structure[i - 1], survey_structure[i])
-                      for i in range(1, len(survey_structure))])
+def survey_structure(frame: np.ndarray) -> tuple[np.ndarray, float]:
+    """A full-resolution frame's structure image on the survey grid `chromaluma align` uses, and its luma contrast."""
+    from chromaluma.align.footage import SURVEY_WIDTH
+    from chromaluma.align.structure import Grid, luma, structure
+
+    grid = Grid.scaled(frame.shape[1], frame.shape[0], SURVEY_WIDTH)
+    survey_luma = grid.resize(luma(frame[..., :3] if frame.ndim == 3 else frame))
+    low, high = np.percentile(survey_luma, (1, 99))
+    return structure(survey_luma, *grid.sigmas()), float(high - low)
+
+
+class PiecewiseCuts:
+    """Cuts of a long scan judged frame by frame, for a render that reads only part of it (`chromaluma apply` with a
+    window model, a farm task's `--frames` range): whether frame `position` starts a shot is decided by the rules
+    of :func:`shot_starts` applied to the frames within PIECEWISE_REACH of it alone, so every range of the scan that
+    asks gets the same answer. What it leaves out is the blank-frame rule (which needs the whole scan): a blank
+    frame's grain continues nothing, so black leader or the black of a fade reads as one-frame shots here, which
+    costs a window model nothing there is to see. `survey(position)` gives a frame's structure image (see
+    :func:`survey_structure`), or None for a frame that cannot be read: it is taken to continue its neighbours."""
+
+    def __init__(self, count: int, survey: Callable[[int], np.ndarray | None]) -> None:
+        self.count = count
+        self._survey = survey
+        self._structures: dict[int, np.ndarray | None] = {}
+        self._continuities: dict[tuple[int, int], float] = {}
+
+    def starts_shot(self, position: int) -> bool:
+        if position <= 0 or position >= self.count:
+            return False
+        first, end = max(0, position - PIECEWISE_REACH), min(self.count, position + PIECEWISE_REACH)
+        return position - first in _starts_among(end - first, lambda a, b: self._continuity(first + a, first + b))
+
+    def _continuity(self, earlier: int, later: int) -> float:
+        key = (earlier, later)
+        if key not in self._continuities:
+            pictures = [self._structure(earlier), self._structure(later)]
+            self._continuities[key] = 1.0 if pictures[0] is None or pictures[1] is None else continuity(*pictures)
+        return self._continuities[key]
+
+    def _structure(self, position: int) -> np.ndarray | None:
+        if position not in self._structures:
+            self._structures[position] = self._survey(position)
+        return self._structures[position]
+
+
+def _starts_among(count: int, continuity_of: Callable[[int, int], float]) -> list[int]:
+    """Shot starts among `count` pictured frames, `continuity_of(a, b)` the continuity of frame b after frame a."""
+    pairs = np.array([continuity_of(i - 1, i) for i in range(1, count)])
     breaks = {i + 1 for i in range(pairs.size) if pairs[i] < cut_level(pairs, i)}
     for start in sorted(breaks):
         isolated = start in breaks and start + 1 in breaks  # frame `start` breaks with both neighbours
-        if isolated and continuity(survey_structure[start - 1], survey_structure[start + 1]) >= cut_level(
-                pairs, start - 1):
+        if isolated and continuity_of(start - 1, start + 1) >= cut_level(pairs, start - 1):
             breaks -= {start, start + 1}  # its neighbours continue each other: a damaged frame inside the shot
     return [0, *sorted(breaks)]

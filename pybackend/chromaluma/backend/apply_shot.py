@@ -64,7 +64,7 @@ import numpy as np
 
 from chromaluma import contract
 from chromaluma.backend import difference_layer, render_log, restore
-from chromaluma.backend.frame_window import FrameWindow, WindowFrame
+from chromaluma.backend.frame_window import CUT_RULES, FrameWindow, WindowFrame, shot_starts_in_reach
 from chromaluma.backend.render_resume import prepare_folder, render_files
 from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY, read_sensitivity
 from chromaluma.backend.session import load_session, request_warnings
@@ -108,6 +108,7 @@ class RenderRequest:
     layer_format: str | None = None  # `--layer-format`: float or half; None = float where a layer is asked for
     precision: str = "fp32"  # `--precision`: fp16 runs a half model checked against fp32 when it is loaded
     tensorrt_cache: Path | None = None  # `--tensorrt-cache DIR`: TensorRT ahead of CUDA, engines kept in DIR
+    cuts: str = "auto"  # `--cuts`: a window model's windows stop at the cuts found in the input, or none is sought
 
 
 @dataclass
@@ -152,11 +153,12 @@ def render_shot(request: RenderRequest) -> RenderResult:
     _check_folders(request, shot)
     keyframes = None if request.keyframes is None else register_for_render(
         request.keyframes, shot, model, request.model, [shot.frame_ids[index] for index in positions])
-    window = FrameWindow(shot, model.contract.frames_before, model.contract.frames_after,
-                         lambda index: _host_layout(shot.read(index)))
+    window = _frame_window(request, shot, model.contract, positions)
     plan = _plan_frames(request, window, positions, out_format, keyframes)
     log_path = request.output / render_log.render_log_name(request.frames)
     record = _log_record(request, model, shot, out_format, request_warnings(request.device, model))
+    if window.before or window.after:
+        record["shot_starts"] = [shot.frame_ids[position] for position in sorted(window.starts)]
     if keyframes is not None:
         record["keyframes"] = keyframes.log_section()
     kept = prepare_folder(plan, log_path, record, resume=request.resume, overwrite=request.overwrite)
@@ -184,6 +186,18 @@ def render_shot(request: RenderRequest) -> RenderResult:
     log.info("rendered %d frame(s) into %s (log %s)", len(plan) - len(kept), request.output, log_path.name)
     return RenderResult(log_path, [p.output for p in plan], model.provider, time.perf_counter() - started,
                         list(record["warnings"]))
+
+
+def _frame_window(request: RenderRequest, shot: Shot, model_contract: Any, positions: list[int]) -> FrameWindow:
+    """The frames each rendered frame's window reads; a window model's windows stop at the input's cuts unless
+    `--cuts none` (frame_window's docstring)."""
+    if request.cuts not in CUT_RULES:
+        raise ParameterError(f"--cuts {request.cuts}: choose one of {', '.join(CUT_RULES)}.")
+    before, after = model_contract.frames_before, model_contract.frames_after
+    starts = frozenset()
+    if (before or after) and request.cuts == "auto":
+        starts = shot_starts_in_reach(shot, positions, before, after, shot.read)
+    return FrameWindow(shot, before, after, lambda index: _host_layout(shot.read(index)), starts)
 
 
 def _finish(request: RenderRequest, plan: list[_FramePlan], log_path: Path, record: dict[str, Any],
@@ -378,7 +392,8 @@ def _log_record(request: RenderRequest, model: Any, shot: Shot, out_format: Fram
                        "precision": request.precision,
                        "tensorrt_cache": str(request.tensorrt_cache.resolve()) if request.tensorrt_cache else None,
                        "format": request.extension, "overwrite": request.overwrite,
-                       "premultiplied": _premultiplied(shot)},
+                       "premultiplied": _premultiplied(shot),
+                       "cuts": request.cuts if model.contract.frames_before or model.contract.frames_after else None},
         "input": {"source": str(shot.source.resolve()), "type": "video" if shot.is_video else "sequence",
                   "format": _format_record(shot.frame_format), "fps": shot.fps},
         "output": {"folder": str(request.output.resolve()), "format": _format_record(out_format),

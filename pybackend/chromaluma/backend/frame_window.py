@@ -2,7 +2,10 @@
 
 A window model restores frame t from t−before … t+after. Time is the frame number: the neighbour t+k of frame t
 is the shot's frame numbered t+k, or no frame (None, the backend's edge rule fills it) when the shot has none
-there: before its first frame, after its last, or in a gap of the numbering. A frame outside `--frames A-B`
+there: before its first frame, after its last, in a gap of the numbering, or beyond a cut. An input sequence
+may hold several shots (a reel): unless told otherwise (`--cuts none`) a window stops at the cuts
+:class:`chromaluma.align.cuts.PiecewiseCuts` finds, as training's windows do, judged from the frames around each
+cut alone so that every frame range finds the same ones. A frame outside `--frames A-B`
 but inside the shot is read as context, never written, so a farm task renders its frames exactly as one whole
 render does.
 
@@ -23,8 +26,11 @@ from pathlib import Path
 import numpy as np
 
 from chromaluma import contract
+from chromaluma.align.cuts import PiecewiseCuts, survey_structure
 from chromaluma.errors import FrameReadError
 from chromaluma.io.sequence import Shot
+
+CUT_RULES = ("auto", "none")  # `chromaluma apply --cuts`: windows stop at the cuts found, or the input is one shot
 
 
 @dataclass(frozen=True)
@@ -48,10 +54,12 @@ def input_name(shot: Shot, index: int) -> str:
 class FrameWindow:
     """The decoded frames around the frame being rendered; see the module docstring."""
 
-    def __init__(self, shot: Shot, before: int, after: int, decode: Callable[[int], np.ndarray]) -> None:
+    def __init__(self, shot: Shot, before: int, after: int, decode: Callable[[int], np.ndarray],
+                 starts: frozenset[int] = frozenset()) -> None:
         self.shot = shot
         self.before = before
         self.after = after
+        self.starts = starts  # positions that begin a shot: no window reaches across them
         self._decode = decode  # shot position → pixels as process() takes them; raises FrameReadError
         self._positions = {frame: position for position, frame in enumerate(shot.frame_ids)}
         self._held: dict[int, WindowFrame] = {}
@@ -61,7 +69,12 @@ class FrameWindow:
         the shot has no frame at that time."""
         frame = self.shot.frame_ids[index]
         times = [*range(frame - self.before, frame), *range(frame + 1, frame + self.after + 1)]
-        return [self._positions.get(time) for time in times]
+        return [None if position is None or self._across_cut(index, position) else position
+                for position in (self._positions.get(time) for time in times)]
+
+    def _across_cut(self, index: int, position: int) -> bool:
+        low, high = sorted((index, position))
+        return any(low < start <= high for start in self.starts)
 
     def around(self, index: int) -> tuple[WindowFrame, list[WindowFrame | None]]:
         """Frame `index` and its neighbours in window order (None: no frame at that time). Frames outside this
@@ -85,6 +98,21 @@ class FrameWindow:
             return WindowFrame(index, frame, name, digest, self._decode(index))
         except FrameReadError as exc:
             return WindowFrame(index, frame, name, digest, None, str(exc))
+
+
+def shot_starts_in_reach(shot: Shot, positions: list[int], before: int, after: int,
+                         read: Callable[[int], np.ndarray]) -> frozenset[int]:
+    """The positions that begin a shot (a cut just before them) among those the windows of `positions` reach;
+    `read(position)` decodes a frame (any layout with RGB first), raising FrameReadError where it cannot."""
+    def survey(position: int) -> np.ndarray | None:
+        try:
+            return survey_structure(read(position))[0]
+        except FrameReadError:
+            return None  # reported where the frame is needed; for cuts it continues its neighbours
+
+    judge = PiecewiseCuts(len(shot.frame_ids), survey)
+    reach = {start for index in positions for start in range(index - before + 1, index + after + 1)}
+    return frozenset(start for start in sorted(reach) if judge.starts_shot(start))
 
 
 def _file_sha256(path: Path | None) -> str | None:

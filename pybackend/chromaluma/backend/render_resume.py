@@ -43,7 +43,9 @@ _PIXEL_PARAMETERS = {"mix": "--mix", "tile_size": "--tile-size", "frames": "--fr
                      "premultiplied": "input premultiplication", "layer_format": "--layer-format",
                      "precision": "--precision"}
 # What a log written before a parameter existed rendered with (its value then), so such a log still resumes.
-_UNRECORDED = {"precision": "fp32"}
+_UNRECORDED = {"precision": "fp32", "cuts": None}
+# Changes only a window model's pixels (single-frame models record None; window logs written before it crossed cuts).
+_WINDOW_PARAMETERS = {"cuts": "--cuts"}
 # Changes only a repair model's pixels (other models validate and ignore it; logs written before it existed lack it).
 _REPAIR_PARAMETERS = {"sensitivity": "--sensitivity"}
 
@@ -149,7 +151,9 @@ def _refuse_if_different(log_path: Path, previous: dict[str, Any], record: dict[
     if previous.get("provider") != record["provider"]:
         differences.append(f"--device (ran on {previous.get('provider')} in the log, {record['provider']} now)")
     old_params = previous.get("parameters", {})
-    compared = {**_PIXEL_PARAMETERS, **(_REPAIR_PARAMETERS if record["model"].get("has_matte") else {})}
+    windowed = record["model"].get("frames_before") or record["model"].get("frames_after")
+    compared = {**_PIXEL_PARAMETERS, **(_REPAIR_PARAMETERS if record["model"].get("has_matte") else {}),
+                **(_WINDOW_PARAMETERS if windowed else {})}
     for key, flag in compared.items():
         old = old_params.get(key, _UNRECORDED.get(key))
         if old != record["parameters"][key]:

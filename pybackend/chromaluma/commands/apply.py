@@ -7,6 +7,7 @@ from pathlib import Path
 
 from chromaluma.backend.apply_shot import RenderRequest, render_shot
 from chromaluma.backend.difference_layer import LAYER_FORMATS
+from chromaluma.backend.frame_window import CUT_RULES
 from chromaluma.backend.precision import PRECISIONS, TOLERANCE_MAX, TOLERANCE_P95
 from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY
 from chromaluma.contract import DEVICES
@@ -73,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keyframes", type=Path, metavar="DIR",
                         help="painted keyframes, named by frame number (a keyframe model needs them)")
     parser.add_argument("--frames", metavar="A-B", help="only frames A to B (inclusive): one render-farm task")
+    parser.add_argument("--cuts", choices=CUT_RULES, default="auto",
+                        help="window models: stop each frame's window at the cuts found in the input (auto, the "
+                             "default: an input may hold several shots) or never (none: the input is one shot)")
     parser.add_argument("--mix", type=float, default=1.0, help="blend of restored over original, 0-1 (default 1)")
     parser.add_argument("--confidence", type=Path, metavar="DIR",
                         help="also write the model's confidence (16-bit grey TIFF, 1 = sure) into DIR")
@@ -122,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite, resume=args.resume, tile_size=args.tile_size, threads=args.threads,
         progress=not args.no_progress, keyframes=args.keyframes, matte=args.matte, sensitivity=args.sensitivity,
         layer=layer, layer_format=args.layer_format, precision=args.precision, tensorrt_cache=args.tensorrt_cache,
+        cuts=args.cuts,
     )
     render_shot(request)
     return 0

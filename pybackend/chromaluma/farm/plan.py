@@ -31,7 +31,8 @@ from chromaluma.io.sequence import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, open_shot
 APPLY_OPTIONS = (
     ("--keyframes", "keyframes", True), ("--matte", "matte", True), ("--confidence", "confidence", True),
     ("--layer", "layer", True), ("--layer-format", "layer_format", False),
-    ("--sensitivity", "sensitivity", False), ("--mix", "mix", False), ("--device", "device", False),
+    ("--sensitivity", "sensitivity", False), ("--cuts", "cuts", False), ("--mix", "mix", False),
+    ("--device", "device", False),
     ("--format", "extension", False), ("--tile-size", "tile_size", False), ("--threads", "threads", False),
     ("--precision", "precision", False), ("--tensorrt-cache", "tensorrt_cache", True),
 )
