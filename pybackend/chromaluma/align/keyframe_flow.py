@@ -17,6 +17,7 @@ and by the classical baseline (:mod:`chromaluma.keyframe_baseline`): all three c
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -40,16 +41,23 @@ KEYFRAME_FLOW_SIZE = 1024  # px: the longest side the keyframes' flow is measure
 def moved_keyframes(frame: np.ndarray, keyframes: Sequence[np.ndarray]) -> np.ndarray:
     """`keyframes` (each [H, W, ≥3] float, finite, the frame's geometry) moved onto `frame` ([H, W, ≥3]) →
     [K, H, W, 4] float32: RGB warped along the flow, alpha the evidence (module docstring). A keyframe given twice
-    (one side of a shot has none) is moved once."""
+    (one side of a shot has none) is moved once. Different keyframes are moved side by side (OpenCV's flow and
+    remap release the GIL and leave a core idle in parts), each into its own slice: the same result as one by one."""
     frame_luma = luma_plane(frame)
     frame_code = flow_code(frame_luma, KEYFRAME_FLOW_SIZE) if min(frame_luma.shape) >= MIN_FLOW_SIDE else None
     moved = np.empty((len(keyframes),) + frame_luma.shape + (4,), np.float32)
-    for index, keyframe in enumerate(keyframes):
-        earlier = next((i for i in range(index) if same_frame(keyframes[i], keyframe)), None)
-        if earlier is not None:
-            moved[index] = moved[earlier]
-        else:
-            _move(frame_code, np.asarray(keyframe), moved[index])
+    earlier = [next((i for i in range(index) if same_frame(keyframes[i], keyframe)), None)
+               for index, keyframe in enumerate(keyframes)]
+    distinct = [index for index, first in enumerate(earlier) if first is None]
+    if len(distinct) > 1:
+        with ThreadPoolExecutor(max_workers=len(distinct), thread_name_prefix="chromaluma-keyframes") as movers:
+            list(movers.map(lambda index: _move(frame_code, np.asarray(keyframes[index]), moved[index]), distinct))
+    else:
+        for index in distinct:
+            _move(frame_code, np.asarray(keyframes[index]), moved[index])
+    for index, first in enumerate(earlier):
+        if first is not None:
+            moved[index] = moved[first]
     return moved
 
 

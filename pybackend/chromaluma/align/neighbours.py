@@ -68,8 +68,8 @@ def round_trip_consistent(forward: np.ndarray, back_there: np.ndarray, floor: fl
     return mismatch < 0.01 * ((fx * fx + fy * fy) + (bx * bx + by * by)) + floor
 
 
-def compensated_neighbours(frame: np.ndarray, neighbours: np.ndarray) -> np.ndarray:
-    """`neighbours` ([K, H, W, ≥3] float, finite) moved onto `frame` ([H, W, ≥3]) → [K, H, W, 4] float32: RGB warped
+def compensated_neighbours(frame: np.ndarray, neighbours: np.ndarray | list[np.ndarray]) -> np.ndarray:
+    """`neighbours` ([K, H, W, ≥3] float, finite, or K such frames) moved onto `frame` ([H, W, ≥3]) → [K, H, W, 4] float32: RGB warped
     along the flow (suspected defects read along their surroundings' flow), alpha the evidence (see the module
     docstring)."""
     frame_luma = luma_plane(frame)

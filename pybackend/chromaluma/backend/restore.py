@@ -186,7 +186,20 @@ def _whole_region(job: _Job) -> tuple[tiling.Span, tiling.Span, np.ndarray]:
     moved onto once, before tiling, so every tile reads the same flow and tiles agree where they overlap."""
     height, width = job.src.shape[:2]
     rows, cols = tiling.Span(0, height, 0, height), tiling.Span(0, width, 0, width)
-    return rows, cols, pixels.model_input(job.src, rows, cols, job.premultiplied).tensor[0]
+    return rows, cols, _converted([job.src], rows, cols, job.premultiplied)[0]
+
+
+def _converted(frames: list[np.ndarray], rows: tiling.Span, cols: tiling.Span, premultiplied: bool
+               ) -> list[np.ndarray]:
+    """Each frame over the spans, converted as the model's input is (pixels.frames_input), for reading only: the
+    host's or caller's own memory where it needs no change (float32 RGBA, top-down, finite, straight or opaque),
+    a converted copy otherwise. Moving frames onto src reads them once; a copy of each would cost more than the read."""
+    converted = []
+    for frame in frames:
+        borrowed = pixels.borrowed_input(frame, rows, cols, premultiplied)
+        converted.append(pixels.frames_input([frame], rows, cols, premultiplied)[0] if borrowed is None
+                         else borrowed.tensor[0])
+    return converted
 
 
 def _tile_of(moved: np.ndarray, row: tiling.Span, col: tiling.Span) -> np.ndarray:
@@ -198,15 +211,14 @@ def _moved_neighbours(job: _Job) -> np.ndarray:
     """A format-5 repair model's neighbours, converted as its input is and moved onto the frame over the whole
     region (docs/CONTRACT.md §1.8)."""
     rows, cols, frame = _whole_region(job)
-    return compensated_neighbours(frame, pixels.frames_input(job.neighbours, rows, cols, job.premultiplied))
+    return compensated_neighbours(frame, _converted(job.neighbours, rows, cols, job.premultiplied))
 
 
 def _moved_keyframes(job: _Job, keyframes: KeyframePair) -> np.ndarray:
     """A format-6 keyframe model's two keyframes, converted as its input is and moved onto the frame over the whole
     region (docs/CONTRACT.md §1.7)."""
     rows, cols, frame = _whole_region(job)
-    registered = pixels.frames_input(list(keyframes.frames), rows, cols, keyframes.premultiplied)
-    return moved_keyframes(frame, list(registered))
+    return moved_keyframes(frame, _converted(list(keyframes.frames), rows, cols, keyframes.premultiplied))
 
 
 def _describe(model: ModelSession, warnings: list[str]) -> RenderReport:
