@@ -69,9 +69,9 @@ def round_trip_consistent(forward: np.ndarray, back_there: np.ndarray, floor: fl
 
 
 def compensated_neighbours(frame: np.ndarray, neighbours: np.ndarray | list[np.ndarray]) -> np.ndarray:
-    """`neighbours` ([K, H, W, ≥3] float, finite, or K such frames) moved onto `frame` ([H, W, ≥3]) → [K, H, W, 4] float32: RGB warped
-    along the flow (suspected defects read along their surroundings' flow), alpha the evidence (see the module
-    docstring)."""
+    """`neighbours` ([K, H, W, ≥3] float, finite, or K such frames) moved onto `frame` ([H, W, ≥3]) → [K, H, W, 4]
+    float32: RGB warped along the flow (suspected defects read along their surroundings' flow), alpha the evidence
+    (see the module docstring)."""
     frame_luma = luma_plane(frame)
     lumas = [luma_plane(neighbour) for neighbour in neighbours]
     copies = [same_frame(neighbour, frame) for neighbour in neighbours]
