@@ -126,6 +126,7 @@ def test_cuts_judged_piecewise_are_the_cuts_of_the_whole_scan(handheld: dict[str
     judge = PiecewiseCuts(len(frames), survey)
     assert [0, *(position for position in range(1, len(frames)) if judge.starts_shot(position))] == expected
     assert sorted(set(surveyed)) == list(range(len(frames))) and len(surveyed) == len(frames)  # each surveyed once
+    assert len(judge._structures) <= 2 * PIECEWISE_REACH  # a reel's survey is not held whole
     alone = PiecewiseCuts(len(frames), survey)  # a task that asks about one frame reads only the frames around it
     surveyed.clear()
     assert alone.starts_shot(24)

@@ -127,9 +127,13 @@ class PiecewiseCuts:
         self._continuities: dict[tuple[int, int], float] = {}
 
     def starts_shot(self, position: int) -> bool:
+        """Whether a shot begins at `position`. Asked in increasing order, it keeps only the frames it still needs
+        (a reel's survey would not fit in memory); asked out of order, it surveys again what it let go."""
         if position <= 0 or position >= self.count:
             return False
         first, end = max(0, position - PIECEWISE_REACH), min(self.count, position + PIECEWISE_REACH)
+        self._structures = {p: picture for p, picture in self._structures.items() if p >= first}
+        self._continuities = {pair: value for pair, value in self._continuities.items() if pair[0] >= first}
         return position - first in _starts_among(end - first, lambda a, b: self._continuity(first + a, first + b))
 
     def _continuity(self, earlier: int, later: int) -> float:

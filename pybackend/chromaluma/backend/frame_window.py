@@ -19,6 +19,7 @@ as another frame's context).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ class FrameWindow:
         self.before = before
         self.after = after
         self.starts = starts  # positions that begin a shot: no window reaches across them
+        self._sorted_starts = sorted(starts)
         self._decode = decode  # shot position → pixels as process() takes them; raises FrameReadError
         self._positions = {frame: position for position, frame in enumerate(shot.frame_ids)}
         self._held: dict[int, WindowFrame] = {}
@@ -73,8 +75,9 @@ class FrameWindow:
                 for position in (self._positions.get(time) for time in times)]
 
     def _across_cut(self, index: int, position: int) -> bool:
+        """Whether a shot starts after the earlier of the two positions and at or before the later one."""
         low, high = sorted((index, position))
-        return any(low < start <= high for start in self.starts)
+        return bisect.bisect_right(self._sorted_starts, high) > bisect.bisect_right(self._sorted_starts, low)
 
     def around(self, index: int) -> tuple[WindowFrame, list[WindowFrame | None]]:
         """Frame `index` and its neighbours in window order (None: no frame at that time). Frames outside this
