@@ -55,6 +55,7 @@ KINDS = ("chroma", "luma", "pairs", KEYFRAME_KIND, REPAIR_KIND)
 # The choice strings of the pixel contract (§1.4), defined once for Python: training, `apply`, `process()`.
 DEVICES = ("auto", "gpu", "cpu")
 OUTPUT_MODES = ("restored", "confidence", "difference", "matte")
+CUT_RULES = ("auto", "none")  # `chromaluma apply --cuts`: a window stops at the cuts found, or the input is one shot
 # Bounds on what a model may declare: tiles, render windows and the load-time mirror check are sized from these, so
 # a damaged value must be refused, not allocated (f = round(1 / processing_scale), docs/CONTRACT.md §3).
 MAX_SCALE_FACTOR = 256

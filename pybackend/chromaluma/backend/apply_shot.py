@@ -64,7 +64,7 @@ import numpy as np
 
 from chromaluma import contract
 from chromaluma.backend import difference_layer, render_log, restore
-from chromaluma.backend.frame_window import CUT_RULES, FrameWindow, WindowFrame, shot_starts_in_reach
+from chromaluma.backend.frame_window import FrameWindow, WindowFrame, shot_starts_in_reach
 from chromaluma.backend.render_resume import prepare_folder, render_files
 from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY, read_sensitivity
 from chromaluma.backend.session import load_session, request_warnings
@@ -138,6 +138,8 @@ class _FramePlan:
 def render_shot(request: RenderRequest) -> RenderResult:
     """Render `request.source` through `request.model` into `request.output`; returns what was written."""
     read_sensitivity(request.sensitivity, "--sensitivity")
+    if request.cuts not in contract.CUT_RULES:
+        raise ParameterError(f"--cuts {request.cuts}: choose one of {', '.join(contract.CUT_RULES)}.")
     params = _base_params(request)
     restore.read_settings(params)  # parameter errors before any file is opened
     if request.resume and request.overwrite:
@@ -191,8 +193,6 @@ def render_shot(request: RenderRequest) -> RenderResult:
 def _frame_window(request: RenderRequest, shot: Shot, model_contract: Any, positions: list[int]) -> FrameWindow:
     """The frames each rendered frame's window reads; a window model's windows stop at the input's cuts unless
     `--cuts none` (frame_window's docstring)."""
-    if request.cuts not in CUT_RULES:
-        raise ParameterError(f"--cuts {request.cuts}: choose one of {', '.join(CUT_RULES)}.")
     before, after = model_contract.frames_before, model_contract.frames_after
     starts = frozenset()
     if (before or after) and request.cuts == "auto":

@@ -31,8 +31,6 @@ from chromaluma.align.cuts import PiecewiseCuts, survey_structure
 from chromaluma.errors import FrameReadError
 from chromaluma.io.sequence import Shot
 
-CUT_RULES = ("auto", "none")  # `chromaluma apply --cuts`: windows stop at the cuts found, or the input is one shot
-
 
 @dataclass(frozen=True)
 class WindowFrame:

@@ -7,10 +7,9 @@ from pathlib import Path
 
 from chromaluma.backend.apply_shot import RenderRequest, render_shot
 from chromaluma.backend.difference_layer import LAYER_FORMATS
-from chromaluma.backend.frame_window import CUT_RULES
 from chromaluma.backend.precision import PRECISIONS, TOLERANCE_MAX, TOLERANCE_P95
 from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY
-from chromaluma.contract import DEVICES
+from chromaluma.contract import CUT_RULES, DEVICES
 from chromaluma.errors import ParameterError
 from chromaluma.io.sequence import parse_frame_range
 

@@ -8,7 +8,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from chromaluma.contract import DEVICES
+from chromaluma.contract import CUT_RULES, DEVICES
 from chromaluma.errors import ParameterError
 from chromaluma.farm import deadline, opencue, shell
 from chromaluma.farm.plan import APPLY_OPTIONS, plan_job
@@ -80,8 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="also write each frame's difference layer into DIR (scan + layer = restored)")
     group.add_argument("--layer-format", choices=("float", "half"), help="sample type of --layer frames")
     group.add_argument("--sensitivity", type=float, metavar="S", help="repair models: 0-1 (apply's default 0.5)")
-    group.add_argument("--cuts", choices=("auto", "none"), help="window models: stop windows at cuts (apply's default "
-                       "auto) or none")
+    group.add_argument("--cuts", choices=CUT_RULES, help="window models: stop windows at cuts (apply's default auto) "
+                       "or none")
     group.add_argument("--mix", type=float, help="blend of restored over original, 0-1 (apply's default 1)")
     group.add_argument("--device", choices=DEVICES, help="ONNX Runtime device on the nodes (apply's default auto)")
     group.add_argument("--format", dest="extension", metavar="EXT", help="output file format (default: the input's)")
