@@ -89,18 +89,6 @@ def weighted_guided_filter(guide: np.ndarray, values: np.ndarray, weights: np.nd
     return mean_slope * guide3 + mean_offset
 
 
-def _warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """`image` sampled at (x + dx, y + dy) of `flow` (bilinear, edges repeated)."""
-    import cv2
-
-    height, width = flow.shape[:2]
-    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    map_x, map_y = grid_x + flow[..., 0].astype(np.float32), grid_y + flow[..., 1].astype(np.float32)
-    warped = cv2.remap(np.ascontiguousarray(image, dtype=np.float32), map_x, map_y, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
-    return warped.reshape(image.shape)
-
-
 FLOWS = ("dis", "farneback")
 
 
@@ -127,11 +115,11 @@ class FlowPropagation:
     def carried(self, frame: np.ndarray, keyframe: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The keyframe's (Cb, Cr) carried onto the frame along the flow, and each sample's trust (0–1)."""
         if self.flow == "farneback":
-            from chromaluma.metrics import consistent_flow
+            from chromaluma.metrics import consistent_flow, warped_along
 
             flow, trusted = consistent_flow(frame, keyframe)
-            chroma = _warp(colour_differences(keyframe), flow).astype(np.float64)
-            luma_there = _warp(luma_of(keyframe), flow).astype(np.float64)
+            chroma = warped_along(colour_differences(keyframe), flow)[0].astype(np.float64)
+            luma_there = warped_along(luma_of(keyframe), flow)[0].astype(np.float64)
         else:
             from chromaluma.align.keyframe_flow import moved_keyframes
 

@@ -111,17 +111,18 @@ def optical_flow(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return cv2.calcOpticalFlowFarneback(_luma8(first), _luma8(second), None, 0.5, 4, 15, 3, 5, 1.2, 0)
 
 
-def _warp(frame: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`frame` sampled at (x + dx, y + dy), and where that position lies inside the frame."""
+def warped_along(frame: np.ndarray, flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`frame` sampled at (x + dx, y + dy) of `flow` (bilinear, edges repeated; float32, `frame`'s shape), and where
+    that position lies inside the frame."""
     import cv2
 
     height, width = flow.shape[:2]
     grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
-    map_x, map_y = grid_x + flow[..., 0], grid_y + flow[..., 1]
+    map_x, map_y = grid_x + flow[..., 0].astype(np.float32), grid_y + flow[..., 1].astype(np.float32)
     warped = cv2.remap(np.ascontiguousarray(frame, dtype=np.float32), map_x, map_y, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_REPLICATE)
     inside = (map_x >= 0) & (map_x <= width - 1) & (map_y >= 0) & (map_y <= height - 1)
-    return warped, inside
+    return warped.reshape(frame.shape), inside
 
 
 def consistent_flow(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -130,7 +131,7 @@ def consistent_flow(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, 
     from chromaluma.align.neighbours import round_trip_consistent
 
     forward, backward = optical_flow(first, second), optical_flow(second, first)
-    backward_at, inside = _warp(backward, forward)
+    backward_at, inside = warped_along(backward, forward)
     return forward, inside & round_trip_consistent(forward, backward_at, 0.5)
 
 
@@ -164,7 +165,7 @@ def flow_temporal_error(outputs: Sequence[np.ndarray], truths: Sequence[np.ndarr
             valid &= np.asarray(mask).reshape(valid.shape) > 0.5
         if not valid.any():
             continue
-        there, _ = _warp(chroma[t + 1], flow)
+        there, _ = warped_along(chroma[t + 1], flow)
         errors.append(float(np.linalg.norm(chroma[t][valid] - there[valid], axis=1).mean()))
     return float(np.mean(errors)) if errors else float("nan")
 
