@@ -52,3 +52,21 @@ def test_a_repair_model_exports_and_a_broken_graph_is_refused():
     with torch.no_grad():
         model.spike_log_threshold.fill_(-2.0)  # ONNX Runtime now runs a graph whose matte PyTorch no longer has
     assert export.verify_with_onnxruntime(ContractGraph(model), proto.SerializeToString()) > 10 * export.TOLERANCE
+
+
+def test_the_exported_repair_graph_averages_windows_with_convolutions():
+    # ONNX Runtime computes a stride-1 AveragePool several times slower than a depthwise Conv: the export holds the
+    # box means as convolutions (only pooling by whole cells remains an AveragePool), and still matches PyTorch's
+    # average pools, which train faster
+    torch.manual_seed(0)
+    model = build_model("repair", 0.25, {"width": 8, "dilations": [1, 2], "temporal_radius": 1}).eval()
+    graph = ContractGraph(model)
+    proto = export._trace(graph)
+    pools = [node for node in proto.graph.node if node.op_type == "AveragePool"]
+    strides = [next(list(a.ints) for a in node.attribute if a.name == "strides") for node in pools]
+    kernels = [next(list(a.ints) for a in node.attribute if a.name == "kernel_shape") for node in pools]
+    assert pools and all(stride == kernel for stride, kernel in zip(strides, kernels, strict=True))
+    depthwise = [node for node in proto.graph.node if node.op_type == "Conv"
+                 and any(a.name == "group" and a.i > 1 for a in node.attribute)]
+    assert len(depthwise) >= 10
+    assert export.verify_with_onnxruntime(graph, proto.SerializeToString()) <= export.TOLERANCE

@@ -248,3 +248,21 @@ def test_a_vertical_line_that_never_moves_is_the_pictures():
     window = _scratched(_pan_window(0), 70, 0.08)
     _, _, matte = _repaired(RepairModel(), window)
     assert float((matte[0, 0] > 0.5).float().mean()) < 0.002
+
+
+@pytest.mark.parametrize(("shape", "rows", "cols"), [((1, 4, 37, 53), 23, 23), ((2, 1, 100, 7), 31, 1),
+                                                     ((1, 3, 5, 90), 1, 11), ((1, 2, 9, 9), 5, 5)])
+def test_the_exported_box_mean_is_the_average_pool_it_trains_with(shape: tuple[int, ...], rows: int, cols: int):
+    from torch.nn import functional as F
+
+    from chromaluma.models.repair import _box_pass
+
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(1))
+    pooled = F.avg_pool2d(F.avg_pool2d(x, (rows, 1), stride=1, padding=(rows // 2, 0), count_include_pad=False),
+                          (1, cols), stride=1, padding=(0, cols // 2), count_include_pad=False)
+    convolved = x
+    if rows > 1:
+        convolved = _box_pass(convolved, rows, vertical=True)
+    if cols > 1:
+        convolved = _box_pass(convolved, cols, vertical=False)
+    assert torch.allclose(convolved, pooled, atol=2e-6)  # the window shrunk at the edges as the pool shrinks it

@@ -315,12 +315,34 @@ def planar_like(luma: torch.Tensor) -> torch.Tensor:
 
 
 def _box(x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
-    """Mean over a rows × cols window (odd sizes), the window shrunk at the frame's edges; one pass per axis."""
+    """Mean over a rows × cols window (odd sizes), the window shrunk at the frame's edges; one pass per axis.
+
+    Two spellings of one operation, equal to float rounding: PyTorch trains fastest with a stride-1 average pool,
+    ONNX Runtime renders fastest with a depthwise convolution (it computes a stride-1 AveragePool several times
+    slower, a vertical one up to 6×), so the exported graph holds the convolution."""
+    exporting = torch.onnx.is_in_onnx_export()
     if rows > 1:
-        x = F.avg_pool2d(x, (rows, 1), stride=1, padding=(rows // 2, 0), count_include_pad=False)
+        x = _box_pass(x, rows, vertical=True) if exporting else F.avg_pool2d(
+            x, (rows, 1), stride=1, padding=(rows // 2, 0), count_include_pad=False)
     if cols > 1:
-        x = F.avg_pool2d(x, (1, cols), stride=1, padding=(0, cols // 2), count_include_pad=False)
+        x = _box_pass(x, cols, vertical=False) if exporting else F.avg_pool2d(
+            x, (1, cols), stride=1, padding=(0, cols // 2), count_include_pad=False)
     return x
+
+
+def _box_pass(x: torch.Tensor, size: int, vertical: bool) -> torch.Tensor:
+    """The mean over `size` (odd) pixels along one axis of NCHW `x`, the window shrunk at the edges, as a depthwise
+    convolution: weights of 1/size keep every partial sum within the input's range (the fp16 model loses nothing
+    more), and the result is rescaled where the window is shrunk."""
+    channels, reach = int(x.shape[1]), size // 2  # static in every graph: the kernel must be a constant
+    shape = (size, 1) if vertical else (1, size)
+    padding = (reach, 0) if vertical else (0, reach)
+    weights = torch.full((channels, 1, *shape), 1.0 / size, dtype=x.dtype, device=x.device)
+    means = F.conv2d(x, weights, padding=padding, groups=channels)
+    # the share of the window inside the frame, one row or column of it: size / count where the window is shrunk
+    line = torch.ones_like(x[:1, :1, :, :1] if vertical else x[:1, :1, :1, :])
+    inside = F.conv2d(line, weights[:1], padding=padding)
+    return means / inside
 
 
 def _column_feature(luma: torch.Tensor, factor: int) -> torch.Tensor:
