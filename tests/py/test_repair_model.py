@@ -266,3 +266,38 @@ def test_the_exported_box_mean_is_the_average_pool_it_trains_with(shape: tuple[i
     if cols > 1:
         convolved = _box_pass(convolved, cols, vertical=False)
     assert torch.allclose(convolved, pooled, atol=2e-6)  # the window shrunk at the edges as the pool shrinks it
+
+
+def _lumas(*columns: tuple[float, ...]) -> torch.Tensor:
+    """[1, K, 1, P]: neighbour k's luma at pixel p is columns[p][k]."""
+    return torch.tensor(columns, dtype=torch.float32).T.reshape(1, len(columns[0]), 1, len(columns))
+
+
+def test_the_trimmed_mean_is_the_median_pair_ranked_by_luma_over_the_neighbours_that_are_evidence():
+    from chromaluma.models.repair import _trimmed_mean_weights
+
+    luma = _lumas((0.1, 0.5, 0.3, 0.9), (0.2, 0.5, 0.3, 0.9), (0.2, 0.5, 0.3, 0.9), (1.0, 1.0, 1.0, 0.9),
+                  (0.4, 0.4, 0.4, 0.4), (0.2, 0.5, 0.3, 0.9))
+    absent = _lumas((0, 0, 0, 0), (1, 0, 0, 0), (1, 0, 0, 1), (0, 0, 0, 0), (0, 0, 0, 0), (1, 1, 1, 1))
+    weights = _trimmed_mean_weights(luma, absent)[0, :, 0].T
+    expected = [[0, 0.5, 0.5, 0],  # four: the darkest and the brightest left out
+                [0, 1, 0, 0],  # three: the median
+                [0, 0.5, 0.5, 0],  # two: their mean
+                [0.5, 0.5, 0, 0],  # a clipped highlight: equal lumas ranked, one brightest left out
+                [0, 0.5, 0.5, 0],  # all equal
+                [0, 0, 0, 0]]  # none is evidence
+    assert torch.allclose(weights, torch.tensor(expected, dtype=torch.float32), atol=1e-6)
+
+
+def test_a_fill_that_favours_the_trimmed_mean_takes_whole_colours_of_the_median_pair():
+    from chromaluma.models.repair import _trimmed_mean_weights, _weighted_sum
+
+    colours = [torch.tensor(c, dtype=torch.float32).reshape(1, 3, 1, 1) for c in
+               ((0.9, 0.1, 0.1), (0.2, 0.6, 0.2), (0.1, 0.1, 0.5), (0.7, 0.7, 0.7))]
+    luma = torch.cat([0.2126 * c[:, 0:1] + 0.7152 * c[:, 1:2] + 0.0722 * c[:, 2:3] for c in colours], dim=1)
+    trimmed = _trimmed_mean_weights(luma, torch.zeros_like(luma))
+    logits = torch.tensor([0, 0, 0, 0, 40.0, 0, 0, 0]).reshape(1, 8, 1, 1)
+    spatial = [torch.zeros(1, 3, 1, 1)] * 3
+    fill = _weighted_sum(logits, colours, trimmed, spatial).flatten().tolist()
+    # lumas 0.27, 0.47, 0.13, 0.70: the red and the green frame are the median pair, blue and grey are left out
+    assert fill == pytest.approx([0.55, 0.35, 0.15], abs=1e-5)

@@ -27,10 +27,10 @@ How it works, each step a fixed, exportable operation except the small network a
 3. **Network.** A small context network at half resolution reads the evidence (luma detail, a column feature for
    vertical scratches, the difference to each neighbour, each one's mismatch, the spike) and adds a correction to
    the matte's logit, predicts log_sigma and one weight per candidate fill.
-4. **Fills.** Candidates: each neighbour, their trimmed mean (for four neighbours their median: the classical
-   temporal fill, favoured at the start), and three spatial fills of the frame that leave the matte out
-   (normalised averages: a horizontal 1×11 px for vertical scratches, 3×3 grid cells for specks and 7×7 cells for
-   large blotches). The repair is their softmax-weighted sum: colour always comes from the film itself.
+4. **Fills.** Candidates: each neighbour, their trimmed mean ranked by luma (for four neighbours the median pair's
+   mean: the classical temporal fill, favoured at the start), and three spatial fills of the frame that leave the
+   matte out (normalised averages: a horizontal 1×11 px for vertical scratches, 3×3 grid cells for specks and 7×7
+   cells for large blotches). The repair is their softmax-weighted sum: colour always comes from the film itself.
 """
 
 from __future__ import annotations
@@ -50,8 +50,8 @@ from chromaluma.models.kinds import LOG_SIGMA0, check_radius
 SPIKE_GAIN0 = 60.0  # per unit of luma: a spike 0.05 above the threshold gives a matte of 0.95
 SPIKE_THRESHOLD0 = 0.06  # the baseline's default threshold
 MISMATCH_WEIGHT0 = 1.0  # the threshold rises by this × the best-matched neighbour's RMS detail mismatch
-# The fill starts as the trimmed mean of the warped neighbours (the temporal median of the baseline, for 4
-# neighbours): its softmax logit starts this much above the other candidates'.
+# The fill starts as the trimmed mean of the warped neighbours ranked by luma (for 4 neighbours the median pair's mean,
+# as the baseline's temporal median): its softmax logit starts this much above the other candidates'.
 TRIMMED_MEAN_BIAS0 = 4.0
 SPIKE_TOLERANCE = 0.25  # share of the neighbours' range widening over 3×3 px that a spike must also clear
 _ABSENT = 16.0  # luma offset that takes a neighbour that is no evidence out of min and max
@@ -59,6 +59,7 @@ _COLUMN_ROWS = 31  # rows the column feature averages over
 _SPATIAL_CANDIDATES = 3
 _EPS = 1e-3
 _ABSENT_FILL = 30.0  # softmax logit taken from a neighbour that is no evidence: its weight ≈ 1e-13 of another's
+_TIE = 1e-5  # luma added per neighbour index when ranking for the trimmed mean: equal lumas rank in neighbour order
 _MIN_EVIDENCE = 2  # neighbours a spike test needs where the window has more than two
 EDGE_THRESHOLD = 0.06  # luma added to the spike threshold within one grid cell of the picture's edges
 NET_SCALE = 2  # the network runs on the evidence pooled by this
@@ -149,13 +150,13 @@ class RepairModel(nn.Module):
         matte = torch.sigmoid(out[:, 0:1] + prior)
         log_sigma = out[:, 1:2] + LOG_SIGMA0
         frame_rgb = planar(frame[..., :3])
-        candidates = ([neighbours[:, k] for k in range(neighbours.shape[1])] + [_trimmed_mean(neighbours, absent)]
-                      + _spatial_fills(frame_rgb, 1.0 - matte, self.factor))
         # a neighbour that is no evidence (a copy of the frame holds its damage; a read from beyond the edge is the
         # edge repeated) is no fill either
         logits = out[:, 2:] + self.fill_bias
         logits = torch.cat([logits[:, :absent.shape[1]] - _ABSENT_FILL * absent, logits[:, absent.shape[1]:]], dim=1)
-        repaired = _weighted_sum(logits, candidates)
+        repaired = _weighted_sum(logits, [neighbours[:, k] for k in range(neighbours.shape[1])],
+                                 _trimmed_mean_weights(neighbour_luma, absent),
+                                 _spatial_fills(frame_rgb, 1.0 - matte, self.factor))
         return torch.cat([interleaved(repaired), frame[..., 3:4]], dim=-1), log_sigma, matte
 
     def matte_prior(self, frame_luma: torch.Tensor, warped_luma: torch.Tensor, spike: torch.Tensor,
@@ -279,15 +280,21 @@ def _grown(spike: torch.Tensor) -> torch.Tensor:
     return F.max_pool2d(torch.maximum(spike, torch.minimum(near, 2.0 * spike)), 3, stride=1, padding=1)
 
 
-def _trimmed_mean(warped: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
-    """Per channel, the mean of the warped neighbours [N, K, 3, H, W] that are not `absent`, without the
-    highest and the lowest when three or more remain (for four, their median) → [N, 3, H, W]."""
-    present = (1.0 - absent).unsqueeze(2)  # [N, K, 1, H, W]
-    count = present.sum(dim=1)
-    total = (warped * present).sum(dim=1)
-    highest, lowest = _present_range(warped, absent.unsqueeze(2))
-    trimmed = (total - highest - lowest) / (count - 2.0).clamp(min=1.0)
-    return torch.where(count >= 3.0, trimmed, total / count.clamp(min=1.0))
+def _trimmed_mean_weights(luma: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
+    """The trimmed mean of the neighbours as weights on them ([N, K, H, W], summing to 1 over those not `absent`):
+    ranked by luma, the brightest and the darkest left out when three or more remain (for four, the median pair),
+    else the mean of those that remain. Ranking by luma keeps each fill a whole colour from the film (a channel-wise
+    median mixes channels of different frames) and costs a pass over one plane, not three; the weights join the
+    neighbours' own in the fill's weighted sum. Equal lumas are ranked by neighbour order (_TIE apart)."""
+    present = 1.0 - absent
+    count = present.sum(dim=1, keepdim=True)
+    order = luma + _TIE * torch.arange(luma.shape[1], dtype=luma.dtype, device=luma.device).reshape(1, -1, 1, 1)
+    highest, lowest = (x.unsqueeze(1) for x in _present_range(order, absent))
+    inner = present * ((order < highest) & (order > lowest)).to(luma.dtype)
+    inner = torch.where(count >= 3.0, inner, present)
+    total = inner.sum(dim=1, keepdim=True)
+    # ties with the highest or the lowest (the same luma twice, where the _TIE is rounded away) can leave none
+    return torch.where(total > 0.5, inner / total.clamp(min=1.0), present / count.clamp(min=1.0))
 
 
 def _robust_limit(detail: torch.Tensor, size: int) -> torch.Tensor:
@@ -372,12 +379,18 @@ def _spatial_fills(rgb: torch.Tensor, keep: torch.Tensor, factor: int) -> list[t
     return [fill[:, :3] / (fill[:, 3:4] + _EPS) for fill in fills]
 
 
-def _weighted_sum(logits: torch.Tensor, candidates: list[torch.Tensor]) -> torch.Tensor:
-    """Σ softmax(logits)_k · candidate_k, the softmax written element-wise (ONNX Runtime's channel Softmax over a
-    full-resolution frame is slower than these few products)."""
+def _weighted_sum(logits: torch.Tensor, neighbours: list[torch.Tensor], trimmed: torch.Tensor,
+                  spatial: list[torch.Tensor]) -> torch.Tensor:
+    """Σ softmax(logits)_k · candidate_k over the candidates: each neighbour, their trimmed mean (given as weights on
+    the neighbours, [N, K, H, W]: its score is shared out among them on one plane each) and the spatial fills. The
+    softmax is written element-wise (ONNX Runtime's channel Softmax over a full-resolution frame is slower)."""
     scores = torch.exp(logits - logits.max(dim=1, keepdim=True)[0])
     total = scores.sum(dim=1, keepdim=True)
-    result = candidates[0] * scores[:, 0:1]
-    for index in range(1, len(candidates)):
-        result = result + candidates[index] * scores[:, index:index + 1]
+    count = len(neighbours)
+    shares = scores[:, :count] + scores[:, count:count + 1] * trimmed
+    result = neighbours[0] * shares[:, 0:1]
+    for index in range(1, count):
+        result = result + neighbours[index] * shares[:, index:index + 1]
+    for index, fill in enumerate(spatial):
+        result = result + fill * scores[:, count + 1 + index:count + 2 + index]
     return result / total
