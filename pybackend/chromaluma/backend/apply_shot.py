@@ -70,6 +70,7 @@ from chromaluma.backend.render_settings import DEFAULT_SENSITIVITY, read_sensiti
 from chromaluma.backend.session import load_session, request_warnings
 from chromaluma.backend.shot_keyframes import ShotKeyframes, check_keyframes_flag, register_for_render
 from chromaluma.errors import ChromalumaError, FrameReadError, FrameWriteError, ParameterError
+from chromaluma.host_memory import reuse_freed_memory
 from chromaluma.io.atomic import check_folder_writable, describe_os_error, stale_partials
 from chromaluma.io.frames import FrameFormat, stored_samples, to_rgba, write_frame
 from chromaluma.io.sequence import IMAGE_EXTENSIONS, Shot, open_shot
@@ -425,18 +426,19 @@ def _render_frames(request: RenderRequest, window: FrameWindow, todo: list[_Fram
 
     params["premultiplied"] = _premultiplied(window.shot)
     bar = tqdm(todo, unit="frame", desc=f"apply {request.model.name}", disable=not request.progress)
-    for step in bar:
-        try:
-            entry = _render_frame(window, step, out_format, params, record, keyframes, _layer_format(request))
-        except FrameWriteError:
-            record["failed_frame"] = step.frame
-            raise
-        record["frames"] = sorted([*record["frames"], entry], key=lambda item: item["frame"])
-        try:
-            render_log.write_render_log(log_path, record)
-        except FrameWriteError as exc:
-            record["failed_frame"] = step.frame
-            raise FrameWriteError(f"frame {step.frame} was written, but {exc}") from exc
+    with reuse_freed_memory():  # each frame's arrays reuse the last frame's pages (chromaluma.host_memory)
+        for step in bar:
+            try:
+                entry = _render_frame(window, step, out_format, params, record, keyframes, _layer_format(request))
+            except FrameWriteError:
+                record["failed_frame"] = step.frame
+                raise
+            record["frames"] = sorted([*record["frames"], entry], key=lambda item: item["frame"])
+            try:
+                render_log.write_render_log(log_path, record)
+            except FrameWriteError as exc:
+                record["failed_frame"] = step.frame
+                raise FrameWriteError(f"frame {step.frame} was written, but {exc}") from exc
     bar.close()
 
 

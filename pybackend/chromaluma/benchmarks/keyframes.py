@@ -38,6 +38,7 @@ from chromaluma.benchmarks.keyframes_plan import (
 from chromaluma.benchmarks.keyframes_report import RenderCost, keyframes_section
 from chromaluma.benchmarks.keyframes_training import KeyframeTrainer, render, render_ms, write_reel
 from chromaluma.benchmarks.quality_training import TrainingUnavailable
+from chromaluma.benchmarks.render_timing import WARM_UP_FRAMES
 from chromaluma.benchmarks.temporal_training import TemporalModel, untrained_model
 from chromaluma.keyframe_baseline import FlowPropagation, colour_differences, luma_of, rgb_from_luma_chroma
 from chromaluma.metrics import delta_e2000, mean_chroma, stability_of_means
@@ -183,7 +184,7 @@ def render_cost(model: TemporalModel | None, plan: KeyframePlan, workdir: Path) 
         ms = render_ms(path, width, height, plan.cost_frames)
     except Exception as exc:  # noqa: BLE001 — a failed timing is reported, the table still stands
         return RenderCost(None, str(exc).splitlines()[0][:200])
-    return RenderCost(ms, f"median of {plan.cost_frames} after a warm-up, "
+    return RenderCost(ms, f"median of {plan.cost_frames} after {WARM_UP_FRAMES} warm-up frames, "
                           + (f"model {path.name}" if model is not None else "untrained model of the shipped size"))
 
 

@@ -17,6 +17,7 @@ from chromaluma.benchmarks.keyframes_plan import (
     MethodScore,
     keyframe_row,
 )
+from chromaluma.benchmarks.render_timing import TIMING_NOTE
 
 GOAL_RATIO = 1.5  # ΔE2000 half-way to the next keyframe (12 of 24 frames) at most this × the keyframe frame's
 GOAL_SHIFT = 1.0  # CIELAB a*b* units
@@ -136,7 +137,7 @@ def keyframes_section(scores: Sequence[MethodScore], plan: KeyframePlan, cost: R
              "--kind keyframes --input SCAN --keyframes DIR` on the reel of all shots. Models render through "
              "`chromaluma.api.process` (keyframes in the arrays form). Every model names its steps and minutes.",
              f"Render time: `chromaluma.api.process` of the keyframe model at {width}×{height} RGBA with its two "
-             f"keyframes, median of {plan.cost_frames} frames after a warm-up; the frame is frame 6 of a panning shot "
+             f"keyframes, {plan.cost_frames} frames timed ({TIMING_NOTE}); the frame is frame 6 of a panning shot "
              "(synth.shots, chelsea), the keyframes its frames 0 and 12 (the keyframes are moved along that motion "
              "before the model runs)."]
     raw = {"rows": [s.summary() for s in scores], "render_ms": cost.ms, "render_note": cost.note,

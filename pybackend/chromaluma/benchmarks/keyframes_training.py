@@ -20,6 +20,7 @@ import numpy as np
 
 from chromaluma.benchmarks.keyframes_plan import KeyframeShot
 from chromaluma.benchmarks.quality_training import TrainingUnavailable
+from chromaluma.benchmarks.render_timing import steady_ms
 from chromaluma.benchmarks.temporal_training import TemporalModel
 from chromaluma.contract import read_model_contract
 from chromaluma.errors import ChromalumaError
@@ -125,8 +126,8 @@ TIMING_SHOT = "chelsea"  # the timed frames: a panning shot of this photograph, 
 def render_ms(model: Path, width: int, height: int, frames: int) -> float:
     """Median ms/frame of :func:`chromaluma.api.process` on a `width`×`height` RGBA frame of a panning shot with its
     two keyframes (6 frames either side: a format-6 model's keyframes are moved along real motion, and optical flow
-    on noise would time a picture no film holds), after one warm-up call (session creation is not a per-frame
-    cost)."""
+    on noise would time a picture no film holds), in a render's steady state
+    (:func:`chromaluma.benchmarks.render_timing.steady_ms`)."""
     from chromaluma.api import process
     from chromaluma.synth.shots import CameraMove, photo_shot
 
@@ -134,9 +135,4 @@ def render_ms(model: Path, width: int, height: int, frames: int) -> float:
     frame, *keyframes = [np.concatenate([shot[i][..., :3], np.ones((height, width, 1), np.float32)], axis=-1)
                          for i in (6, 0, 12)]
     out = np.empty_like(frame)
-    timings = []
-    for _ in range(frames + 1):
-        started = time.perf_counter()
-        process(frame, out, {"model": str(model), "keyframes": keyframes})
-        timings.append((time.perf_counter() - started) * 1000.0)
-    return float(np.median(timings[1:]))
+    return steady_ms(lambda: process(frame, out, {"model": str(model), "keyframes": keyframes}), frames)

@@ -7,6 +7,7 @@ import os
 from collections.abc import Sequence
 
 from chromaluma.benchmarks import BenchSection, markdown_table
+from chromaluma.benchmarks.render_timing import TIMING_NOTE
 from chromaluma.benchmarks.repair_metrics import DETECTED_SHARE, OPACITY_FLOOR, TOLERANCE_PX, DetectionCounts
 from chromaluma.benchmarks.repair_plan import BASELINE_ROWS, MIXES, SENSITIVITY, MethodScore, RepairPlan, repair_row
 
@@ -171,7 +172,7 @@ def method_notes(plan: RepairPlan) -> list[str]:
         f"through `chromaluma.api.process_frame` with sensitivity {SENSITIVITY} and the applied matte read back. "
         "Every model names its steps and minutes.",
         f"Render time: each method on one {width}×{height} damaged frame with its ±2 neighbours (the model through "
-        f"`chromaluma.api.process_frame`), median of {plan.cost_frames} after a warm-up.",
+        f"`chromaluma.api.process_frame`), {plan.cost_frames} frames timed: {TIMING_NOTE}.",
     ]
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from chromaluma.benchmarks.render_timing import steady_ms
 from chromaluma.benchmarks.repair_plan import SENSITIVITY
 from chromaluma.contract import read_model_contract
 from chromaluma.errors import ChromalumaError
@@ -131,11 +132,6 @@ def untrained_repair_model(folder: Path) -> Path:
 
 
 def repair_ms(repair: Repair, window: Sequence[np.ndarray], centre: int, frames: int) -> float:
-    """Median ms of `repair(window, centre)` over `frames` calls after one warm-up (session creation and first-call
-    set-up are not a per-frame cost)."""
-    timings = []
-    for _ in range(frames + 1):
-        started = time.perf_counter()
-        repair(window, centre)
-        timings.append((time.perf_counter() - started) * 1000.0)
-    return float(np.median(timings[1:]))
+    """Median ms of `repair(window, centre)` over `frames` calls in a render's steady state
+    (:func:`chromaluma.benchmarks.render_timing.steady_ms`)."""
+    return steady_ms(lambda: repair(window, centre), frames)

@@ -32,7 +32,7 @@ def run(workdir: Path, quick: bool) -> list[BenchSection]:
 
 def training_speed(quick: bool) -> BenchSection:
     """Optimizer steps per second on random crops (no I/O), per kind, on this machine's CPU."""
-    from chromaluma.train.host_memory import reuse_freed_memory
+    from chromaluma.host_memory import reuse_freed_memory
     from chromaluma.train.objective import keyframe_training_terms, repair_training_terms, training_loss
 
     crop, batch, steps = (64, 2, 3) if quick else (256, 8, 20)
@@ -182,8 +182,8 @@ def distributed_speed(quick: bool, processes: tuple[int, ...] = (1, 2)) -> Bench
 
 def _rank_step_time(crop: int, batch: int, steps: int) -> float:
     """One rank of :func:`distributed_speed`: the median seconds per optimizer step (every rank steps together)."""
+    from chromaluma.host_memory import reuse_freed_memory
     from chromaluma.train.distributed import TrainingObjective, data_parallel, join_world, leave_world
-    from chromaluma.train.host_memory import reuse_freed_memory
     from chromaluma.train.objective import training_terms
 
     world, device = join_world("cpu")

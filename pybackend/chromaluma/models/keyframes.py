@@ -132,15 +132,16 @@ class KeyframeModel(_GridModel):
         (RGB − Y, the trust-weighted mean of the two) added to the frame's Y, blended in by the larger trust, held
         back by the network's `release` (0–1, full resolution).
 
-        Written as restored + gate·(guide − restored) + Σ gate·wₖ·Dₖ with wₖ = trustₖ / Σ trust and Dₖ the keyframe's
-        (R − Y, G − Y, B − Y, 0): four-channel products only (no slice of RGB, no concatenation), and alpha stays
-        the frame's exactly (guide's alpha is restored's, and every Dₖ's alpha is 0)."""
+        Written as restored + gate·(guide − restored) + (Σ gate·wₖ·Kₖ)·D with wₖ = trustₖ / Σ trust, Kₖ the moved
+        keyframe (RGBA) and D the matrix to (R − Y, G − Y, B − Y, 0): the keyframes are blended before the one colour
+        matrix (it is linear), four-channel products only (no slice of RGB, no concatenation), and alpha stays the
+        frame's exactly (guide's alpha is restored's, and D gives alpha 0)."""
         gate = torch.maximum(trust[0], trust[1]) * torch.clamp(1.0 - release, 0.0, 1.0)
         share = gate / (trust[0] + trust[1] + 1e-6)
-        result = restored + gate * (guide - restored)
-        for index in range(KEYFRAME_COUNT):
-            result = result + (trust[index] * share) * fixed_mix(keyframes[:, index], self.difference_matrix)
-        return result
+        blend = keyframes[:, 0] * (trust[0] * share)
+        for index in range(1, KEYFRAME_COUNT):
+            blend = blend + keyframes[:, index] * (trust[index] * share)
+        return restored + gate * (guide - restored) + fixed_mix(blend, self.difference_matrix)
 
     def keyframe_statistics(self, keyframes: torch.Tensor) -> list[torch.Tensor]:
         """Grid statistics [N, 6, h, w] of each keyframe, in input order."""

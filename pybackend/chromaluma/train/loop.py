@@ -31,6 +31,7 @@ import torch
 from tqdm import tqdm
 
 from chromaluma.errors import ChromalumaError, DeviceError
+from chromaluma.host_memory import reuse_freed_memory
 from chromaluma.io.atomic import replace_atomically, write_text_atomically
 from chromaluma.models import architecture_of, band_limit_px, build_model
 from chromaluma.train import objective
@@ -39,7 +40,6 @@ from chromaluma.train.config import CONFIG_NAME, DEFAULT_STEPS, MODEL_NAME, PAIR
 from chromaluma.train.corrections import join_corrections
 from chromaluma.train.crops import crop_size, sample_batch
 from chromaluma.train.distributed import TrainingObjective, World, crop_seed, data_parallel, from_rank0, mean_over_ranks
-from chromaluma.train.host_memory import reuse_freed_memory
 from chromaluma.train.initial import check_resumable, initial_weights
 from chromaluma.train.pairs import MIN_PAIRS_FOR_VALIDATION, Pair, density_gap, load_pairs, split_validation
 from chromaluma.train.previews import write_contact_sheet, write_loss_curve
