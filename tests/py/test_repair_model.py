@@ -301,3 +301,16 @@ def test_a_fill_that_favours_the_trimmed_mean_takes_whole_colours_of_the_median_
     fill = _weighted_sum(logits, colours, trimmed, spatial).flatten().tolist()
     # lumas 0.27, 0.47, 0.13, 0.70: the red and the green frame are the median pair, blue and grey are left out
     assert fill == pytest.approx([0.55, 0.35, 0.15], abs=1e-5)
+
+
+def test_equal_lumas_whose_ranking_rounds_away_fall_back_to_the_mean_of_the_evidence():
+    # in a half-precision model the neighbour-order tie-break (1e-5 per index) is lost in luma's rounding: where every
+    # luma is then equal, or the brightest two are, no neighbour is left between the extremes and the fill takes the
+    # mean of those that are evidence
+    from chromaluma.models.repair import _trimmed_mean_weights
+
+    luma = _lumas((0.4, 0.4, 0.4, 0.4), (0.9, 0.9, 0.2, 0.2), (0.9, 0.9, 0.2, 0.2)).to(torch.float16)
+    absent = _lumas((0, 0, 0, 0), (0, 0, 0, 0), (0, 0, 0, 1)).to(torch.float16)
+    weights = _trimmed_mean_weights(luma, absent)[0, :, 0].T.float()
+    expected = [[0.25, 0.25, 0.25, 0.25], [0.25, 0.25, 0.25, 0.25], [1 / 3, 1 / 3, 1 / 3, 0]]
+    assert torch.allclose(weights, torch.tensor(expected), atol=1e-3)
