@@ -78,6 +78,42 @@ def test_dust_does_not_pull_the_flow_the_neighbours_are_read_along(shift: int):
         assert error < 0.004, ((y, x), error)
 
 
+def _box_sums(plane: np.ndarray, size: int) -> np.ndarray:
+    """Sums over size² px around each pixel, zeros beyond the edges (float64 integral image)."""
+    padded = np.pad(plane.astype(np.float64), size // 2)
+    integral = np.pad(padded.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    return integral[size:, size:] - integral[:-size, size:] - integral[size:, :-size] + integral[:-size, :-size]
+
+
+def test_suspected_pixels_are_read_along_the_mean_flow_around_them_and_nothing_else_moves():
+    """At a suspected pixel the sampling follows the mean flow of the SURROUNDING_BOX² px around it that are not
+    suspect (where there are any); elsewhere, and for still flows and copies of the frame, it is unchanged. The
+    reference here is the definition, written out with an integral image."""
+    from chromaluma.align.neighbours import SURROUNDING_BOX, _surrounding_samplings, flow_sampling
+
+    rng = np.random.default_rng(4)
+    height, width = 70, 90
+    suspect = np.zeros((height, width), bool)
+    suspect[5:65, 5:57] = True  # wider than the box: its middle keeps its own flow
+    suspect[50:, :8] = True
+    suspect[:, 60:62] = True
+    flows = [rng.normal(size=(height, width, 2)).astype(np.float32) for _ in range(2)]
+    flows += [np.zeros((height, width, 2), np.float32)] * 2  # a still flow, a copy of the frame
+    samplings = [flow_sampling(flow) for flow in flows]
+    moved = _surrounding_samplings(flows, samplings, [False, False, False, True], suspect)
+    assert moved[2] is None and moved[3] is None
+    keep = (~suspect).astype(np.float64)
+    weight = _box_sums(keep, SURROUNDING_BOX)
+    use = suspect & (weight > 0.5)
+    for flow, (xs, ys) in zip(flows[:2], moved[:2], strict=True):
+        around = [_box_sums(flow[..., axis] * keep, SURROUNDING_BOX) / np.maximum(weight, 1e-6) for axis in (0, 1)]
+        expected_x = np.arange(width)[None, :] + np.where(use, around[0], flow[..., 0])
+        expected_y = np.arange(height)[:, None] + np.where(use, around[1], flow[..., 1])
+        assert np.abs(xs - expected_x).max() < 1e-4
+        assert np.abs(ys - expected_y).max() < 1e-4
+        assert np.array_equal(xs[~use], (np.arange(width, dtype=np.float32)[None, :] + flow[..., 0])[~use])
+
+
 def test_a_picture_too_small_for_flow_is_taken_as_still():
     rng = np.random.default_rng(3)
     frame = rng.random((8, 8, 4), dtype=np.float32)

@@ -268,6 +268,31 @@ def test_the_exported_box_mean_is_the_average_pool_it_trains_with(shape: tuple[i
     assert torch.allclose(convolved, pooled, atol=2e-6)  # the window shrunk at the edges as the pool shrinks it
 
 
+@pytest.mark.parametrize(("shape", "rows", "cols"), [((1, 4, 37, 53), 11, 11), ((2, 1, 6, 7), 5, 5),
+                                                     ((1, 3, 5, 90), 1, 3), ((1, 2, 9, 9), 3, 3), ((1, 1, 2, 2), 5, 5)])
+def test_the_max_over_a_window_in_two_passes_is_the_two_dimensional_max(shape: tuple[int, ...], rows: int, cols: int):
+    from torch.nn import functional as F
+
+    from chromaluma.models.repair import _max_box
+
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(2))
+    expected = F.max_pool2d(x, (rows, cols), stride=1, padding=(rows // 2, cols // 2))
+    assert torch.equal(_max_box(x, rows, cols), expected)
+
+
+def test_the_neighbours_planes_are_their_colour_luma_and_absence():
+    from chromaluma.models.colour import luma
+    from chromaluma.models.repair import RepairModel
+
+    model = RepairModel(width=4, dilations=(1,), temporal_radius=2)
+    others = torch.rand((2, 4, 6, 5, 4), generator=torch.Generator().manual_seed(3))
+    others[..., 3] = (others[..., 3] > 0.3).float()
+    colour, lumas, absent = model.neighbour_planes(others)
+    assert torch.equal(colour, others[..., :3].permute(0, 1, 4, 2, 3))
+    assert torch.allclose(lumas, luma(others), atol=1e-6)
+    assert torch.equal(absent, (others[..., 3] < 0.5).float())
+
+
 def _lumas(*columns: tuple[float, ...]) -> torch.Tensor:
     """[1, K, 1, P]: neighbour k's luma at pixel p is columns[p][k]."""
     return torch.tensor(columns, dtype=torch.float32).T.reshape(1, len(columns[0]), 1, len(columns))

@@ -34,10 +34,22 @@ def shot_flow(centre_luma: np.ndarray, neighbour_luma: np.ndarray) -> np.ndarray
     on 8-bit luma no larger than FLOW_SIZE px (a defect of a few pixels hardly moves the flow there; the medium
     preset, unlike the fast one, is not pulled off by a speck on small frames); zero for pictures smaller than
     MIN_FLOW_SIDE."""
-    height, width = centre_luma.shape
-    if min(height, width) < MIN_FLOW_SIDE:
-        return np.zeros((height, width, 2), np.float32)
-    return full_size_flow(coded_flow(flow_code(centre_luma), flow_code(neighbour_luma)), (height, width))
+    return _coded_shot_flow(_shot_code(centre_luma), neighbour_luma)
+
+
+def _shot_code(centre_luma: np.ndarray) -> tuple[np.ndarray | None, tuple[int, int]]:
+    """The centre frame's :func:`flow_code` (None for a picture smaller than MIN_FLOW_SIDE) and its shape: coded
+    once for all its neighbours."""
+    shape = (int(centre_luma.shape[0]), int(centre_luma.shape[1]))
+    return (flow_code(centre_luma) if min(shape) >= MIN_FLOW_SIDE else None), shape
+
+
+def _coded_shot_flow(centre: tuple[np.ndarray | None, tuple[int, int]], neighbour_luma: np.ndarray) -> np.ndarray:
+    """:func:`shot_flow` from the centre frame's :func:`_shot_code`."""
+    code, shape = centre
+    if code is None:
+        return np.zeros(shape + (2,), np.float32)
+    return full_size_flow(coded_flow(code, flow_code(neighbour_luma)), shape)
 
 
 def flow_code(luma: np.ndarray, size: int = FLOW_SIZE) -> np.ndarray:
@@ -75,14 +87,14 @@ def compensated_neighbours(frame: np.ndarray, neighbours: np.ndarray | list[np.n
     frame_luma = luma_plane(frame)
     lumas = [luma_plane(neighbour) for neighbour in neighbours]
     copies = [same_frame(neighbour, frame) for neighbour in neighbours]
-    flows = [np.zeros(frame_luma.shape + (2,), np.float32) if copy else shot_flow(frame_luma, luma)
+    centre = _shot_code(frame_luma)
+    flows = [np.zeros(frame_luma.shape + (2,), np.float32) if copy else _coded_shot_flow(centre, luma)
              for luma, copy in zip(lumas, copies, strict=True)]
     samplings = [flow_sampling(flow) for flow in flows]
     warped = [_warped(luma, sampling) for luma, sampling in zip(lumas, samplings, strict=True)]
     suspect = _suspects(frame_luma, warped, _evidence(samplings, copies, frame_luma.shape))
     if suspect.any():
-        flows = [flow if copy else _surrounding_flow(flow, suspect) for flow, copy in zip(flows, copies, strict=True)]
-        samplings = [flow_sampling(flow) for flow in flows]
+        samplings = _surrounding_samplings(flows, samplings, copies, suspect)
     moved = np.empty((len(neighbours),) + frame_luma.shape + (4,), np.float32)
     evidence = _evidence(samplings, copies, frame_luma.shape)
     for index, (neighbour, sampling) in enumerate(zip(neighbours, samplings, strict=True)):
@@ -165,13 +177,39 @@ def _suspects(frame_luma: np.ndarray, warped: list[np.ndarray], present: list[np
     return cv2.dilate(found, np.ones((reach, reach), np.uint8)).astype(bool)
 
 
-def _surrounding_flow(flow: np.ndarray, suspect: np.ndarray) -> np.ndarray:
-    """`flow` where no defect is suspected; at suspected pixels the mean flow of the SURROUNDING_BOX² px around them
-    that are not suspect (unchanged where all of them are)."""
-    keep = (~suspect).astype(np.float32)
+def _surrounding_samplings(flows: list[np.ndarray], samplings: list[Sampling], copies: list[bool],
+                           suspect: np.ndarray) -> list[Sampling]:
+    """The samplings of each neighbour that is not a copy of the frame along its flow where no defect is suspected,
+    and at suspected pixels along the mean flow of the SURROUNDING_BOX² px around them that are not suspect
+    (unchanged where all of them are). The box sums of what is not suspect are shared by every neighbour, and a
+    sampling is changed only where the flow is (at 2K, in OpenCV's single passes: 285 → 140 ms for four)."""
+    keep = np.logical_not(suspect).astype(np.float32)
+    weight = _box_sum(keep)
+    outside = np.logical_not(suspect & (weight > 0.5))  # where the flow stays
+    weight = np.maximum(weight, np.float32(1e-6))
+    moved: list[Sampling] = []
+    for flow, sampling, copy in zip(flows, samplings, copies, strict=True):
+        if copy or sampling is None:  # a still flow: the mean of zeros is zero
+            moved.append(sampling)
+            continue
+        read = []
+        for axis, (plane, grid) in enumerate(zip(cv2.split(flow), sampling, strict=True)):
+            around = cv2.divide(_box_sum(cv2.multiply(plane, keep)), weight)
+            around += _pixel_positions(plane.shape, axis)
+            np.copyto(around, grid, where=outside)
+            read.append(around)
+        moved.append((read[0], read[1]))
+    return moved
+
+
+def _pixel_positions(shape: tuple[int, ...], axis: int) -> np.ndarray:
+    """Each pixel's x (`axis` 0) or y (1) position, broadcast against an H×W plane of `shape`."""
+    if axis == 0:
+        return np.arange(shape[1], dtype=np.float32)[None, :]
+    return np.arange(shape[0], dtype=np.float32)[:, None]
+
+
+def _box_sum(plane: np.ndarray) -> np.ndarray:
+    """The sum over SURROUNDING_BOX² px around each pixel, nothing beyond the edge."""
     box = (SURROUNDING_BOX, SURROUNDING_BOX)
-    weight = cv2.boxFilter(keep, -1, box, normalize=False, borderType=cv2.BORDER_CONSTANT)
-    sums = cv2.boxFilter(flow * keep[..., None], -1, box, normalize=False, borderType=cv2.BORDER_CONSTANT)
-    around = sums / np.maximum(weight, 1e-6)[..., None]
-    use = (suspect & (weight > 0.5))[..., None]
-    return np.where(use, around, flow).astype(np.float32)
+    return cv2.boxFilter(plane, -1, box, normalize=False, borderType=cv2.BORDER_CONSTANT)

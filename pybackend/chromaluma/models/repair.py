@@ -100,6 +100,7 @@ class RepairModel(nn.Module):
         fill_bias[others] = TRIMMED_MEAN_BIAS0
         self.fill_bias = nn.Parameter(fill_bias.reshape(1, -1, 1, 1))
         self.register_buffer("luma_row", torch.tensor(GUIDE_FROM_RGBA[:1]), persistent=False)
+        self.register_buffer("alpha_row", torch.tensor(GUIDE_FROM_RGBA[3:]), persistent=False)
 
     @property
     def receptive_field(self) -> int:
@@ -131,11 +132,9 @@ class RepairModel(nn.Module):
         """`forward` on the frame [N, H, W, 4] and its moved neighbours [N, 2R, H, W, 4] (t−R … t−1, t+1 … t+R) given
         apart: the exported graph receives them apart, and joining them into a window only to split it again costs
         two full-resolution copies of five frames."""
-        frame_luma = fixed_mix(frame, self.luma_row)[..., 0].unsqueeze(1)  # [N, 1, H, W]
-        neighbour_luma = fixed_mix(others, self.luma_row)[..., 0]  # [N, 2R, H, W]
-        neighbours = others[..., :3].permute(0, 1, 4, 2, 3)  # [N, 2R, 3, H, W]
-        # [N, 2R, H, W]: 1 where a neighbour is no evidence (a copy of the frame, or read from beyond its edge)
-        absent = (others[..., 3] < 0.5).to(frame_luma.dtype)
+        # [N, 1, H, W], squeezed: an indexed plane is a copy in ONNX Runtime
+        frame_luma = fixed_mix(frame, self.luma_row).squeeze(-1).unsqueeze(1)
+        neighbours, neighbour_luma, absent = self.neighbour_planes(others)
         found = _spike_index(frame_luma, neighbour_luma, absent)
         cost = _mismatch(frame_luma, neighbour_luma, found, self.factor)
         spike = _grown(found)
@@ -158,6 +157,20 @@ class RepairModel(nn.Module):
                                  _trimmed_mean_weights(neighbour_luma, absent),
                                  _spatial_fills(frame_rgb, 1.0 - matte, self.factor))
         return torch.cat([interleaved(repaired), frame[..., 3:4]], dim=-1), log_sigma, matte
+
+    def neighbour_planes(self, others: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The moved neighbours [N, 2R, H, W, 4] planar: their colour [N, 2R, 3, H, W], luma [N, 2R, H, W] and
+        absence [N, 2R, H, W] (1 where a neighbour is no evidence: a copy of the frame, or read from beyond its edge).
+
+        One transpose, then luma and alpha of every neighbour in one grouped 1×1 convolution, taken apart as every
+        other channel: ONNX Runtime gathers a plane from the interleaved input (or from the planes) several times
+        slower (at 2K: 90 ms for the luma's MatMul and plane, 50 ms for the alpha's)."""
+        count = 2 * self.temporal_radius
+        planes = others.permute(0, 1, 4, 2, 3)
+        mix = torch.cat([self.luma_row, self.alpha_row]).reshape(2, 4, 1, 1).repeat(count, 1, 1, 1)
+        mixed = F.conv2d(planes.reshape(planes.shape[0], 4 * count, planes.shape[3], planes.shape[4]), mix,
+                         groups=count)
+        return planes[:, :, :3], mixed[:, 0::2], (mixed[:, 1::2] < 0.5).to(mixed.dtype)
 
     def matte_prior(self, frame_luma: torch.Tensor, warped_luma: torch.Tensor, spike: torch.Tensor,
                     cost: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
@@ -205,8 +218,8 @@ def _spike_index(frame_luma: torch.Tensor, neighbour_luma: torch.Tensor, absent:
     anything around it). `absent` neighbours are left out; with fewer than _MIN_EVIDENCE left (of more) or none
     left the index is 0."""
     highest, lowest = (x.unsqueeze(1) for x in _present_range(neighbour_luma, absent))
-    highest = highest + SPIKE_TOLERANCE * (F.max_pool2d(highest, 3, stride=1, padding=1) - highest)
-    lowest = lowest - SPIKE_TOLERANCE * (lowest + F.max_pool2d(-lowest, 3, stride=1, padding=1))
+    highest = highest + SPIKE_TOLERANCE * (_max_box(highest, 3, 3) - highest)
+    lowest = lowest - SPIKE_TOLERANCE * (lowest + _max_box(-lowest, 3, 3))
     spike = torch.relu(torch.maximum(frame_luma - highest, lowest - frame_luma))
     # one neighbour alone is too little evidence where there could be more (at a picture edge the others read from
     # beyond it, and the flow there is least sure)
@@ -231,8 +244,8 @@ def _mismatch(frame_luma: torch.Tensor, neighbour_luma: torch.Tensor, spike: tor
     cells = _patch_mean(_clamped(residual, _robust_limit(detail, 3 * cell)) ** 2, cell)
     like = planar_like(frame_small)
     cost = planar(upsample_from_grid(torch.sqrt(cells + 1e-8), cell, like))
-    suspect = F.max_pool2d((F.max_pool2d(spike, m, ceil_mode=True) > _SUSPECT_SPIKE).to(cost.dtype),
-                           2 * SUSPECT_REACH + 1, stride=1, padding=SUSPECT_REACH)
+    reach = 2 * SUSPECT_REACH + 1
+    suspect = _max_box((F.max_pool2d(spike, m, ceil_mode=True) > _SUSPECT_SPIKE).to(cost.dtype), reach, reach)
     keep = 1.0 - suspect
     sums = _box(torch.cat([cost * keep, keep], dim=1), SURROUNDING_BOX, SURROUNDING_BOX)
     around = sums[:, :-1] / sums[:, -1:].clamp(min=_EPS)
@@ -270,14 +283,14 @@ def _scratch_index(frame_luma: torch.Tensor, warped_luma: torch.Tensor, absent: 
     dark = (torch.relu(dark) * share).sum(dim=1, keepdim=True)
     needed = float(max(1, min(_MIN_EVIDENCE, absent.shape[1] - 1)))
     index = torch.relu(torch.maximum(frame_bright - bright, frame_dark - dark)) * (count >= needed).to(count.dtype)
-    return F.max_pool2d(_rows_back(index, factor, frame_luma), (1, 3), stride=1, padding=(0, 1))
+    return _max_box(_rows_back(index, factor, frame_luma), 1, 3)
 
 
 def _grown(spike: torch.Tensor) -> torch.Tensor:
     """The spike index grown into the defect's soft edge as the classical detector grows its matte: a pixel within
     2 px of a spike keeps up to twice its own index, then every pixel takes its 3×3 neighbourhood's maximum."""
-    near = F.max_pool2d(spike, 5, stride=1, padding=2)
-    return F.max_pool2d(torch.maximum(spike, torch.minimum(near, 2.0 * spike)), 3, stride=1, padding=1)
+    near = _max_box(spike, 5, 5)
+    return _max_box(torch.maximum(spike, torch.minimum(near, 2.0 * spike)), 3, 3)
 
 
 def _trimmed_mean_weights(luma: torch.Tensor, absent: torch.Tensor) -> torch.Tensor:
@@ -334,6 +347,16 @@ def _box(x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
     if cols > 1:
         x = _box_pass(x, cols, vertical=False) if exporting else F.avg_pool2d(
             x, (1, cols), stride=1, padding=(0, cols // 2), count_include_pad=False)
+    return x
+
+
+def _max_box(x: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
+    """Max over a rows × cols window (odd sizes) around each pixel, nothing beyond the edges; one pass per axis,
+    equal to the 2-D window (ONNX Runtime compares every pixel of a 2-D window: 5×5 at 2K took 37 ms, two passes 9)."""
+    if rows > 1:
+        x = F.max_pool2d(x, (rows, 1), stride=1, padding=(rows // 2, 0))
+    if cols > 1:
+        x = F.max_pool2d(x, (1, cols), stride=1, padding=(0, cols // 2))
     return x
 
 
