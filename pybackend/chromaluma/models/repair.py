@@ -303,11 +303,12 @@ def _trimmed_mean_weights(luma: torch.Tensor, absent: torch.Tensor) -> torch.Ten
     count = present.sum(dim=1, keepdim=True)
     order = luma + _TIE * torch.arange(luma.shape[1], dtype=luma.dtype, device=luma.device).reshape(1, -1, 1, 1)
     highest, lowest = (x.unsqueeze(1) for x in _present_range(order, absent))
-    inner = present * ((order < highest) & (order > lowest)).to(luma.dtype)
-    inner = torch.where(count >= 3.0, inner, present)
-    total = inner.sum(dim=1, keepdim=True)
-    # ties with the highest or the lowest (the same luma twice, where the _TIE is rounded away) can leave none
-    return torch.where(total > 0.5, inner / total.clamp(min=1.0), present / count.clamp(min=1.0))
+    between = ((order < highest) & (order > lowest)).to(luma.dtype)
+    inner = present * torch.maximum(between, (count < 3.0).to(luma.dtype))  # fewer than three: all that remain
+    # ties with the highest or the lowest (the same luma twice, where the _TIE is rounded away) can leave none: then
+    # all that remain (selections written as arithmetic: ONNX Runtime's Where broadcasts slowly)
+    inner = inner + (inner.sum(dim=1, keepdim=True) < 0.5).to(luma.dtype) * present
+    return inner / inner.sum(dim=1, keepdim=True).clamp(min=1.0)
 
 
 def _robust_limit(detail: torch.Tensor, size: int) -> torch.Tensor:
