@@ -54,6 +54,23 @@ def test_decile_table_keeps_tied_confidences_in_their_given_order():
     assert [d.mean_error for d in deciles] == list(np.arange(10.0))
 
 
+def test_visible_error_is_counted_against_the_least_confident_tenth_only():
+    from chromaluma.benchmarks.confidence_measure import VISIBLE_ERROR, ConfidenceSample, visible_error_caught
+
+    confidence = np.linspace(0.0, 1.0, 100)  # pixel i is the i-th least confident
+    error = np.full(100, VISIBLE_ERROR / 2)  # invisible everywhere …
+    error[[0, 5, 9, 50]] = 2 * VISIBLE_ERROR  # … but at 3 pixels of the least confident tenth and one other
+    error[20] = VISIBLE_ERROR  # at the threshold: not visible
+    assert visible_error_caught(confidence, error) == pytest.approx(0.75)
+    assert np.isnan(visible_error_caught(confidence, np.zeros(100)))
+    sample = ConfidenceSample()
+    sample.add(confidence.reshape(10, 10), error.reshape(10, 10))
+    summary = sample.summary()
+    assert summary["visible_share"] == pytest.approx(0.04)
+    # pixels 0, 5, 9 and 50 are less confident than 96, 92, 89 and 49 of the 96 invisible ones
+    assert summary["auroc_visible"] == pytest.approx((96 + 92 + 89 + 49) / (4 * 96))
+
+
 def test_predicted_error_inverts_the_exported_confidence():
     assert predicted_error(np.exp(-np.array([0.0, 1.0, 2.0]))) == pytest.approx([0.0, 0.05, 0.1])
 
@@ -71,7 +88,10 @@ def test_quick_run_of_the_area_writes_its_section(tmp_path: Path, monkeypatch: p
     cells = [cell.strip() for cell in rows["chroma"].split("|")[1:-1]]
     assert int(cells[1]) >= 1 and int(cells[2]) > 1000, cells  # held-out frames and pixels counted
     assert 0.0 <= float(cells[3]) <= 1.0, cells  # an AUROC, not "—"
-    assert 1.0 <= float(cells[7]) < 1.6, cells  # the lattice ratio of a smooth confidence plane
+    assert cells[4] == "—" or 0.0 <= float(cells[4]) <= 1.0, cells  # the AUROC of visible error, if any is
+    share, caught = (float(part.strip(" %")) for part in cells[5].split("/")) if "—" not in cells[5] else (0, 0)
+    assert 0.0 <= share <= 100.0 and 0.0 <= caught <= 100.0, cells
+    assert 1.0 <= float(cells[9]) < 1.6, cells  # the lattice ratio of a smooth confidence plane
     assert rows["10"].count("(") == 1  # decile 10's mean error (mean confidence)
 
 

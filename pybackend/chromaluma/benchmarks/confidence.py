@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from chromaluma.benchmarks import BenchSection, markdown_table
-from chromaluma.benchmarks.confidence_measure import ConfidenceSample
+from chromaluma.benchmarks.confidence_measure import VISIBLE_ERROR, ConfidenceSample
 from chromaluma.errors import ChromalumaError
 
 log = logging.getLogger(__name__)
@@ -204,23 +204,31 @@ _SOURCES: dict[str, Source] = {"chroma": _quality_source("chroma"), "pairs": _qu
 
 def sections(results: list[KindResult], quick: bool, steps: int | None) -> list[BenchSection]:
     """The area's two tables: how well confidence ranks error per kind, and mean error by confidence decile."""
-    header = ["kind", "held-out frames", "pixels", "AUROC (error > median)", "mean error, least confident 10 %",
+    header = ["kind", "held-out frames", "pixels", "AUROC (error > median)", f"AUROC (error > {VISIBLE_ERROR:g})",
+              "visible error: share of pixels / in least confident 10 %", "mean error, least confident 10 %",
               "mean error, most confident 10 %", "mean error predicted / measured", "lattice ratio", "model"]
     rows: list[list[object]] = []
     for result in results:
         s = result.summary
         if not s.get("pixels"):
-            rows.append([result.kind, s.get("frames", "—"), 0, "—", "—", "—", "—", "—", result.note or "no pixels"])
+            rows.append([result.kind, s.get("frames", "—"), 0, "—", "—", "—", "—", "—", "—", "—",
+                         result.note or "no pixels"])
             continue
         deciles = s["deciles"]
         lattice = s["lattice_ratio"]
-        rows.append([result.kind, s["frames"], s["pixels"], float(s["auroc"]), deciles[0]["mean_error"],
+        rows.append([result.kind, s["frames"], s["pixels"], float(s["auroc"]), _share_or_dash(s["auroc_visible"], 1),
+                     f"{_share_or_dash(s['visible_share'], 100)} % / {_share_or_dash(s['visible_caught'], 100)} %",
+                     deciles[0]["mean_error"],
                      deciles[-1]["mean_error"], f"{s['mean_predicted_error']:.3g} / {s['mean_error']:.3g}",
                      "— (per pixel)" if lattice is None else float(lattice), result.note])
     budget = f"{steps} training steps per kind (smoke run)" if steps is not None else (
         "training minutes per kind: " + ", ".join(f"{k} {m:g}" for k, m in FULL_MINUTES.items()))
     notes = ["AUROC: the chance that a pixel whose error is above the median error has lower confidence than one "
              "below it (ties half). 0.5 = confidence says nothing about error, 1 = it ranks error perfectly.",
+             f"Visible error: above {VISIBLE_ERROR:g} (1 % of the range, about 2.5 8-bit code values): where most "
+             "error is too small to see, the median splits errors nobody can tell apart; the AUROC of visible error "
+             "asks whether low confidence marks the errors a restorer would see, and the last share is how many of "
+             "them the least confident tenth holds (a confidence that says nothing: 10 %).",
              "Error: mean over R, G, B of |result − clean truth| (0–1 units) on held-out frames, rendered through "
              "process_frame as `chromaluma apply --confidence` does. Predicted error: sigma = −0.05·ln(confidence), "
              "the mean absolute error the model claims.",
@@ -233,6 +241,11 @@ def sections(results: list[KindResult], quick: bool, steps: int | None) -> list[
             BenchSection("Mean error by confidence decile", _decile_table(results),
                          ["Decile 1 holds the tenth of the pixels with the lowest confidence. A confidence that "
                           "means something shows error falling from decile 1 to decile 10."])]
+
+
+def _share_or_dash(value: float, scale: float) -> object:
+    """`value` × `scale` (3 significant figures), or "—" where it is not a number (no pixel of that class)."""
+    return "—" if value != value else float(f"{value * scale:.3g}")
 
 
 def _decile_table(results: list[KindResult]) -> str:

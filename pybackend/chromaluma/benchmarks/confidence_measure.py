@@ -4,6 +4,10 @@
   statistic, ties counted half). The benchmark's question is "does low confidence mark the pixels whose error is
   above the median error?": score = 1 − confidence, positive = error above the median. 0.5 = no better than chance,
   1 = every high-error pixel is less confident than every low-error one.
+- The same question for the errors a restorer would see (:data:`VISIBLE_ERROR`): the median of a model whose error is
+  mostly invisible (a keyframe model's carried colour) splits errors nobody can tell apart, so the AUROC of error
+  above VISIBLE_ERROR is reported beside it, with the share of the visible errors the least confident tenth holds
+  (:func:`visible_error_caught`; by chance a tenth).
 - :func:`confidence_deciles`: mean error in each tenth of the pixels ordered by confidence (least confident first).
 - :func:`lattice_ratio`: how much a plane's curvature sits on particular rows/columns of the model's grid — 1 for a
   plane with no trace of the grid; 2 for bilinear interpolation (its slope jumps on the rows and columns through the
@@ -18,6 +22,10 @@ import numpy as np
 
 # exp(−sigma / scale): sigma = −scale · ln(confidence); the scale models are exported with (chromaluma.models.graph)
 _CONFIDENCE_SCALE = 0.05
+# mean |RGB error| of 1 % of the range (about 2.5 8-bit code values, near one ΔE2000 in mid-tones): the least error
+# the benchmark takes a restorer to see
+VISIBLE_ERROR = 0.01
+_BINS = 10
 
 
 def auroc(scores: np.ndarray, positives: np.ndarray) -> float:
@@ -56,17 +64,32 @@ class Decile:
     pixels: int
 
 
-def confidence_deciles(confidence: np.ndarray, error: np.ndarray, bins: int = 10) -> list[Decile]:
+def confidence_deciles(confidence: np.ndarray, error: np.ndarray, bins: int = _BINS) -> list[Decile]:
     """Pixels ordered by confidence (least confident first; equal confidences in their given order) split into
     `bins` groups of equal count (the first groups take one pixel more when the count does not divide)."""
     confidence = np.asarray(confidence, dtype=np.float64).ravel()
     error = np.asarray(error, dtype=np.float64).ravel()
-    if confidence.size != error.size:
-        raise ValueError(f"confidence has {confidence.size} pixels, error {error.size}")
-    order = np.argsort(confidence, kind="stable")
-    groups = np.array_split(order, bins)
+    groups = _confidence_groups(confidence, error, bins)
     return [Decile(float(confidence[g].min()), float(confidence[g].max()), float(confidence[g].mean()),
                    float(error[g].mean()), int(g.size)) for g in groups if g.size]
+
+
+def visible_error_caught(confidence: np.ndarray, error: np.ndarray, bins: int = _BINS) -> float:
+    """The share of the pixels whose error is above VISIBLE_ERROR that lie in the least confident of `bins` groups
+    (decile 1 of :func:`confidence_deciles`); NaN when no error is visible. A confidence that says nothing: 1/bins."""
+    confidence = np.asarray(confidence, dtype=np.float64).ravel()
+    visible = np.asarray(error, dtype=np.float64).ravel() > VISIBLE_ERROR
+    if not visible.any():
+        return float("nan")
+    least = _confidence_groups(confidence, visible, bins)[0]
+    return float(visible[least].sum() / visible.sum())
+
+
+def _confidence_groups(confidence: np.ndarray, error: np.ndarray, bins: int) -> list[np.ndarray]:
+    """Pixel indices ordered by confidence (least confident first, ties in their given order) in `bins` groups."""
+    if confidence.size != error.size:
+        raise ValueError(f"confidence has {confidence.size} pixels, error {error.size}")
+    return np.array_split(np.argsort(confidence, kind="stable"), bins)
 
 
 def lattice_ratio(plane: np.ndarray, factor: int) -> float:
@@ -109,15 +132,19 @@ class ConfidenceSample:
             self.lattice.append(lattice_ratio(confidence, factor))
 
     def summary(self) -> dict[str, object]:
-        """AUROC of error above the median against 1 − confidence, the decile table, and the mean error the
-        confidence predicts against the one measured."""
+        """AUROC of error above the median and of visible error against 1 − confidence, the share of visible error
+        in the least confident tenth, the decile table, and the mean error the confidence predicts against the one
+        measured."""
         confidence = np.concatenate(self.confidence) if self.confidence else np.zeros(0, np.float32)
         error = np.concatenate(self.error) if self.error else np.zeros(0, np.float32)
         if error.size == 0:
             return {"frames": self.frames, "pixels": 0}
         high = error > np.median(error)
         deciles = confidence_deciles(confidence, error)
+        visible = error > VISIBLE_ERROR
         return {"frames": self.frames, "pixels": int(error.size), "auroc": auroc(1.0 - confidence, high),
+                "auroc_visible": auroc(1.0 - confidence, visible), "visible_share": float(visible.mean()),
+                "visible_caught": visible_error_caught(confidence, error),
                 "median_error": float(np.median(error)), "mean_error": float(error.mean()),
                 "mean_predicted_error": float(predicted_error(confidence).mean()),
                 "lattice_ratio": float(np.mean(self.lattice)) if self.lattice else None,
