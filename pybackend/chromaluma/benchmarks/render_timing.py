@@ -8,6 +8,7 @@ the frames after them, with freed memory kept as `chromaluma apply` keeps it (:m
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 
@@ -20,10 +21,13 @@ TIMING_NOTE = (f"median after {WARM_UP_FRAMES} warm-up frames, freed memory kept
                "`chromaluma apply` keeps it")
 
 
-def steady_ms(render: Callable[[], object], frames: int) -> float:
-    """Median ms of `render()` over `frames` calls after WARM_UP_FRAMES calls (see the module docstring)."""
+def steady_ms(render: Callable[[], object], frames: int, *, keep_freed: bool = True) -> float:
+    """Median ms of `render()` over `frames` calls after WARM_UP_FRAMES calls (see the module docstring).
+
+    `keep_freed`: freed memory kept for the next frame, as `chromaluma apply` renders; False leaves the process's
+    allocator as it is, as a plug-in leaves its host's."""
     timings = []
-    with reuse_freed_memory():
+    with reuse_freed_memory() if keep_freed else contextlib.nullcontext():
         for _ in range(WARM_UP_FRAMES + frames):
             started = time.perf_counter()
             render()

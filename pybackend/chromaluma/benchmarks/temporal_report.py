@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from chromaluma.benchmarks import BenchSection, markdown_table
+from chromaluma.benchmarks.render_timing import WARM_UP_FRAMES
 from chromaluma.benchmarks.temporal_plan import LOCKED_OFF, PANNING
 
 if TYPE_CHECKING:
@@ -180,8 +181,10 @@ def cost_section(rows: Sequence[CostRow], plan: TemporalPlan) -> BenchSection:
               _note(r.note)] for r in rows]
     width, height = plan.cost_size
     notes = [f"Chroma models of the shipped architecture (untrained: speed does not depend on what was learnt), one "
-             f"{width}×{height} RGBA frame and its 2R neighbours, median of {plan.cost_frames} frames after a "
-             f"warm-up; plug-in: `ofx-render` with the OpenFX bundle, rendering a {plan.cost_frames + 1}-frame clip "
+             f"{width}×{height} RGBA frame and its 2R neighbours, median of {plan.cost_frames} frames after "
+             f"{WARM_UP_FRAMES} warm-up frames, the process's own allocator (as a plug-in host's); plug-in: "
+             f"`ofx-render` with the OpenFX bundle, rendering a {plan.cost_frames + WARM_UP_FRAMES}-frame clip, "
+             f"the same frames timed "
              "(its ms include the "
              "host fetching each neighbour frame, read from its file; the note says how many neighbours the "
              "plug-in handed to process(): fewer at the clip's ends). Training steps/s: steps done ÷ training wall "

@@ -23,6 +23,7 @@ import numpy as np
 
 from chromaluma.benchmarks.quality_plan import ShotPairs
 from chromaluma.benchmarks.quality_training import TrainingUnavailable
+from chromaluma.benchmarks.render_timing import WARM_UP_FRAMES, steady_ms
 from chromaluma.contract import read_model_contract
 from chromaluma.errors import ChromalumaError
 from chromaluma.synth.pairs import PNG16, frame_name, write_json, write_sequence
@@ -189,7 +190,8 @@ def untrained_model(folder: Path, kind: str, radius: int) -> Path:
 
 def process_ms(model: Path, radius: int, width: int, height: int, frames: int) -> float:
     """Median ms/frame of :func:`chromaluma.api.process` on a `width`×`height` RGBA frame with its 2R neighbours
-    (each a frame of its own), after one warm-up call (session creation is not a per-frame cost)."""
+    (each a frame of its own) in a render's steady state, under the process's own allocator as a plug-in host
+    renders (:func:`chromaluma.benchmarks.render_timing.steady_ms`; the table sets it beside the plug-in's time)."""
     from chromaluma.api import process
 
     rng = np.random.default_rng(0)
@@ -200,12 +202,7 @@ def process_ms(model: Path, radius: int, width: int, height: int, frames: int) -
     if radius:
         params["neighbours"] = window[1:]
     out = np.empty_like(window[0])
-    timings = []
-    for _ in range(frames + 1):
-        started = time.perf_counter()
-        process(window[0], out, dict(params))
-        timings.append((time.perf_counter() - started) * 1000.0)
-    return float(np.median(timings[1:]))
+    return steady_ms(lambda: process(window[0], out, dict(params)), frames, keep_freed=False)
 
 
 # chromaluma.api.process, timed: "ms neighbours-given" per rendered frame, appended to $CHROMALUMA_BENCH_LOG
@@ -228,8 +225,9 @@ def process(src, dst, params):
 
 
 def plugin_ms(model: Path, workdir: Path, frames: int) -> tuple[float | None, str]:
-    """Median ms/frame of a render through `ofx-render` and the OpenFX bundle at 2K (frame 1, the warm-up, left
-    out), with how many neighbour frames the plug-in handed to process(); or None and why not."""
+    """Median ms/frame of a render through `ofx-render` and the OpenFX bundle at 2K (the first WARM_UP_FRAMES frames
+    left out, as :func:`process_ms` leaves them), with how many neighbour frames the plug-in handed to process(); or
+    None and why not."""
     from chromaluma.benchmarks.plugin import FRAME_2K, find_build, ofx_render, timing_events, write_frames
 
     build = find_build()
@@ -240,20 +238,20 @@ def plugin_ms(model: Path, workdir: Path, frames: int) -> tuple[float | None, st
         folder.mkdir(parents=True)
         frame = np.random.default_rng(0).random((*FRAME_2K, 4), dtype=np.float32)
         frame[..., 3] = 1.0
-        write_frames(frame, folder, frames + 1)
+        write_frames(frame, folder, frames + WARM_UP_FRAMES)
     backend, inner_log = folder / "timed_window_backend.py", folder / f"inner-{model.stem}.txt"
     backend.write_text(TIMED_WINDOW_BACKEND)
     try:
         done = ofx_render(build, folder / "bench.####.tif", folder / "out.####.tif", {"modelFile": model},
-                          frames=(1, frames + 1), options=["--timing"],
+                          frames=(1, frames + WARM_UP_FRAMES), options=["--timing"],
                           env={"CHROMALUMA_PLUGIN_BACKEND": f"{backend}:process",
                                "CHROMALUMA_BENCH_LOG": str(inner_log)})
     except (OSError, subprocess.SubprocessError) as exc:
         return None, f"not measured: {exc}"
     events = sorted((e for e in timing_events(done.stdout) if e.get("event") == "frame"), key=lambda e: e["frame"])
-    if done.returncode != 0 or len(events) < 2:
+    if done.returncode != 0 or len(events) <= WARM_UP_FRAMES:
         last = (done.stderr.strip().splitlines() or [""])[-1].replace("|", "/")
         return None, f"not measured: ofx-render exit {done.returncode}: {last[:240]}"
     given = {int(line.split()[1]) for line in inner_log.read_text().splitlines()[1:]} if inner_log.is_file() else set()
-    return float(np.median([float(e["render_ms"]) for e in events[1:]])), \
+    return float(np.median([float(e["render_ms"]) for e in events[WARM_UP_FRAMES:]])), \
         f"plug-in handed process() {'/'.join(str(g) for g in sorted(given)) or '?'} neighbour frames"
