@@ -29,7 +29,7 @@ from typing import ClassVar
 import cv2
 import numpy as np
 
-from chromaluma.align.neighbours import flow_sampling, same_frame, shot_flow
+from chromaluma.align.neighbours import flow_sampling, same_frame, shot_flows
 from chromaluma.contract import LUMA_WEIGHTS
 from chromaluma.errors import PairMismatchError, ParameterError
 
@@ -145,18 +145,14 @@ def compensate(window: Sequence[np.ndarray], centre: int, flow: bool = True) -> 
     centre_frame = frames[centre]
     luma = _luma(_rgb(centre_frame))
     height, width = luma.shape
-    neighbour_luma, sources, maps = [], [], []
-    for index, frame in enumerate(frames):
-        if index == centre or same_frame(frame, centre_frame):
-            continue
-        rgb = _rgb(frame)
-        there = _luma(rgb)
-        sampling = flow_sampling(shot_flow(luma, there)) if flow else None
+    sources = [_rgb(frame) for index, frame in enumerate(frames)
+               if index != centre and not same_frame(frame, centre_frame)]
+    neighbour_luma = [_luma(rgb) for rgb in sources]
+    maps = [flow_sampling(flow) for flow in shot_flows(luma, neighbour_luma)] if flow else [None] * len(sources)
+    for index, sampling in enumerate(maps):
         if sampling is not None:
-            there = cv2.remap(there, *sampling, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-        neighbour_luma.append(there)
-        sources.append(rgb)
-        maps.append(sampling)
+            neighbour_luma[index] = cv2.remap(neighbour_luma[index], *sampling, cv2.INTER_CUBIC,
+                                              borderMode=cv2.BORDER_REPLICATE)
     if not sources:
         log.debug("spike detection: every neighbour repeats the centre frame; nothing can be detected")
     stacked = np.stack(neighbour_luma) if sources else np.zeros((0, height, width), np.float32)

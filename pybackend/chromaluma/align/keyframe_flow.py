@@ -2,7 +2,7 @@
 
 A keyframe shows the shot at another moment: before its colour can be read pixel by pixel it must show the picture
 where the frame shows it. Motion is the same DIS optical flow the repair kind uses
-(:func:`chromaluma.align.neighbours.shot_flow`, 8-bit luma no larger than FLOW_SIZE px), measured both ways: frame →
+(:func:`chromaluma.align.neighbours.shot_flows`, 8-bit luma no larger than FLOW_SIZE px), measured both ways: frame →
 keyframe says where each frame pixel lies in the keyframe, and keyframe → frame read back there must return to the
 pixel (Sundaram et al. 2010's forward-backward check). Where it does not — occlusions, picture that came into view,
 flow that failed — the keyframe holds no evidence for that pixel.

@@ -15,6 +15,8 @@ edge rule at a clip's ends, §1.6: it holds the frame's own damage).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
@@ -29,27 +31,16 @@ _EDGE = 0.01  # px beyond the outermost pixel centres a read still counts as ins
 _REC709 = np.array(LUMA_WEIGHTS, dtype=np.float32)
 
 
-def shot_flow(centre_luma: np.ndarray, neighbour_luma: np.ndarray) -> np.ndarray:
-    """DIS optical flow centre → neighbour (H×W×2 float32, px): where in the neighbour each centre pixel is. Measured
-    on 8-bit luma no larger than FLOW_SIZE px (a defect of a few pixels hardly moves the flow there; the medium
-    preset, unlike the fast one, is not pulled off by a speck on small frames); zero for pictures smaller than
-    MIN_FLOW_SIDE."""
-    return _coded_shot_flow(_shot_code(centre_luma), neighbour_luma)
-
-
-def _shot_code(centre_luma: np.ndarray) -> tuple[np.ndarray | None, tuple[int, int]]:
-    """The centre frame's :func:`flow_code` (None for a picture smaller than MIN_FLOW_SIDE) and its shape: coded
-    once for all its neighbours."""
-    shape = (int(centre_luma.shape[0]), int(centre_luma.shape[1]))
-    return (flow_code(centre_luma) if min(shape) >= MIN_FLOW_SIDE else None), shape
-
-
-def _coded_shot_flow(centre: tuple[np.ndarray | None, tuple[int, int]], neighbour_luma: np.ndarray) -> np.ndarray:
-    """:func:`shot_flow` from the centre frame's :func:`_shot_code`."""
-    code, shape = centre
-    if code is None:
-        return np.zeros(shape + (2,), np.float32)
-    return full_size_flow(coded_flow(code, flow_code(neighbour_luma)), shape)
+def shot_flows(centre_luma: np.ndarray, neighbour_lumas: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """DIS optical flow centre → each neighbour (H×W×2 float32, px): where in the neighbour each centre pixel is.
+    Measured on 8-bit luma no larger than FLOW_SIZE px (a defect of a few pixels hardly moves the flow there; the
+    medium preset, unlike the fast one, is not pulled off by a speck on small frames), the centre coded once for all
+    its neighbours; zero for pictures smaller than MIN_FLOW_SIDE."""
+    height, width = centre_luma.shape
+    if min(height, width) < MIN_FLOW_SIDE:
+        return [np.zeros((height, width, 2), np.float32) for _ in neighbour_lumas]
+    code = flow_code(centre_luma)
+    return [full_size_flow(coded_flow(code, flow_code(luma)), (height, width)) for luma in neighbour_lumas]
 
 
 def flow_code(luma: np.ndarray, size: int = FLOW_SIZE) -> np.ndarray:
@@ -87,9 +78,8 @@ def compensated_neighbours(frame: np.ndarray, neighbours: np.ndarray | list[np.n
     frame_luma = luma_plane(frame)
     lumas = [luma_plane(neighbour) for neighbour in neighbours]
     copies = [same_frame(neighbour, frame) for neighbour in neighbours]
-    centre = _shot_code(frame_luma)
-    flows = [np.zeros(frame_luma.shape + (2,), np.float32) if copy else _coded_shot_flow(centre, luma)
-             for luma, copy in zip(lumas, copies, strict=True)]
+    measured = iter(shot_flows(frame_luma, [luma for luma, copy in zip(lumas, copies, strict=True) if not copy]))
+    flows = [np.zeros(frame_luma.shape + (2,), np.float32) if copy else next(measured) for copy in copies]
     samplings = [flow_sampling(flow) for flow in flows]
     warped = [_warped(luma, sampling) for luma, sampling in zip(lumas, samplings, strict=True)]
     suspect = _suspects(frame_luma, warped, _evidence(samplings, copies, frame_luma.shape))
@@ -122,10 +112,7 @@ def flow_sampling(flow: np.ndarray) -> Sampling:
     still shot, a copy of the frame: every pixel reads itself)."""
     if not flow.any():
         return None
-    height, width = flow.shape[:2]
-    xs = np.arange(width, dtype=np.float32)[None, :] + flow[..., 0]
-    ys = np.arange(height, dtype=np.float32)[:, None] + flow[..., 1]
-    return xs, ys
+    return _pixel_positions(flow.shape, 0) + flow[..., 0], _pixel_positions(flow.shape, 1) + flow[..., 1]
 
 
 def luma_plane(image: np.ndarray) -> np.ndarray:
@@ -203,7 +190,7 @@ def _surrounding_samplings(flows: list[np.ndarray], samplings: list[Sampling], c
 
 
 def _pixel_positions(shape: tuple[int, ...], axis: int) -> np.ndarray:
-    """Each pixel's x (`axis` 0) or y (1) position, broadcast against an H×W plane of `shape`."""
+    """Each pixel's x (`axis` 0) or y (1) position, broadcast against an H×W plane of `shape` (H, W, …)."""
     if axis == 0:
         return np.arange(shape[1], dtype=np.float32)[None, :]
     return np.arange(shape[0], dtype=np.float32)[:, None]

@@ -30,13 +30,16 @@ _BINS = 10
 
 def auroc(scores: np.ndarray, positives: np.ndarray) -> float:
     """P(score of a random positive > score of a random negative) + ½ P(equal); NaN when either class is empty."""
-    scores = np.asarray(scores, dtype=np.float64).ravel()
+    return _ranked_auroc(_midranks(np.asarray(scores, dtype=np.float64).ravel()), positives)
+
+
+def _ranked_auroc(ranks: np.ndarray, positives: np.ndarray) -> float:
+    """:func:`auroc` from the scores' :func:`_midranks` (one ranking serves several questions)."""
     positives = np.asarray(positives, dtype=bool).ravel()
     count_pos = int(positives.sum())
     count_neg = positives.size - count_pos
     if count_pos == 0 or count_neg == 0:
         return float("nan")
-    ranks = _midranks(scores)
     rank_sum = float(ranks[positives].sum())
     return (rank_sum - count_pos * (count_pos + 1) / 2.0) / (count_pos * count_neg)
 
@@ -69,7 +72,11 @@ def confidence_deciles(confidence: np.ndarray, error: np.ndarray, bins: int = _B
     `bins` groups of equal count (the first groups take one pixel more when the count does not divide)."""
     confidence = np.asarray(confidence, dtype=np.float64).ravel()
     error = np.asarray(error, dtype=np.float64).ravel()
-    groups = _confidence_groups(confidence, error, bins)
+    return _deciles(confidence, error, _confidence_groups(confidence, error, bins))
+
+
+def _deciles(confidence: np.ndarray, error: np.ndarray, groups: list[np.ndarray]) -> list[Decile]:
+    """:func:`confidence_deciles` from the groups of :func:`_confidence_groups`."""
     return [Decile(float(confidence[g].min()), float(confidence[g].max()), float(confidence[g].mean()),
                    float(error[g].mean()), int(g.size)) for g in groups if g.size]
 
@@ -79,10 +86,12 @@ def visible_error_caught(confidence: np.ndarray, error: np.ndarray, bins: int = 
     (decile 1 of :func:`confidence_deciles`); NaN when no error is visible. A confidence that says nothing: 1/bins."""
     confidence = np.asarray(confidence, dtype=np.float64).ravel()
     visible = np.asarray(error, dtype=np.float64).ravel() > VISIBLE_ERROR
-    if not visible.any():
-        return float("nan")
-    least = _confidence_groups(confidence, visible, bins)[0]
-    return float(visible[least].sum() / visible.sum())
+    return _caught(visible, _confidence_groups(confidence, visible, bins)[0])
+
+
+def _caught(visible: np.ndarray, least: np.ndarray) -> float:
+    """The share of the `visible` pixels among the indices `least`; NaN when none is visible."""
+    return float(visible[least].sum() / visible.sum()) if visible.any() else float("nan")
 
 
 def _confidence_groups(confidence: np.ndarray, error: np.ndarray, bins: int) -> list[np.ndarray]:
@@ -140,11 +149,15 @@ class ConfidenceSample:
         if error.size == 0:
             return {"frames": self.frames, "pixels": 0}
         high = error > np.median(error)
-        deciles = confidence_deciles(confidence, error)
         visible = error > VISIBLE_ERROR
-        return {"frames": self.frames, "pixels": int(error.size), "auroc": auroc(1.0 - confidence, high),
-                "auroc_visible": auroc(1.0 - confidence, visible), "visible_share": float(visible.mean()),
-                "visible_caught": visible_error_caught(confidence, error),
+        # one ranking and one ordering of the pixels serve every figure (millions of pixels for a repair model)
+        ranks = _midranks(np.asarray(1.0 - confidence, dtype=np.float64))
+        wide_confidence, wide_error = confidence.astype(np.float64), error.astype(np.float64)
+        groups = _confidence_groups(wide_confidence, wide_error, _BINS)
+        deciles = _deciles(wide_confidence, wide_error, groups)
+        return {"frames": self.frames, "pixels": int(error.size), "auroc": _ranked_auroc(ranks, high),
+                "auroc_visible": _ranked_auroc(ranks, visible), "visible_share": float(visible.mean()),
+                "visible_caught": _caught(visible, groups[0]),
                 "median_error": float(np.median(error)), "mean_error": float(error.mean()),
                 "mean_predicted_error": float(predicted_error(confidence).mean()),
                 "lattice_ratio": float(np.mean(self.lattice)) if self.lattice else None,

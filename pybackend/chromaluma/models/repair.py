@@ -100,7 +100,9 @@ class RepairModel(nn.Module):
         fill_bias[others] = TRIMMED_MEAN_BIAS0
         self.fill_bias = nn.Parameter(fill_bias.reshape(1, -1, 1, 1))
         self.register_buffer("luma_row", torch.tensor(GUIDE_FROM_RGBA[:1]), persistent=False)
-        self.register_buffer("alpha_row", torch.tensor(GUIDE_FROM_RGBA[3:]), persistent=False)
+        # each neighbour's luma and alpha from its four planes: the weights of one grouped 1×1 convolution
+        mix = torch.tensor((GUIDE_FROM_RGBA[0], GUIDE_FROM_RGBA[3])).reshape(2, 4, 1, 1).repeat(others, 1, 1, 1)
+        self.register_buffer("neighbour_mix", mix, persistent=False)
 
     @property
     def receptive_field(self) -> int:
@@ -167,9 +169,8 @@ class RepairModel(nn.Module):
         slower (at 2K: 90 ms for the luma's MatMul and plane, 50 ms for the alpha's)."""
         count = 2 * self.temporal_radius
         planes = others.permute(0, 1, 4, 2, 3)
-        mix = torch.cat([self.luma_row, self.alpha_row]).reshape(2, 4, 1, 1).repeat(count, 1, 1, 1)
-        mixed = F.conv2d(planes.reshape(planes.shape[0], 4 * count, planes.shape[3], planes.shape[4]), mix,
-                         groups=count)
+        mixed = F.conv2d(planes.reshape(planes.shape[0], 4 * count, planes.shape[3], planes.shape[4]),
+                         self.neighbour_mix, groups=count)
         return planes[:, :, :3], mixed[:, 0::2], (mixed[:, 1::2] < 0.5).to(mixed.dtype)
 
     def matte_prior(self, frame_luma: torch.Tensor, warped_luma: torch.Tensor, spike: torch.Tensor,
@@ -307,8 +308,9 @@ def _trimmed_mean_weights(luma: torch.Tensor, absent: torch.Tensor) -> torch.Ten
     inner = present * torch.maximum(between, (count < 3.0).to(luma.dtype))  # fewer than three: all that remain
     # ties with the highest or the lowest (the same luma twice, where the _TIE is rounded away) can leave none: then
     # all that remain (selections written as arithmetic: ONNX Runtime's Where broadcasts slowly)
-    inner = inner + (inner.sum(dim=1, keepdim=True) < 0.5).to(luma.dtype) * present
-    return inner / inner.sum(dim=1, keepdim=True).clamp(min=1.0)
+    total = inner.sum(dim=1, keepdim=True)
+    none = (total < 0.5).to(luma.dtype)
+    return (inner + none * present) / (total + none * count).clamp(min=1.0)
 
 
 def _robust_limit(detail: torch.Tensor, size: int) -> torch.Tensor:
